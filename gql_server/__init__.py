@@ -1,0 +1,1 @@
+"""Session analytics for virtual and hybrid events, served as GraphQL."""

@@ -1,0 +1,1 @@
+"""The metric rules of shared/analytics-semantics.md."""

@@ -1,0 +1,65 @@
+"""create_app(): the Starlette application; its lifespan owns the database and pool."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gql_server.auth import Passwords
+from gql_server.db import Database, QueryHook, create_pool, migrate
+from gql_server.http import GraphQLEndpoint
+from gql_server.schema import create_schema
+from gql_server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    try:
+        async with asyncio.timeout(2):
+            await request.app.state.pool.fetchval("SELECT 1")
+    except Exception:
+        log.warning("health check failed", exc_info=True)
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(
+    settings: Settings | None = None, *, on_query: QueryHook | None = None
+) -> Starlette:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database = Database(settings)
+        dsn = await asyncio.to_thread(database.start)
+        try:
+            await migrate(dsn)
+            app.state.pool = await create_pool(
+                dsn,
+                min_size=settings.pool_min_size,
+                max_size=settings.pool_max_size,
+                on_query=on_query,
+            )
+            try:
+                yield
+            finally:
+                await app.state.pool.close()
+        finally:
+            await asyncio.to_thread(database.stop)
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", GraphQLEndpoint(create_schema()), methods=None),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.passwords = Passwords(settings)
+    return app

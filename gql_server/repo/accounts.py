@@ -1,0 +1,97 @@
+"""Users, tokens and failed sign-ins."""
+
+from datetime import datetime
+
+import asyncpg
+
+from gql_server.db import Executor
+
+USER_COLUMNS = "id, email, name, is_super_admin"
+
+CREATE_USER = f"""
+INSERT INTO users (email, name, password_hash, is_super_admin)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (email) DO NOTHING
+RETURNING {USER_COLUMNS}
+"""
+
+
+async def create_user(
+    db: Executor, *, email: str, name: str, password_hash: str, is_super_admin: bool
+) -> asyncpg.Record | None:
+    """The new user, or None when the email is taken."""
+    return await db.fetchrow(CREATE_USER, email, name, password_hash, is_super_admin)
+
+
+async def get_user_credentials(db: Executor, *, email: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1", email
+    )
+
+
+async def load_users_by_id(db: Executor, ids: list[int]) -> list[asyncpg.Record]:
+    return await db.fetch(f"SELECT {USER_COLUMNS} FROM users WHERE id = any($1::bigint[])", ids)
+
+
+async def create_token(
+    db: Executor, *, token_hash: bytes, user_id: int, ttl_seconds: int
+) -> datetime:
+    expires_at: datetime = await db.fetchval(
+        "INSERT INTO auth_tokens (token_hash, user_id, expires_at)"
+        " VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at",
+        token_hash,
+        user_id,
+        ttl_seconds,
+    )
+    return expires_at
+
+
+GET_SIGNED_IN_USER = """
+SELECT u.id, u.email, u.name, u.is_super_admin
+FROM auth_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()
+"""
+
+
+async def get_token_user(db: Executor, *, token_hash: bytes) -> asyncpg.Record | None:
+    """The user of a live token (not expired, not revoked)."""
+    return await db.fetchrow(GET_SIGNED_IN_USER, token_hash)
+
+
+async def revoke_token(db: Executor, *, token_hash: bytes) -> None:
+    await db.execute(
+        "UPDATE auth_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+        token_hash,
+    )
+
+
+async def is_locked_out(db: Executor, *, email: str) -> bool:
+    locked: bool | None = await db.fetchval(
+        "SELECT locked_until > now() FROM login_failures WHERE email = $1", email
+    )
+    return bool(locked)
+
+
+# One statement, so concurrent failures for one address are all counted. A
+# lock that has run out starts a new count.
+RECORD_FAILURE = """
+INSERT INTO login_failures AS f (email, failures, locked_until)
+VALUES ($1, 1, CASE WHEN $2 <= 1 THEN now() + make_interval(secs => $3) END)
+ON CONFLICT (email) DO UPDATE SET
+    failures = CASE WHEN f.locked_until <= now() THEN 1 ELSE f.failures + 1 END,
+    locked_until = CASE
+        WHEN f.locked_until <= now()
+            THEN CASE WHEN $2 <= 1 THEN now() + make_interval(secs => $3) END
+        WHEN f.failures + 1 >= $2 THEN now() + make_interval(secs => $3)
+        ELSE f.locked_until END
+"""
+
+
+async def record_failed_sign_in(
+    db: Executor, *, email: str, max_failures: int, lockout_seconds: int
+) -> None:
+    await db.execute(RECORD_FAILURE, email, max_failures, lockout_seconds)
+
+
+async def reset_failed_sign_ins(db: Executor, *, email: str) -> None:
+    await db.execute("DELETE FROM login_failures WHERE email = $1", email)

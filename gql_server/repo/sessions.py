@@ -1,0 +1,220 @@
+"""Sessions, their counters, registrations and joins."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from gql_server.analytics.rules import NETWORKING_FORMATS, PROVIDERS_WITH_ANALYTICS
+from gql_server.db import Connection, Executor
+
+SESSION_COLUMNS = (
+    "s.event_id, s.id, s.title, s.start_time, s.end_time, s.format,"
+    " s.stream_provider, s.video_duration"
+)
+
+
+@dataclass(frozen=True)
+class NewSession:
+    title: str
+    start_time: datetime
+    end_time: datetime
+    format: str
+    stream_provider: str | None
+    video_duration: int | None
+
+
+CREATE_SESSION = f"""
+WITH s AS (
+    INSERT INTO sessions (event_id, title, start_time, end_time, format, stream_provider,
+                          video_duration)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    RETURNING *
+), stats AS (
+    INSERT INTO session_stats (event_id, session_id) SELECT event_id, id FROM s
+)
+SELECT {SESSION_COLUMNS} FROM s
+"""
+
+
+async def create_session(db: Executor, *, event_id: int, session: NewSession) -> asyncpg.Record:
+    row = await db.fetchrow(
+        CREATE_SESSION,
+        event_id,
+        session.title,
+        session.start_time,
+        session.end_time,
+        session.format,
+        session.stream_provider,
+        session.video_duration,
+    )
+    assert row is not None
+    return row
+
+
+GET_SESSION_ACCESS = f"""
+SELECT {SESSION_COLUMNS},
+       EXISTS (SELECT 1 FROM organizer_admins a JOIN events e ON e.organizer_id = a.organizer_id
+               WHERE e.id = s.event_id AND a.user_id = $2) AS organizer_admin,
+       EXISTS (SELECT 1 FROM event_admins a
+               WHERE a.event_id = s.event_id AND a.user_id = $2) AS event_admin
+FROM sessions s WHERE s.id = $1
+"""
+
+
+async def get_session_access(
+    db: Executor, *, session_id: int, user_id: int, for_update: bool = False
+) -> asyncpg.Record | None:
+    """The session and the user's roles on its event; None if there is no such session."""
+    sql = GET_SESSION_ACCESS + (" FOR UPDATE OF s" if for_update else "")
+    return await db.fetchrow(sql, session_id, user_id)
+
+
+async def get_session_event_id(db: Executor, *, session_id: int) -> int | None:
+    event_id: int | None = await db.fetchval(
+        "SELECT event_id FROM sessions WHERE id = $1", session_id
+    )
+    return event_id
+
+
+UPDATE_SESSION = f"""
+UPDATE sessions s SET title = $3, start_time = $4, end_time = $5, format = $6,
+       stream_provider = $7, video_duration = $8
+WHERE s.event_id = $1 AND s.id = $2
+RETURNING {SESSION_COLUMNS}
+"""
+
+
+async def update_session(
+    conn: Connection, *, event_id: int, session_id: int, session: NewSession
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        UPDATE_SESSION,
+        event_id,
+        session_id,
+        session.title,
+        session.start_time,
+        session.end_time,
+        session.format,
+        session.stream_provider,
+        session.video_duration,
+    )
+    assert row is not None
+    return row
+
+
+def _sql_text_array(values: frozenset[str]) -> str:
+    # Code constants (enum names), never client input.
+    return "ARRAY[" + ", ".join(f"'{v}'" for v in sorted(values)) + "]"
+
+
+# The keyset of each order: expressions compared as a row, and a direction.
+# The last is always the session id, so keys are unique and paging never
+# repeats or skips. LIVE_VIEWS_DESC sorts ascending by minus the live views;
+# sessions without analytics get 1 (below every -views), so they come last.
+LIVE_VIEWS_KEY = (
+    f"CASE WHEN s.format <> all({_sql_text_array(NETWORKING_FORMATS)})"
+    f" AND s.stream_provider = any({_sql_text_array(PROVIDERS_WITH_ANALYTICS)})"
+    " THEN -st.live_views ELSE 1 END"
+)
+ORDER_KEYS: dict[str, tuple[list[str], str]] = {
+    "START_TIME_ASC": (["s.start_time", "s.id"], "ASC"),
+    "START_TIME_DESC": (["s.start_time", "s.id"], "DESC"),
+    "TITLE_ASC": (['lower(s.title) COLLATE "C"', "s.id"], "ASC"),
+    "LIVE_VIEWS_DESC": ([LIVE_VIEWS_KEY, "s.id"], "ASC"),
+}
+
+SEARCH_CONDITION = "($2::text IS NULL OR s.title ILIKE $2)"
+
+
+def title_pattern(search: str | None) -> str | None:
+    """An ILIKE pattern matching titles that contain `search` literally."""
+    if search is None:
+        return None
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_sessions(
+    db: Executor,
+    *,
+    event_id: int,
+    order: str,
+    search: str | None,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """One page of an event's sessions, each row with its key (`sort_key_0`, `sort_key_1`)."""
+    keys, direction = ORDER_KEYS[order]
+    params: list[Any] = [event_id, title_pattern(search), limit]
+    where = f"s.event_id = $1 AND {SEARCH_CONDITION}"
+    if after is not None:
+        op = ">" if direction == "ASC" else "<"
+        where += f" AND ({', '.join(keys)}) {op} ($4, $5)"
+        params += list(after)
+    sql = (
+        f"SELECT {SESSION_COLUMNS},"
+        f" {keys[0]} AS sort_key_0, {keys[1]} AS sort_key_1"
+        " FROM sessions s JOIN session_stats st"
+        "   ON st.event_id = s.event_id AND st.session_id = s.id"
+        f" WHERE {where}"
+        f" ORDER BY {', '.join(f'{k} {direction}' for k in keys)} LIMIT $3"
+    )
+    return await db.fetch(sql, *params)
+
+
+async def count_sessions(db: Executor, *, event_id: int, search: str | None) -> int:
+    count: int = await db.fetchval(
+        f"SELECT count(*) FROM sessions s WHERE s.event_id = $1 AND {SEARCH_CONDITION}",
+        event_id,
+        title_pattern(search),
+    )
+    return count
+
+
+async def load_session_stats(db: Executor, keys: list[tuple[int, int]]) -> list[asyncpg.Record]:
+    """Counters of sessions given as (event_id, session_id)."""
+    return await db.fetch(
+        "SELECT st.* FROM session_stats st"
+        " JOIN unnest($1::bigint[], $2::bigint[]) AS k(event_id, session_id)"
+        "   ON st.event_id = k.event_id AND st.session_id = k.session_id",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+
+
+# Registrations and joins are sets: the counters move only when a row is
+# really inserted or deleted, in the same statement.
+def _membership_sql(table: str, counter: str, *, add: bool) -> str:
+    change = (
+        f"INSERT INTO {table} (event_id, session_id, user_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING event_id, session_id"
+        if add
+        else f"DELETE FROM {table} WHERE event_id = $1 AND session_id = $2 AND user_id = $3"
+        " RETURNING event_id, session_id"
+    )
+    sign = "+" if add else "-"
+    return (
+        f"WITH changed AS ({change})"
+        f" UPDATE session_stats st SET {counter} = {counter} {sign} 1, updated_at = now()"
+        " FROM changed WHERE st.event_id = changed.event_id AND st.session_id = changed.session_id"
+    )
+
+
+REGISTER = _membership_sql("session_registrations", "registered_count", add=True)
+UNREGISTER = _membership_sql("session_registrations", "registered_count", add=False)
+JOIN = _membership_sql("session_joins", "attendee_count", add=True)
+
+
+async def register(db: Executor, *, event_id: int, session_id: int, user_id: int) -> None:
+    await db.execute(REGISTER, event_id, session_id, user_id)
+
+
+async def unregister(db: Executor, *, event_id: int, session_id: int, user_id: int) -> None:
+    await db.execute(UNREGISTER, event_id, session_id, user_id)
+
+
+async def join(db: Executor, *, event_id: int, session_id: int, user_id: int) -> None:
+    await db.execute(JOIN, event_id, session_id, user_id)

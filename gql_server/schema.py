@@ -1,0 +1,73 @@
+"""The Strawberry schema, and how its errors reach clients."""
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from gql_server.errors import BAD_REQUEST, INTERNAL, ApiError, ErrorKind
+from gql_server.types.root import Mutation, Query
+from gql_server.types.scalars import DATETIME
+
+log = logging.getLogger(__name__)
+
+
+def error_kind(error: GraphQLError) -> ErrorKind | None:
+    """The documented kind of an error; None for an unexpected one (a bug: code 500).
+
+    Errors without a path come before execution (parsing, validation, variable
+    coercion): the request is at fault. Errors with a path come from resolvers.
+    """
+    original = error.original_error
+    if isinstance(original, ApiError):
+        return original.kind
+    if not error.path:
+        return BAD_REQUEST
+    return None
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    kind = error_kind(error)
+    if kind is None:
+        payload: dict[str, Any] = {"message": INTERNAL.message}
+        kind = INTERNAL
+    else:
+        payload = {"message": error.message}
+    if error.locations:
+        payload["locations"] = [
+            {"line": loc.line, "column": loc.column} for loc in error.locations
+        ]
+    if error.path:
+        payload["path"] = list(error.path)
+    payload["extensions"] = {"code": kind.code, "status": kind.status}
+    return payload
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Expected errors are answers, not incidents: log only the unexpected.
+        for error in errors:
+            if error_kind(error) is None:
+                log.error(
+                    "unexpected error at %s",
+                    error.path,
+                    exc_info=error.original_error or error,
+                )
+
+
+def create_schema() -> Schema:
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(scalar_map={datetime: DATETIME}),
+    )
+
+
+def export_sdl() -> str:
+    return create_schema().as_str() + "\n"

@@ -1,0 +1,113 @@
+"""Sign-up, sign-in, tokens."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from gql_server import auth
+from gql_server.auth import Passwords, Viewer
+from gql_server.db import Executor
+from gql_server.errors import TOO_MANY_SIGN_INS, UNAUTHENTICATED, ApiError, bad_input
+from gql_server.repo import accounts as repo
+
+WRONG_CREDENTIALS = "Wrong email or password"
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+MAX_PASSWORD_LENGTH = 1024
+
+
+def _valid_email(email: str) -> str:
+    email = auth.normalize_email(email)
+    local, at, domain = email.partition("@")
+    if not (at and local and domain) or " " in email or len(email) > MAX_EMAIL_LENGTH:
+        raise bad_input("email is not a valid email address")
+    return email
+
+
+def _valid_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise bad_input("name must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise bad_input(f"name must be at most {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def _valid_password(password: str) -> str:
+    if len(password) < auth.MIN_PASSWORD_LENGTH:
+        raise bad_input(f"password must be at least {auth.MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise bad_input(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+    return password
+
+
+async def create_user(
+    db: Executor,
+    passwords: Passwords,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    is_super_admin: bool = False,
+) -> asyncpg.Record:
+    """A new account; 400 when the input is invalid or the email is taken."""
+    email, name = _valid_email(email), _valid_name(name)
+    password_hash = await passwords.hash(_valid_password(password))
+    row = await repo.create_user(
+        db, email=email, name=name, password_hash=password_hash, is_super_admin=is_super_admin
+    )
+    if row is None:
+        raise bad_input("an account with this email already exists")
+    return row
+
+
+@dataclass(frozen=True)
+class SignIn:
+    token: str
+    expires_at: datetime
+    user: asyncpg.Record
+
+
+async def login(
+    db: Executor, passwords: Passwords, *, email: str, password: str, token_ttl: int
+) -> SignIn:
+    email = auth.normalize_email(email)
+    if await repo.is_locked_out(db, email=email):
+        raise ApiError(TOO_MANY_SIGN_INS)
+    row = await repo.get_user_credentials(db, email=email)
+    if not await passwords.verify(row["password_hash"] if row else None, password):
+        await repo.record_failed_sign_in(
+            db,
+            email=email,
+            max_failures=auth.MAX_FAILED_SIGN_INS,
+            lockout_seconds=auth.LOCKOUT_SECONDS,
+        )
+        raise ApiError(UNAUTHENTICATED, WRONG_CREDENTIALS)
+    assert row is not None
+    await repo.reset_failed_sign_ins(db, email=email)
+    token = auth.new_token()
+    expires_at = await repo.create_token(
+        db, token_hash=auth.hash_token(token), user_id=row["id"], ttl_seconds=token_ttl
+    )
+    return SignIn(token=token, expires_at=expires_at, user=row)
+
+
+async def viewer_for_token(db: Executor, token: str) -> Viewer | None:
+    """The user a bearer token signs in; None when it is unknown, expired or revoked."""
+    token_hash = auth.hash_token(token)
+    row = await repo.get_token_user(db, token_hash=token_hash)
+    if row is None:
+        return None
+    return Viewer(
+        user_id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        is_super_admin=row["is_super_admin"],
+        token_hash=token_hash,
+    )
+
+
+async def logout(db: Executor, viewer: Viewer | None) -> None:
+    viewer = auth.require_viewer(viewer)
+    await repo.revoke_token(db, token_hash=viewer.token_hash)

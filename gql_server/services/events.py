@@ -1,0 +1,106 @@
+"""Organizers, events and roles."""
+
+import asyncpg
+
+from gql_server import auth
+from gql_server.auth import EventRoles, Viewer
+from gql_server.db import Executor
+from gql_server.errors import EVENT_NOT_FOUND, NOT_FOUND, ApiError, bad_input
+from gql_server.ids import parse_id
+from gql_server.repo import events as repo
+
+MAX_NAME_LENGTH = 200
+
+
+def _valid_name(name: str, field: str) -> str:
+    name = name.strip()
+    if not name:
+        raise bad_input(f"{field} must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise bad_input(f"{field} must be at most {MAX_NAME_LENGTH} characters")
+    return name
+
+
+async def create_organizer(db: Executor, viewer: Viewer | None, *, name: str) -> asyncpg.Record:
+    auth.require_super_admin(viewer)
+    return await repo.create_organizer(db, name=_valid_name(name, "name"))
+
+
+async def _organizer_for_admin(db: Executor, viewer: Viewer, organizer_id: str) -> int:
+    """The organizer's id once the viewer may administer it (403 before 404)."""
+    parsed = parse_id(organizer_id)
+    row = (
+        await repo.get_organizer_access(db, organizer_id=parsed, user_id=viewer.user_id)
+        if parsed is not None
+        else None
+    )
+    auth.require_organizer_admin(viewer, bool(row and row["organizer_admin"]))
+    if row is None:
+        raise ApiError(NOT_FOUND, "Organizer not found")
+    organizer: int = row["id"]
+    return organizer
+
+
+async def create_event(
+    db: Executor, viewer: Viewer | None, *, organizer_id: str, name: str
+) -> asyncpg.Record:
+    viewer = auth.require_viewer(viewer)
+    org_id = await _organizer_for_admin(db, viewer, organizer_id)
+    return await repo.create_event(db, organizer_id=org_id, name=_valid_name(name, "name"))
+
+
+async def get_event_with_roles(
+    db: Executor, viewer: Viewer, event_id: str
+) -> tuple[asyncpg.Record, EventRoles]:
+    """The event and the viewer's roles on it; 4040200 for any id that names no event."""
+    parsed = parse_id(event_id)
+    row = (
+        await repo.get_event_access(db, event_id=parsed, user_id=viewer.user_id)
+        if parsed is not None
+        else None
+    )
+    if row is None:
+        raise ApiError(EVENT_NOT_FOUND)
+    return row, EventRoles(organizer_admin=row["organizer_admin"], event_admin=row["event_admin"])
+
+
+async def get_hosted_event(
+    db: Executor, viewer: Viewer | None, *, event_id: str
+) -> asyncpg.Record:
+    """An event the viewer hosts: 401, then 4040200, then 4030201."""
+    viewer = auth.require_viewer(viewer)
+    row, roles = await get_event_with_roles(db, viewer, event_id)
+    auth.require_host(viewer, roles)
+    return row
+
+
+async def grant_role(
+    db: Executor,
+    viewer: Viewer | None,
+    *,
+    user_id: str,
+    role: str,
+    organizer_id: str | None,
+    event_id: str | None,
+) -> None:
+    viewer = auth.require_viewer(viewer)
+    if role == "ORGANIZER_ADMIN":
+        if organizer_id is None or event_id is not None:
+            raise bad_input("ORGANIZER_ADMIN needs organizerId and no eventId")
+        org_id = await _organizer_for_admin(db, viewer, organizer_id)
+        target = await _existing_user(db, user_id)
+        await repo.add_organizer_admin(db, organizer_id=org_id, user_id=target)
+    else:
+        if event_id is None or organizer_id is not None:
+            raise bad_input("EVENT_ADMIN needs eventId and no organizerId")
+        event, roles = await get_event_with_roles(db, viewer, event_id)
+        auth.require_organizer_admin(viewer, roles.organizer_admin)
+        target = await _existing_user(db, user_id)
+        await repo.add_event_admin(db, event_id=event["id"], user_id=target)
+
+
+async def _existing_user(db: Executor, user_id: str) -> int:
+    parsed = parse_id(user_id)
+    if parsed is None or not await repo.user_exists(db, user_id=parsed):
+        raise ApiError(NOT_FOUND, "User not found")
+    return parsed

@@ -1,0 +1,149 @@
+"""Creating, changing and listing sessions; registrations and joins."""
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import asyncpg
+
+from gql_server import auth
+from gql_server.analytics.rules import NETWORKING_FORMATS, view_threshold
+from gql_server.auth import EventRoles, Viewer
+from gql_server.cursors import decode_cursor, encode_cursor
+from gql_server.db import Executor, Pool
+from gql_server.errors import SESSION_NOT_FOUND, ApiError, bad_input
+from gql_server.ids import parse_id
+from gql_server.repo import sessions as repo
+from gql_server.repo import watch as watch_repo
+from gql_server.repo.sessions import NewSession
+from gql_server.services.events import get_event_with_roles
+
+MAX_TITLE_LENGTH = 300
+MAX_PAGE_SIZE = 1000
+# Fields of a session that an explicit null may not clear.
+REQUIRED_FIELDS = ("title", "start_time", "end_time", "format")
+
+
+def validate_session(session: NewSession) -> NewSession:
+    """The session with a trimmed title; 400 naming the first rule it breaks."""
+    title = session.title.strip()
+    if not title:
+        raise bad_input("title must not be empty")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise bad_input(f"title must be at most {MAX_TITLE_LENGTH} characters")
+    if session.end_time <= session.start_time:
+        raise bad_input("endTime must be after startTime")
+    if session.format in NETWORKING_FORMATS and session.stream_provider is not None:
+        raise bad_input(f"streamProvider must be null for format {session.format}")
+    if session.video_duration is not None and session.video_duration <= 0:
+        raise bad_input("videoDuration must be a positive number of seconds")
+    return replace(session, title=title)
+
+
+async def create_session(
+    db: Executor, viewer: Viewer | None, *, event_id: str, session: NewSession
+) -> asyncpg.Record:
+    viewer = auth.require_viewer(viewer)
+    event, roles = await get_event_with_roles(db, viewer, event_id)
+    auth.require_host(viewer, roles)
+    return await repo.create_session(db, event_id=event["id"], session=validate_session(session))
+
+
+def _session_roles(row: asyncpg.Record) -> EventRoles:
+    return EventRoles(organizer_admin=row["organizer_admin"], event_admin=row["event_admin"])
+
+
+async def update_session(
+    pool: Pool, viewer: Viewer | None, *, session_id: str, changes: dict[str, Any]
+) -> asyncpg.Record:
+    """Apply the given fields. A new duration re-clips and recounts what was recorded."""
+    viewer = auth.require_viewer(viewer)
+    parsed = parse_id(session_id)
+    async with pool.acquire() as conn, conn.transaction():
+        row = (
+            await repo.get_session_access(
+                conn, session_id=parsed, user_id=viewer.user_id, for_update=True
+            )
+            if parsed is not None
+            else None
+        )
+        if row is None:
+            raise ApiError(SESSION_NOT_FOUND)
+        auth.require_host(viewer, _session_roles(row))
+        for field in REQUIRED_FIELDS:
+            if field in changes and changes[field] is None:
+                raise bad_input(f"{_camel(field)} cannot be null")
+        current = NewSession(**{f: row[f] for f in NewSession.__dataclass_fields__})
+        updated = validate_session(replace(current, **changes))
+        result = await repo.update_session(
+            conn, event_id=row["event_id"], session_id=row["id"], session=updated
+        )
+        if updated.video_duration != current.video_duration:
+            await watch_repo.recompute_session(
+                conn,
+                event_id=row["event_id"],
+                session_id=row["id"],
+                duration=updated.video_duration,
+                threshold=view_threshold(updated.video_duration),
+            )
+        return result
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    rows: list[asyncpg.Record]
+    cursors: list[str]
+    has_next_page: bool
+
+
+async def list_sessions(
+    db: Executor,
+    *,
+    event_id: int,
+    first: int,
+    after: str | None,
+    search: str | None,
+    order: str,
+) -> SessionPage:
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise bad_input(f"first must be between 1 and {MAX_PAGE_SIZE}")
+    search = search or None
+    start = decode_cursor(after, order, search) if after is not None else None
+    rows = await repo.list_sessions(
+        db, event_id=event_id, order=order, search=search, after=start, limit=first + 1
+    )
+    page = rows[:first]
+    cursors = [encode_cursor(order, search, (r["sort_key_0"], r["sort_key_1"])) for r in page]
+    return SessionPage(rows=page, cursors=cursors, has_next_page=len(rows) > first)
+
+
+async def count_sessions(db: Executor, *, event_id: int, search: str | None) -> int:
+    return await repo.count_sessions(db, event_id=event_id, search=search or None)
+
+
+async def _attendance_key(db: Executor, viewer: Viewer | None, session_id: str) -> dict[str, int]:
+    """Attendee side: any signed-in user; 404800 for any id that names no session."""
+    viewer = auth.require_viewer(viewer)
+    parsed = parse_id(session_id)
+    event_id = (
+        await repo.get_session_event_id(db, session_id=parsed) if parsed is not None else None
+    )
+    if event_id is None or parsed is None:
+        raise ApiError(SESSION_NOT_FOUND)
+    return {"event_id": event_id, "session_id": parsed, "user_id": viewer.user_id}
+
+
+async def register(db: Executor, viewer: Viewer | None, *, session_id: str) -> None:
+    await repo.register(db, **await _attendance_key(db, viewer, session_id))
+
+
+async def unregister(db: Executor, viewer: Viewer | None, *, session_id: str) -> None:
+    await repo.unregister(db, **await _attendance_key(db, viewer, session_id))
+
+
+async def join(db: Executor, viewer: Viewer | None, *, session_id: str) -> None:
+    await repo.join(db, **await _attendance_key(db, viewer, session_id))

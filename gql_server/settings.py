@@ -1,0 +1,32 @@
+"""The only place that reads the environment."""
+
+import os
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    # As root, a per-user directory would be under /root, which the embedded
+    # server's system user cannot traverse (and should not be opened up).
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/gql-server")
+    return Path(platformdirs.user_data_dir("gql-server"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GQL_SERVER_", extra="ignore")
+
+    # DATABASE_URL is read without the prefix: it is the conventional name.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default_factory=default_data_dir)
+    token_ttl: int = Field(default=86400, gt=0)
+    # argon2id cost; the defaults are argon2-cffi's RFC 9106 "low memory" profile.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    pool_min_size: int = Field(default=2, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)

@@ -1,0 +1,48 @@
+"""The contract's enums; each value's name is also what the database stores."""
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum
+class SessionFormat(Enum):
+    MAIN_STAGE = "MAIN_STAGE"
+    BREAKOUT_SESSION = "BREAKOUT_SESSION"
+    MEET_UP = "MEET_UP"
+    WORKSHOP = "WORKSHOP"
+    EXPO = "EXPO"
+    BREAK = "BREAK"
+    OTHER = "OTHER"
+
+
+@strawberry.enum(description="ZOOM, FACEBOOK and WISTIA stream outside: no watch analytics")
+class StreamProvider(Enum):
+    YOUTUBE = "YOUTUBE"
+    VIMEO = "VIMEO"
+    VOXEET = "VOXEET"
+    TOKBOX = "TOKBOX"
+    DIRECT_UPLOAD = "DIRECT_UPLOAD"
+    ZOOM = "ZOOM"
+    FACEBOOK = "FACEBOOK"
+    WISTIA = "WISTIA"
+
+
+@strawberry.enum
+class WatchMode(Enum):
+    LIVE = "LIVE"
+    RECORDING = "RECORDING"
+
+
+@strawberry.enum
+class Role(Enum):
+    ORGANIZER_ADMIN = "ORGANIZER_ADMIN"
+    EVENT_ADMIN = "EVENT_ADMIN"
+
+
+@strawberry.enum(description="LIVE_VIEWS_DESC: most live views first, no analytics last")
+class SessionOrder(Enum):
+    START_TIME_ASC = "START_TIME_ASC"
+    START_TIME_DESC = "START_TIME_DESC"
+    TITLE_ASC = "TITLE_ASC"
+    LIVE_VIEWS_DESC = "LIVE_VIEWS_DESC"

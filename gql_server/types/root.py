@@ -1,0 +1,168 @@
+"""Query and Mutation: thin resolvers over the services."""
+
+from dataclasses import fields
+from typing import Any
+
+import strawberry
+
+from gql_server.context import Context
+from gql_server.repo.sessions import NewSession
+from gql_server.services import accounts, events, sessions, watch
+from gql_server.types.accounts import LoginPayload, Organizer, User
+from gql_server.types.events import Event
+from gql_server.types.inputs import (
+    CreateEventInput,
+    CreateSessionInput,
+    GrantRoleInput,
+    RecordWatchPayload,
+    UpdateSessionInput,
+    WatchSegmentInput,
+)
+from gql_server.types.sessions import Session
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="Host-side analytics. Errors: 401, 4040200 (no such event), 4030201."
+    )
+    async def event(self, info: Info, id: strawberry.ID) -> Event | None:
+        ctx = info.context
+        return Event.from_row(await events.get_hosted_event(ctx.pool, ctx.viewer, event_id=id))
+
+    @strawberry.field(description="The signed-in user; null when the request has no token.")
+    def me(self, info: Info) -> User | None:
+        viewer = info.context.viewer
+        if viewer is None:
+            return None
+        return User(
+            id=strawberry.ID(str(viewer.user_id)),
+            email=viewer.email,
+            name=viewer.name,
+            is_super_admin=viewer.is_super_admin,
+        )
+
+
+def _value(value: Any) -> Any:
+    return value.value if hasattr(value, "value") else value
+
+
+def _given(input: Any) -> dict[str, Any]:
+    """The fields a client set (explicit nulls included), enums as their names."""
+    return {
+        f.name: _value(getattr(input, f.name))
+        for f in fields(input)
+        if getattr(input, f.name) is not strawberry.UNSET
+    }
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Public. Wrong email or password: 401.")
+    async def login(self, info: Info, email: str, password: str) -> LoginPayload:
+        ctx = info.context
+        signed_in = await accounts.login(
+            ctx.pool,
+            ctx.passwords,
+            email=email,
+            password=password,
+            token_ttl=ctx.settings.token_ttl,
+        )
+        return LoginPayload(
+            token=signed_in.token,
+            expires_at=signed_in.expires_at,
+            user=User.from_row(signed_in.user),
+        )
+
+    @strawberry.mutation(description="Public. Creates an attendee account.")
+    async def sign_up(self, info: Info, email: str, password: str, name: str) -> User:
+        ctx = info.context
+        row = await accounts.create_user(
+            ctx.pool, ctx.passwords, email=email, password=password, name=name
+        )
+        return User.from_row(row)
+
+    @strawberry.mutation(description="Revokes the token that made the request.")
+    async def logout(self, info: Info) -> bool:
+        await accounts.logout(info.context.pool, info.context.viewer)
+        return True
+
+    @strawberry.mutation(description="Super admin only.")
+    async def create_organizer(self, info: Info, name: str) -> Organizer:
+        ctx = info.context
+        return Organizer.from_row(await events.create_organizer(ctx.pool, ctx.viewer, name=name))
+
+    @strawberry.mutation(description="Super admin, or an organizer admin of organizerId.")
+    async def create_event(self, info: Info, input: CreateEventInput) -> Event:
+        ctx = info.context
+        row = await events.create_event(
+            ctx.pool, ctx.viewer, organizer_id=input.organizer_id, name=input.name
+        )
+        return Event.from_row(row)
+
+    @strawberry.mutation(description="A host of the event.")
+    async def create_session(
+        self, info: Info, event_id: strawberry.ID, input: CreateSessionInput
+    ) -> Session:
+        ctx = info.context
+        new = NewSession(**_given(input))
+        row = await sessions.create_session(ctx.pool, ctx.viewer, event_id=event_id, session=new)
+        return Session.from_row(row)
+
+    @strawberry.mutation(description="A host of the session's event. Only given fields change.")
+    async def update_session(
+        self, info: Info, session_id: strawberry.ID, input: UpdateSessionInput
+    ) -> Session:
+        ctx = info.context
+        row = await sessions.update_session(
+            ctx.pool, ctx.viewer, session_id=session_id, changes=_given(input)
+        )
+        return Session.from_row(row)
+
+    @strawberry.mutation(description="See the contract for who may grant what.")
+    async def grant_role(self, info: Info, input: GrantRoleInput) -> bool:
+        ctx = info.context
+        await events.grant_role(
+            ctx.pool,
+            ctx.viewer,
+            user_id=input.user_id,
+            role=input.role.value,
+            organizer_id=input.organizer_id,
+            event_id=input.event_id,
+        )
+        return True
+
+    @strawberry.mutation(description="Idempotent.")
+    async def register_for_session(self, info: Info, session_id: strawberry.ID) -> bool:
+        await sessions.register(info.context.pool, info.context.viewer, session_id=session_id)
+        return True
+
+    @strawberry.mutation(description="Idempotent.")
+    async def unregister_from_session(self, info: Info, session_id: strawberry.ID) -> bool:
+        await sessions.unregister(info.context.pool, info.context.viewer, session_id=session_id)
+        return True
+
+    @strawberry.mutation(description="Idempotent.")
+    async def join_session(self, info: Info, session_id: strawberry.ID) -> bool:
+        await sessions.join(info.context.pool, info.context.viewer, session_id=session_id)
+        return True
+
+    @strawberry.mutation(
+        description="Player heartbeats for the signed-in user; all or nothing, at most 1000."
+    )
+    async def record_watch(
+        self, info: Info, segments: list[WatchSegmentInput]
+    ) -> RecordWatchPayload:
+        reported = [
+            watch.ReportedSegment(
+                session_id=s.session_id,
+                mode=s.mode.value,
+                start_second=s.start_second,
+                end_second=s.end_second,
+            )
+            for s in segments
+        ]
+        accepted = await watch.record_watch(info.context.pool, info.context.viewer, reported)
+        return RecordWatchPayload(accepted=accepted)
