@@ -17,7 +17,9 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GQL_SERVER_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GQL_SERVER_", extra="ignore", populate_by_name=True
+    )
 
     # DATABASE_URL is read without the prefix: it is the conventional name.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")

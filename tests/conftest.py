@@ -1,0 +1,158 @@
+"""Test fixtures: one PostgreSQL per run, a fresh database per test.
+
+With DATABASE_URL set, tests create their databases on that server (CI runs
+the suite once more against a real PostgreSQL 15 that way); without it, an
+embedded server is started in a temporary directory.
+"""
+
+import asyncio
+import itertools
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from starlette.testclient import TestClient
+
+from gql_server.app import create_app
+from gql_server.db import EmbeddedPostgres, Pool, migrate
+from gql_server.settings import Settings
+
+T = TypeVar("T")
+TEMPLATE = "gql_test_template"
+_counter = itertools.count()
+
+# Cheap hashing keeps the suite fast; the production cost is a setting.
+FAST_HASHING: dict[str, Any] = {
+    "argon2_time_cost": 1,
+    "argon2_memory_kib": 1024,
+    "argon2_parallelism": 1,
+}
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server, another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _admin(dsn: str, *statements: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def server_dsn() -> Iterator[str]:
+    """An admin DSN of the PostgreSQL server the tests use, with a migrated template."""
+    embedded = None
+    dsn = os.environ.get("DATABASE_URL")
+    if not dsn:
+        # Not under /root: the embedded server's system user must reach it.
+        tmp = tempfile.mkdtemp(prefix="gql-test-", dir="/tmp")
+        embedded = EmbeddedPostgres(Path(tmp))
+        dsn = embedded.start()
+    try:
+        asyncio.run(_admin(dsn, f"DROP DATABASE IF EXISTS {TEMPLATE}"))
+        asyncio.run(_admin(dsn, f"CREATE DATABASE {TEMPLATE}"))
+        asyncio.run(migrate(with_database(dsn, TEMPLATE)))
+        yield dsn
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+@pytest.fixture
+def database_dsn(server_dsn: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"gql_test_{os.getpid()}_{next(_counter)}"
+    asyncio.run(
+        _admin(server_dsn, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
+    )
+    yield with_database(server_dsn, name)
+    asyncio.run(_admin(server_dsn, f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+def test_settings(dsn: str, **overrides: Any) -> Settings:
+    return Settings(database_url=dsn, **{**FAST_HASHING, **overrides})
+
+
+class QueryLog:
+    """Every SQL statement the app sends (asyncpg query logger)."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, query: str) -> None:
+        self.statements.append(query)
+
+
+class Api:
+    """A client for the app under test, speaking GraphQL over HTTP."""
+
+    def __init__(self, client: TestClient, queries: QueryLog) -> None:
+        self.client = client
+        self.queries = queries
+
+    def post(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None,
+             **headers: str) -> Any:  # fmt: skip
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        return self.client.post("/graphql", json=body, headers=headers)
+
+    def gql(self, query: str, variables: dict[str, Any] | None = None,
+            token: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """The response body; the HTTP status must be 200."""
+        response = self.post(query, variables, token)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def data(self, query: str, variables: dict[str, Any] | None = None,
+             token: str | None = None) -> Any:  # fmt: skip
+        body = self.gql(query, variables, token)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def error(self, query: str, variables: dict[str, Any] | None = None,
+              token: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """The single error of a request that must fail."""
+        body = self.gql(query, variables, token)
+        assert len(body.get("errors", [])) == 1, body
+        error: dict[str, Any] = body["errors"][0]
+        assert set(error["extensions"]) >= {"code", "status"}
+        return error
+
+    def code(self, query: str, variables: dict[str, Any] | None = None,
+             token: str | None = None) -> int:  # fmt: skip
+        code: int = self.error(query, variables, token)["extensions"]["code"]
+        return code
+
+    def run(self, work: Callable[[Pool], Awaitable[T]]) -> T:
+        """Run `work(pool)` on the app's event loop (for setup the API does not offer)."""
+        pool = self.client.app.state.pool  # type: ignore[attr-defined]
+        portal = self.client.portal
+        assert portal is not None
+
+        async def call() -> T:
+            return await work(pool)
+
+        return portal.call(call)
+
+
+@pytest.fixture
+def api(database_dsn: str) -> Iterator[Api]:
+    queries = QueryLog()
+    app = create_app(test_settings(database_dsn), on_query=queries)
+    with TestClient(app) as client:
+        yield Api(client, queries)

@@ -1,0 +1,168 @@
+"""Sign-up, sign-in, tokens and lockout."""
+
+from typing import Any
+
+import pytest
+from conftest import Api
+from helpers import PASSWORD, login, sign_up
+
+from gql_server.db import Pool
+
+SIGN_UP = """
+mutation($e: String!, $p: String!, $n: String!) {
+  signUp(email: $e, password: $p, name: $n) { id email name isSuperAdmin }
+}
+"""
+LOGIN = """
+mutation($e: String!, $p: String!) {
+  login(email: $e, password: $p) { token expiresAt user { id email } }
+}
+"""
+ME = "{ me { id email name isSuperAdmin } }"
+
+
+def sql(api: Api, statement: str, *args: Any) -> None:
+    async def run(pool: Pool) -> None:
+        await pool.execute(statement, *args)
+
+    api.run(run)
+
+
+def test_sign_up_then_sign_in_with_any_case_and_spacing(api: Api) -> None:
+    user = api.data(SIGN_UP, {"e": "  Ada@Example.COM ", "p": PASSWORD, "n": " Ada "})["signUp"]
+    assert user["email"] == "ada@example.com"
+    assert user["name"] == "Ada"
+    assert user["isSuperAdmin"] is False
+    signed_in = api.data(LOGIN, {"e": "ADA@example.com  ", "p": PASSWORD})["login"]
+    assert signed_in["user"] == {"id": user["id"], "email": "ada@example.com"}
+    assert signed_in["expiresAt"].endswith("+00:00")
+    assert api.data(ME, token=signed_in["token"])["me"]["id"] == user["id"]
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "name", "words"),
+    [
+        ("a@b.c", "short", "A", "at least 8"),
+        ("not-an-email", PASSWORD, "A", "email"),
+        ("a@b.c", PASSWORD, "   ", "name"),
+    ],
+)
+def test_sign_up_rejects_bad_input_with_400(
+    api: Api, email: str, password: str, name: str, words: str
+) -> None:
+    error = api.error(SIGN_UP, {"e": email, "p": password, "n": name})
+    assert error["extensions"] == {"code": 400, "status": 400}
+    assert words in error["message"]
+
+
+def test_duplicate_email_is_400_whatever_the_case(api: Api) -> None:
+    api.data(SIGN_UP, {"e": "dup@example.com", "p": PASSWORD, "n": "A"})
+    error = api.error(SIGN_UP, {"e": "DUP@example.com", "p": PASSWORD, "n": "B"})
+    assert error["extensions"]["code"] == 400
+    assert "already exists" in error["message"]
+
+
+def test_wrong_email_and_wrong_password_get_the_same_401(api: Api) -> None:
+    api.data(SIGN_UP, {"e": "x@example.com", "p": PASSWORD, "n": "X"})
+    wrong_password = api.error(LOGIN, {"e": "x@example.com", "p": "nope-nope"})
+    unknown_email = api.error(LOGIN, {"e": "y@example.com", "p": PASSWORD})
+    assert (
+        wrong_password["extensions"]
+        == unknown_email["extensions"]
+        == {
+            "code": 401,
+            "status": 401,
+        }
+    )
+    assert wrong_password["message"] == unknown_email["message"]
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_ten_failures_lock_the_address_for_30_minutes(api: Api, exists: bool) -> None:
+    email = "lock@example.com"
+    if exists:
+        api.data(SIGN_UP, {"e": email, "p": PASSWORD, "n": "L"})
+    for _ in range(10):
+        assert api.code(LOGIN, {"e": email.upper(), "p": "wrong-password"}) == 401
+    locked = api.error(LOGIN, {"e": email, "p": PASSWORD})
+    assert locked["extensions"] == {"code": 4010102, "status": 429}
+    assert api.error(LOGIN, {"e": email, "p": "wrong"})["extensions"]["code"] == 4010102
+    # 30 minutes later (moved back in the database) the address may try again.
+    sql(api, "UPDATE login_failures SET locked_until = now() - interval '1 second'")
+    if exists:
+        assert login(api, email)
+    else:
+        assert api.code(LOGIN, {"e": email, "p": PASSWORD}) == 401
+
+
+def test_a_successful_sign_in_resets_the_count(api: Api) -> None:
+    email = "reset@example.com"
+    api.data(SIGN_UP, {"e": email, "p": PASSWORD, "n": "R"})
+    for _ in range(9):
+        api.code(LOGIN, {"e": email, "p": "wrong-password"})
+    assert login(api, email)
+    for _ in range(9):
+        assert api.code(LOGIN, {"e": email, "p": "wrong-password"}) == 401
+    assert login(api, email)  # 9 + 9 failures with a success between: not locked
+
+
+def test_logout_revokes_only_that_token(api: Api) -> None:
+    _, first = sign_up(api)
+    email = api.data(ME, token=first)["me"]["email"]
+    second = login(api, email)
+    assert api.data("mutation { logout }", token=first) == {"logout": True}
+    response = api.post(ME, token=first)
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"] == {"code": 401, "status": 401}
+    assert api.data(ME, token=second)["me"]["email"] == email
+
+
+def test_an_expired_token_is_http_401(api: Api) -> None:
+    _, token = sign_up(api)
+    sql(api, "UPDATE auth_tokens SET expires_at = now() - interval '1 second'")
+    response = api.post(ME, token=token)
+    assert response.status_code == 401
+    assert "expired" in response.json()["errors"][0]["message"]
+
+
+def test_tokens_are_stored_hashed(api: Api) -> None:
+    _, token = sign_up(api)
+
+    async def stored(pool: Pool) -> list[bytes]:
+        return [r["token_hash"] for r in await pool.fetch("SELECT token_hash FROM auth_tokens")]
+
+    hashes = api.run(stored)
+    assert len(hashes) == 1
+    assert token.encode() not in hashes[0]
+    assert len(hashes[0]) == 32
+
+
+def test_token_lifetime_is_a_setting(database_dsn: str) -> None:
+    from conftest import QueryLog, test_settings
+    from starlette.testclient import TestClient
+
+    from gql_server.app import create_app
+
+    app = create_app(test_settings(database_dsn, token_ttl=120))
+    with TestClient(app) as client:
+        short = Api(client, QueryLog())
+        _, token = sign_up(short)
+
+        async def lifetime(pool: Pool) -> float:
+            seconds: float = await pool.fetchval(
+                "SELECT extract(epoch FROM expires_at - created_at) FROM auth_tokens"
+            )
+            return seconds
+
+        assert 119 <= short.run(lifetime) <= 121
+        assert short.data(ME, token=token)["me"]
+
+
+def test_passwords_are_argon2id_hashes(api: Api) -> None:
+    sign_up(api)
+
+    async def stored(pool: Pool) -> str:
+        value: str = await pool.fetchval("SELECT password_hash FROM users")
+        return value
+
+    assert api.run(stored).startswith("$argon2id$")

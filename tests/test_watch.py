@@ -1,0 +1,104 @@
+"""recordWatch and the attendee mutations: validation, atomicity, error codes."""
+
+from typing import Any
+
+import pytest
+from conftest import Api
+from helpers import RECORD, World, create_session, make_world, sessions_by_id
+
+
+@pytest.fixture
+def world(api: Api) -> World:
+    return make_world(api)
+
+
+def segment(session: str, start: int = 0, end: int = 10, mode: str = "LIVE") -> dict[str, Any]:
+    return {"sessionId": session, "mode": mode, "startSecond": start, "endSecond": end}
+
+
+def raw_segment_count(api: Api) -> int:
+    async def count(pool: Any) -> int:
+        n: int = await pool.fetchval("SELECT count(*) FROM watch_segments")
+        return n
+
+    return api.run(count)
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ({"startSecond": -1}, "startSecond must be >= 0"),
+        ({"startSecond": 10, "endSecond": 10}, "endSecond must be greater than startSecond"),
+        ({"startSecond": 12, "endSecond": 3}, "endSecond must be greater than startSecond"),
+    ],
+)
+def test_one_bad_segment_rejects_the_whole_batch_naming_its_index(
+    api: Api, world: World, bad: dict[str, int], words: str
+) -> None:
+    session = create_session(api, world.event_admin_token, world.event_id)
+    batch = [segment(session), segment(session, 20, 40), {**segment(session), **bad}]
+    error = api.error(RECORD, {"s": batch}, world.attendee_token)
+    assert error["extensions"] == {"code": 400, "status": 400}
+    assert error["message"] == f"segments[2]: {words}"
+    assert raw_segment_count(api) == 0
+    got = sessions_by_id(api, world.super_token, world.event_id)[session]
+    assert got["watchTime"]["total"] == 0
+
+
+@pytest.mark.parametrize("unknown", ["999999", "abc", "-1", "0", "1" * 30, ""])
+def test_an_unknown_session_in_the_batch_is_404800_and_nothing_is_written(
+    api: Api, world: World, unknown: str
+) -> None:
+    session = create_session(api, world.event_admin_token, world.event_id)
+    batch = [segment(session), segment(unknown)]
+    error = api.error(RECORD, {"s": batch}, world.attendee_token)
+    assert error["extensions"] == {"code": 404800, "status": 404}
+    assert error["message"].startswith("segments[1]")
+    assert raw_segment_count(api) == 0
+
+
+def test_at_most_1000_segments_per_call(api: Api, world: World) -> None:
+    session = create_session(api, world.event_admin_token, world.event_id)
+    full = [segment(session, i, i + 1) for i in range(1000)]
+    assert api.data(RECORD, {"s": full}, world.attendee_token)["recordWatch"]["accepted"] == 1000
+    error = api.error(RECORD, {"s": [*full, segment(session)]}, world.attendee_token)
+    assert error["extensions"]["code"] == 400
+    assert "1000" in error["message"]
+    assert raw_segment_count(api) == 1000
+
+
+def test_segments_are_stored_even_when_they_change_no_number(api: Api, world: World) -> None:
+    session = create_session(api, world.event_admin_token, world.event_id, videoDuration=50)
+    batch = [segment(session, 0, 10), segment(session, 0, 10), segment(session, 60, 70)]
+    assert api.data(RECORD, {"s": batch}, world.attendee_token)["recordWatch"]["accepted"] == 3
+    assert raw_segment_count(api) == 3
+
+
+def test_an_empty_batch_is_accepted_as_zero(api: Api, world: World) -> None:
+    assert api.data(RECORD, {"s": []}, world.attendee_token)["recordWatch"]["accepted"] == 0
+
+
+def test_anonymous_players_get_401(api: Api, world: World) -> None:
+    session = create_session(api, world.event_admin_token, world.event_id)
+    assert api.code(RECORD, {"s": [segment(session)]}) == 401
+    for mutation in ("registerForSession", "unregisterFromSession", "joinSession"):
+        assert api.code(f'mutation {{ {mutation}(sessionId: "{session}") }}') == 401
+
+
+@pytest.mark.parametrize(
+    "mutation", ["registerForSession", "unregisterFromSession", "joinSession"]
+)
+@pytest.mark.parametrize("unknown", ["424242", "x1", "", "99999999999999999999"])
+def test_attendance_on_an_unknown_session_is_404800(
+    api: Api, world: World, mutation: str, unknown: str
+) -> None:
+    error = api.error(
+        f"mutation($s: ID!) {{ {mutation}(sessionId: $s) }}", {"s": unknown}, world.attendee_token
+    )
+    assert error["extensions"] == {"code": 404800, "status": 404}
+
+
+def test_positions_beyond_32_bits_are_a_request_error(api: Api, world: World) -> None:
+    session = create_session(api, world.event_admin_token, world.event_id)
+    error = api.error(RECORD, {"s": [segment(session, 0, 2**31)]}, world.attendee_token)
+    assert error["extensions"]["code"] == 400
