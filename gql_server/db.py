@@ -110,9 +110,21 @@ async def create_pool(
         if on_query is not None:
             conn.add_query_logger(lambda record: on_query(record.query))
 
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=init, reset=_rollback_only
+    )
     assert pool is not None
     return pool
+
+
+async def _rollback_only(conn: Connection) -> None:
+    """Release without the default reset query (RESET ALL, UNLISTEN *, ...).
+
+    asyncpg still rolls back an open transaction before calling this. Pooled
+    connections never change session state (no SET, LISTEN or advisory locks:
+    migrations use their own connection), so the reset would be a wasted round
+    trip on every query.
+    """
 
 
 def migrations_dir() -> Path:

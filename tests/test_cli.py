@@ -1,0 +1,159 @@
+"""The installed command, used as an operator would: migrate, create-user, serve, stop."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+GQL_SERVER = shutil.which("gql-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="gql-cli-", dir="/tmp"))
+    yield path
+    postmaster = path / "pgdata" / "postmaster.pid"
+    if postmaster.exists():  # never leave a server behind, even when a test failed
+        pid = int(postmaster.read_text().split()[0])
+        if psutil.pid_exists(pid):
+            os.kill(pid, signal.SIGQUIT)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["GQL_SERVER_DATA_DIR"] = str(data_dir)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    assert GQL_SERVER, "gql-server is not installed (pip install -e .)"
+    return subprocess.run(
+        [GQL_SERVER, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+class Server:
+    def __init__(self, env: dict[str, str]) -> None:
+        assert GQL_SERVER
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [GQL_SERVER, "serve", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.communicate()[1]
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("the server did not become healthy in 60 s")
+
+    def graphql(self, query: str, token: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.post(f"{self.url}/graphql", json={"query": query}, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def login(self) -> str:
+        body = self.graphql(
+            'mutation { login(email: "root@example.com", password: "root-password") { token } }'
+        )
+        token: str = body["data"]["login"]["token"]
+        return token
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.process.send_signal(sig)
+        self.process.wait(timeout=30)
+
+
+def postgres_running(data_dir: Path) -> bool:
+    postmaster = data_dir / "pgdata" / "postmaster.pid"
+    return postmaster.exists() and psutil.pid_exists(int(postmaster.read_text().split()[0]))
+
+
+@pytest.mark.parametrize("mode", ["embedded", "database_url"])
+def test_migrate_create_user_serve_and_query(
+    data_dir: Path, mode: str, request: pytest.FixtureRequest
+) -> None:
+    database_url = request.getfixturevalue("database_dsn") if mode == "database_url" else None
+    env = environment(data_dir, database_url)
+    migrated = cli(env, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    args = ["--email", "Root@Example.com", "--password", "root-password", "--name", "Root"]
+    created = cli(env, "create-user", *args, "--super-admin")
+    assert created.returncode == 0, created.stderr
+    again = cli(env, "create-user", *args)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    assert (data_dir / "pgdata").exists() == (mode == "embedded")
+
+    server = Server(env)
+    try:
+        token = server.login()
+        me = server.graphql("{ me { email isSuperAdmin } }", token)
+        assert me == {"data": {"me": {"email": "root@example.com", "isSuperAdmin": True}}}
+        made = server.graphql('mutation { createOrganizer(name: "Kept") { id } }', token)
+        assert made["data"]["createOrganizer"]["id"]
+    finally:
+        server.stop()
+    assert server.process.returncode in (0, -signal.SIGTERM)
+    # The embedded database was stopped with the server, and starts again with the data.
+    assert not postgres_running(data_dir)
+    server = Server(env)
+    try:
+        assert server.graphql("{ me { email } }", server.login())["data"]["me"]
+    finally:
+        server.stop()
+
+
+def test_a_killed_server_does_not_block_the_next_start(data_dir: Path) -> None:
+    env = environment(data_dir, None)
+    assert cli(env, "create-user", "--email", "root@example.com", "--password",
+               "root-password", "--name", "Root").returncode == 0  # fmt: skip
+    killed = Server(env)
+    killed.stop(signal.SIGKILL)  # no cleanup at all: its pid stays in the handle list
+    handles = data_dir / "pgdata" / ".handle_pids.json"
+    assert killed.process.pid in json.loads(handles.read_text())
+    assert postgres_running(data_dir)
+
+    server = Server(env)  # attaches to the running database, prunes the dead pid
+    try:
+        assert server.login()
+        assert killed.process.pid not in json.loads(handles.read_text())
+    finally:
+        server.stop()
+    assert not postgres_running(data_dir)  # the last live handle stopped it
+
+
+def test_export_schema_prints_the_committed_sdl() -> None:
+    printed = cli(dict(os.environ), "export-schema")
+    assert printed.returncode == 0
+    assert printed.stdout == (Path(__file__).parent.parent / "schema.graphql").read_text()

@@ -1,0 +1,85 @@
+"""Migrations: each once, in a transaction, safe when servers start together."""
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+from conftest import _admin, with_database
+
+from gql_server import db
+
+
+@pytest.fixture
+def empty_dsn(server_dsn: str) -> str:
+    name = "gql_test_empty"
+    asyncio.run(_admin(server_dsn, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"))
+    return with_database(server_dsn, name)
+
+
+async def applied(dsn: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")]
+    finally:
+        await conn.close()
+
+
+def test_concurrent_starts_apply_each_migration_once(empty_dsn: str) -> None:
+    async def start_three() -> list[list[str]]:
+        return list(await asyncio.gather(*(db.migrate(empty_dsn) for _ in range(3))))
+
+    results = asyncio.run(start_three())
+    files = sorted(p.name for p in db.migrations_dir().glob("*.sql"))
+    assert sorted(name for result in results for name in result) == files  # each by one
+    assert sorted(asyncio.run(applied(empty_dsn))) == files
+    assert asyncio.run(db.migrate(empty_dsn)) == []
+
+
+def test_a_failing_migration_leaves_nothing_behind(
+    empty_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "0001_ok.sql").write_text("CREATE TABLE kept (id int);")
+    (tmp_path / "0002_bad.sql").write_text("CREATE TABLE half (id int); SELECT 1/0;")
+    monkeypatch.setattr(db, "migrations_dir", lambda: tmp_path)
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        asyncio.run(db.migrate(empty_dsn))
+    assert asyncio.run(applied(empty_dsn)) == ["0001_ok.sql"]
+
+    async def tables() -> set[str]:
+        conn = await asyncpg.connect(empty_dsn)
+        try:
+            rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            return {r["tablename"] for r in rows}
+        finally:
+            await conn.close()
+
+    assert "half" not in asyncio.run(tables())
+    assert "kept" in asyncio.run(tables())
+
+
+def test_every_event_table_has_event_id_first_in_its_primary_key(server_dsn: str) -> None:
+    async def primary_keys() -> dict[str, list[str]]:
+        conn = await asyncpg.connect(with_database(server_dsn, "gql_test_template"))
+        try:
+            rows = await conn.fetch(
+                """
+                SELECT c.relname AS table, array_agg(a.attname ORDER BY k.ord) AS columns
+                FROM pg_index i
+                JOIN pg_class c ON c.oid = i.indrelid
+                JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+                CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                WHERE i.indisprimary GROUP BY c.relname
+                """
+            )
+            return {r["table"]: r["columns"] for r in rows}
+        finally:
+            await conn.close()
+
+    keys = asyncio.run(primary_keys())
+    event_tables = ["event_admins", "sessions", "session_registrations", "session_joins",
+                    "watch_segments", "viewer_watch", "session_stats"]  # fmt: skip
+    for table in event_tables:
+        assert keys[table][0] == "event_id", (table, keys[table])
+    assert keys["events"] == ["id"]

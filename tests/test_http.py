@@ -1,0 +1,189 @@
+"""GraphQL over HTTP: status codes for both media types, limits, tokens, masking."""
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from conftest import Api
+from helpers import create_session, make_world
+
+GQL = "application/graphql-response+json"
+JSON = "application/json"
+
+
+def post(api: Api, body: Any, accept: str | None = None, **headers: str) -> Any:
+    if accept is not None:
+        headers["Accept"] = accept
+    content = body if isinstance(body, bytes | str) else json.dumps(body)
+    headers.setdefault("Content-Type", JSON)
+    return api.client.post("/graphql", content=content, headers=headers)
+
+
+def codes(response: Any) -> list[int]:
+    return [e["extensions"]["code"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": "{ me { id "},  # does not parse
+        {"query": "{ nosuchfield }"},  # does not validate
+        {"query": "query($id: ID!) { event(id: $id) { id } }", "variables": {"id": None}},
+        {"query": "query($id: ID!) { event(id: $id) { id } }"},  # variable missing
+    ],
+)
+def test_request_errors_are_400_for_graphql_response_json_and_200_for_json(
+    api: Api, body: dict[str, Any]
+) -> None:
+    strict = post(api, body, GQL)
+    assert strict.status_code == 400
+    assert strict.headers["content-type"].startswith(GQL)
+    assert "data" not in strict.json()
+    assert codes(strict) == [400]
+    for accept in (JSON, None, "*/*"):
+        legacy = post(api, body, accept)
+        assert legacy.status_code == 200
+        assert legacy.headers["content-type"].startswith(JSON)
+        assert codes(legacy) == [400]
+
+
+def test_field_errors_are_200_with_partial_data_under_both(api: Api) -> None:
+    world = make_world(api)
+    query = "query($e: ID!) { me { name } event(id: $e) { id } }"
+    for accept in (GQL, JSON):
+        response = api.client.post(
+            "/graphql",
+            json={"query": query, "variables": {"e": "4242"}},
+            headers={"Accept": accept, "Authorization": f"Bearer {world.attendee_token}"},
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert body["data"] == {"me": {"name": "Ada"}, "event": None}
+        assert body["errors"][0]["path"] == ["event"]
+        assert body["errors"][0]["extensions"] == {"code": 4040200, "status": 404}
+
+
+@pytest.mark.parametrize("accept", [GQL, JSON])
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"query": "{ me { id } }"', "not valid JSON"),
+        (b"", "empty"),
+        (b"[]", "JSON object"),
+        (b'{"notquery": "{ __typename }"}', "query must be a string"),
+        (b'{"query": 1}', "query must be a string"),
+        (b'{"query": "{ __typename }", "variables": "x"}', "variables"),
+        (b'{"query": "{ __typename }", "operationName": 3}', "operationName"),
+        (b'{"query": "{ __typename }", "extensions": []}', "extensions"),
+        (b'{"query": ""}', "query"),
+    ],
+)
+def test_bad_request_bodies_are_http_400_under_both(
+    api: Api, accept: str, body: bytes, words: str
+) -> None:
+    response = post(api, body, accept)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith(accept)
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": 400, "status": 400}
+    assert words in error["message"]
+
+
+def test_unsupported_content_type_is_415(api: Api) -> None:
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", ""):
+        response = post(api, {"query": "{ __typename }"}, JSON, **{"Content-Type": content_type})
+        assert response.status_code == 415
+        assert codes(response) == [415]
+    latin = post(
+        api, {"query": "{ __typename }"}, JSON, **{"Content-Type": f"{JSON}; charset=latin-1"}
+    )
+    assert latin.status_code == 415
+    utf8 = post(
+        api, {"query": "{ __typename }"}, JSON, **{"Content-Type": f"{JSON}; charset=UTF-8"}
+    )
+    assert utf8.status_code == 200
+
+
+def test_a_body_over_the_limit_is_413(api: Api) -> None:
+    big = json.dumps({"query": "{ __typename }", "variables": {"pad": "x" * 1_100_000}})
+    response = post(api, big)
+    assert response.status_code == 413
+    assert codes(response) == [413]
+
+
+def test_other_methods_are_405_and_get_cannot_mutate(api: Api) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = api.client.request(method, "/graphql")
+        assert response.status_code == 405
+        assert codes(response) == [405]
+    mutation = api.client.get("/graphql", params={"query": "mutation { logout }"})
+    assert mutation.status_code == 405
+    assert mutation.headers["allow"] == "POST"
+    assert codes(mutation) == [405]
+
+
+def test_queries_work_over_get(api: Api) -> None:
+    response = api.client.get(
+        "/graphql",
+        params={"query": "query($n: String!) { __type(name: $n) { name } }",
+                "variables": json.dumps({"n": "Session"})},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.json() == {"data": {"__type": {"name": "Session"}}}
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic abc", "Bearer", "Bearer ", "Bearer a b", "token", "Bearer nosuchtoken"]
+)
+def test_a_bad_authorization_header_is_http_401_even_for_public_operations(
+    api: Api, header: str
+) -> None:
+    for query in ("{ me { id } }", 'mutation { login(email: "a@b.c", password: "x") { token } }'):
+        response = api.client.post(
+            "/graphql", json={"query": query}, headers={"Authorization": header}
+        )
+        assert response.status_code == 401
+        assert codes(response) == [401]
+
+
+def test_graphiql_is_served_to_browsers(api: Api) -> None:
+    response = api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+def test_healthz(api: Api) -> None:
+    response = api.client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_unexpected_errors_are_masked_as_500_and_logged(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = make_world(api)
+    create_session(api, world.event_admin_token, world.event_id)
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret internals at /srv/db.py line 12")
+
+    monkeypatch.setattr("gql_server.services.sessions.count_sessions", broken)
+    with caplog.at_level(logging.ERROR):
+        response = api.post(
+            "query($e: ID!) { event(id: $e) { name sessions { totalCount nodes { title } } } }",
+            {"e": world.event_id},
+            world.super_token,
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"]["event"] is None or body["data"]["event"]["sessions"] is None
+    assert body["errors"] == [
+        {
+            "message": "Internal server error",
+            "locations": body["errors"][0]["locations"],
+            "path": ["event", "sessions", "totalCount"],
+            "extensions": {"code": 500, "status": 500},
+        }
+    ]
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert "secret internals" in caplog.text  # the operator sees it

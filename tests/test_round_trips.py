@@ -1,0 +1,42 @@
+"""One page of sessions costs a constant number of SQL statements, whatever its size."""
+
+from conftest import Api
+from helpers import SESSION_FIELDS, create_session, make_world, record
+
+QUERY = f"""
+query($e: ID!, $first: Int) {{
+  event(id: $e) {{ name organizer {{ name }}
+    sessions(first: $first) {{ totalCount nodes {{ {SESSION_FIELDS} }} }} }}
+}}
+"""
+TITLES_ONLY = "query($e: ID!) { event(id: $e) { sessions { nodes { title duration } } } }"
+
+
+def statements_for(api: Api, token: str, query: str, event_id: str, first: int) -> list[str]:
+    api.queries.statements.clear()
+    nodes = api.data(query, {"e": event_id, "first": first}, token)["event"]["sessions"]["nodes"]
+    assert len(nodes) == first
+    return list(api.queries.statements)
+
+
+def test_round_trips_do_not_grow_with_the_page(api: Api) -> None:
+    world = make_world(api)
+    for i in range(40):
+        session = create_session(api, world.event_admin_token, world.event_id, title=f"S{i}")
+        record(api, world.attendee_token, session, "LIVE", (0, 40))
+    token = world.event_admin_token
+    small = statements_for(api, token, QUERY, world.event_id, 2)
+    large = statements_for(api, token, QUERY, world.event_id, 40)
+    assert len(small) == len(large)
+    # token, event + roles, organizer, page, counters, totalCount
+    assert len(large) == 6
+    assert sum("session_stats st JOIN unnest" in s for s in large) == 1
+
+
+def test_analytics_are_not_loaded_unless_selected(api: Api) -> None:
+    world = make_world(api)
+    for i in range(5):
+        create_session(api, world.event_admin_token, world.event_id, title=f"S{i}")
+    statements = statements_for(api, world.event_admin_token, TITLES_ONLY, world.event_id, 5)
+    assert not any("session_stats st JOIN unnest" in s for s in statements)
+    assert len(statements) == 3  # token, event + roles, page
