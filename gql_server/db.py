@@ -25,6 +25,9 @@ else:
 # Reads run on the pool or on a connection inside a transaction alike.
 Executor = Pool | Connection
 
+# What a database that is down or restarting raises: answered with 503.
+UNAVAILABLE_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)
+
 # Any constant works; it only has to be the same for every server process.
 MIGRATION_LOCK_ID = 7_210_553_001
 

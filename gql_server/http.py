@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
@@ -27,7 +26,7 @@ from strawberry.types.graphql import OperationType
 
 from gql_server.auth import MalformedAuthorization, Viewer, bearer_token
 from gql_server.context import Context, Loaders
-from gql_server.db import Pool
+from gql_server.db import UNAVAILABLE_ERRORS, Pool
 from gql_server.errors import (
     BAD_REQUEST,
     METHOD_NOT_ALLOWED,
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-DB_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)
 
 
 class HttpError(Exception):
@@ -174,7 +172,7 @@ class GraphQLEndpoint:
             return await self._handle(request, media)
         except HttpError as error:
             return error_response(error, media)
-        except DB_ERRORS:
+        except UNAVAILABLE_ERRORS:
             log.exception("database unavailable")
             return error_response(HttpError(UNAVAILABLE, "The database is unavailable"), media)
 

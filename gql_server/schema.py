@@ -9,7 +9,8 @@ from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from gql_server.errors import BAD_REQUEST, INTERNAL, ApiError, ErrorKind
+from gql_server.db import UNAVAILABLE_ERRORS
+from gql_server.errors import BAD_REQUEST, INTERNAL, UNAVAILABLE, ApiError, ErrorKind
 from gql_server.types.root import Mutation, Query
 from gql_server.types.scalars import DATETIME
 
@@ -25,6 +26,8 @@ def error_kind(error: GraphQLError) -> ErrorKind | None:
     original = error.original_error
     if isinstance(original, ApiError):
         return original.kind
+    if isinstance(original, UNAVAILABLE_ERRORS):
+        return UNAVAILABLE
     if not error.path:
         return BAD_REQUEST
     return None
@@ -53,7 +56,7 @@ class Schema(strawberry.Schema):
     ) -> None:
         # Expected errors are answers, not incidents: log only the unexpected.
         for error in errors:
-            if error_kind(error) is None:
+            if error_kind(error) in (None, UNAVAILABLE):
                 log.error(
                     "unexpected error at %s",
                     error.path,

@@ -187,3 +187,21 @@ def test_unexpected_errors_are_masked_as_500_and_logged(
     ]
     assert "secret" not in response.text and "Traceback" not in response.text
     assert "secret internals" in caplog.text  # the operator sees it
+
+
+def test_a_database_that_cannot_be_reached_is_503(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(api)
+
+    async def down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr("gql_server.services.events.get_hosted_event", down)
+    error = api.error("query($e: ID!) { event(id: $e) { id } }", {"e": world.event_id},
+                      world.super_token)  # fmt: skip
+    assert error["extensions"] == {"code": 503, "status": 503}
+    monkeypatch.setattr("gql_server.http.viewer_for_token", down)
+    response = api.post("{ me { id } }", token=world.super_token)
+    assert response.status_code == 503
+    assert codes(response) == [503]
