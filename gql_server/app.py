@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -17,6 +18,14 @@ from gql_server.schema import create_schema
 from gql_server.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Unknown paths and methods answer in the API's error shape, not plain text."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "Internal server error"
+    body = {"errors": [{"message": detail, "extensions": {"code": status, "status": status}}]}
+    return JSONResponse(body, status_code=status)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -59,6 +68,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: http_error},
     )
     app.state.settings = settings
     app.state.passwords = Passwords(settings)

@@ -205,3 +205,12 @@ def test_a_database_that_cannot_be_reached_is_503(
     response = api.post("{ me { id } }", token=world.super_token)
     assert response.status_code == 503
     assert codes(response) == [503]
+
+
+def test_unknown_paths_and_methods_answer_with_codes(api: Api) -> None:
+    missing = api.client.get("/nope")
+    assert missing.status_code == 404
+    assert missing.json()["errors"][0]["extensions"] == {"code": 404, "status": 404}
+    wrong = api.client.post("/healthz")
+    assert wrong.status_code == 405
+    assert wrong.json()["errors"][0]["extensions"] == {"code": 405, "status": 405}
