@@ -25,6 +25,15 @@ async def lock_sessions(conn: Connection, session_ids: list[int]) -> list[asyncp
     )
 
 
+async def lock_event_sessions(conn: Connection, *, event_id: int) -> dict[int, int | None]:
+    """Every session of the event, locked against writes; id -> video duration."""
+    rows = await conn.fetch(
+        "SELECT id, video_duration FROM sessions WHERE event_id = $1 ORDER BY id FOR UPDATE",
+        event_id,
+    )
+    return {row["id"]: row["video_duration"] for row in rows}
+
+
 # Appends the raw segments and merges them into each viewer's union, in one
 # statement. Rows are upserted in key order so concurrent batches lock them
 # in the same order. RETURNING gives each union's length before and after.
@@ -120,34 +129,81 @@ async def apply_stats_deltas(conn: Connection, deltas: dict[tuple[int, int], Sta
     await conn.execute(APPLY_DELTAS, *columns)
 
 
-# After a change of duration: re-clip every viewer's union and recount the
-# session's counters from the per-viewer rows (never from raw segments).
-RECOMPUTE_SESSION = """
-WITH v AS (
-    UPDATE viewer_watch SET watched_seconds = watched_seconds(watched, $3),
-                            previous_watched_seconds = watched_seconds, updated_at = now()
-    WHERE event_id = $1 AND session_id = $2
-    RETURNING mode, watched_seconds
+# Recounts the watch counters of some sessions from the per-viewer rows (never
+# from raw segments). Thresholds come from analytics.rules, one per session.
+RECOUNT_STATS = """
+WITH t AS (
+    SELECT * FROM unnest($2::bigint[], $3::int[]) AS t(session_id, threshold)
 ), a AS (
-    SELECT count(*) FILTER (WHERE mode = 'LIVE' AND watched_seconds > 0) AS live_viewers,
-           count(*) FILTER (WHERE mode = 'LIVE' AND watched_seconds >= $4) AS live_views,
-           coalesce(sum(watched_seconds) FILTER (WHERE mode = 'LIVE'), 0) AS live_seconds,
-           count(*) FILTER (WHERE mode = 'RECORDING' AND watched_seconds > 0) AS recording_viewers,
-           count(*) FILTER (WHERE mode = 'RECORDING' AND watched_seconds >= $4)
+    SELECT t.session_id,
+           count(*) FILTER (WHERE v.mode = 'LIVE' AND v.watched_seconds > 0) AS live_viewers,
+           count(*) FILTER (WHERE v.mode = 'LIVE' AND v.watched_seconds >= t.threshold)
+               AS live_views,
+           coalesce(sum(v.watched_seconds) FILTER (WHERE v.mode = 'LIVE'), 0) AS live_seconds,
+           count(*) FILTER (WHERE v.mode = 'RECORDING' AND v.watched_seconds > 0)
+               AS recording_viewers,
+           count(*) FILTER (WHERE v.mode = 'RECORDING' AND v.watched_seconds >= t.threshold)
                AS recording_views,
-           coalesce(sum(watched_seconds) FILTER (WHERE mode = 'RECORDING'), 0)
+           coalesce(sum(v.watched_seconds) FILTER (WHERE v.mode = 'RECORDING'), 0)
                AS recording_seconds
-    FROM v
+    FROM t LEFT JOIN viewer_watch v ON v.event_id = $1 AND v.session_id = t.session_id
+    GROUP BY t.session_id
 )
 UPDATE session_stats st SET
     live_viewers = a.live_viewers, live_views = a.live_views, live_seconds = a.live_seconds,
     recording_viewers = a.recording_viewers, recording_views = a.recording_views,
     recording_seconds = a.recording_seconds, updated_at = now()
-FROM a WHERE st.event_id = $1 AND st.session_id = $2
+FROM a WHERE st.event_id = $1 AND st.session_id = a.session_id
 """
 
 
-async def recompute_session(
-    conn: Connection, *, event_id: int, session_id: int, duration: int | None, threshold: int
+async def recount_stats(conn: Connection, *, event_id: int, thresholds: dict[int, int]) -> None:
+    keys = sorted(thresholds)
+    await conn.execute(RECOUNT_STATS, event_id, keys, [thresholds[k] for k in keys])
+
+
+async def reclip_session(
+    conn: Connection, *, event_id: int, session_id: int, duration: int | None
 ) -> None:
-    await conn.execute(RECOMPUTE_SESSION, event_id, session_id, duration, threshold)
+    """Every viewer's watched seconds under a new duration."""
+    await conn.execute(
+        "UPDATE viewer_watch SET watched_seconds = watched_seconds(watched, $3),"
+        " previous_watched_seconds = watched_seconds, updated_at = now()"
+        " WHERE event_id = $1 AND session_id = $2",
+        event_id,
+        session_id,
+        duration,
+    )
+
+
+# The bulk path (bench/generate.py, repairs): the per-viewer unions straight
+# from the raw segments. tests/test_rollups.py proves it equal to what the
+# incremental path maintains.
+REBUILD_VIEWER_WATCH = """
+INSERT INTO viewer_watch (event_id, session_id, user_id, mode, watched, watched_seconds)
+SELECT u.event_id, u.session_id, u.user_id, u.mode, u.watched,
+       watched_seconds(u.watched, s.video_duration)
+FROM (SELECT event_id, session_id, user_id, mode,
+             range_agg(int4range(start_second, end_second)) AS watched
+      FROM watch_segments WHERE event_id = $1
+      GROUP BY event_id, session_id, user_id, mode) u
+JOIN sessions s ON s.event_id = u.event_id AND s.id = u.session_id
+"""
+
+RECOUNT_ATTENDANCE = """
+UPDATE session_stats st SET
+    registered_count = (SELECT count(*) FROM session_registrations r
+                        WHERE r.event_id = st.event_id AND r.session_id = st.session_id),
+    attendee_count = (SELECT count(*) FROM session_joins j
+                      WHERE j.event_id = st.event_id AND j.session_id = st.session_id),
+    updated_at = now()
+WHERE st.event_id = $1
+"""
+
+
+async def rebuild_event(conn: Connection, *, event_id: int, thresholds: dict[int, int]) -> None:
+    """Replace an event's rollups with ones computed from its raw data."""
+    await conn.execute("DELETE FROM viewer_watch WHERE event_id = $1", event_id)
+    await conn.execute(REBUILD_VIEWER_WATCH, event_id)
+    await conn.execute(RECOUNT_ATTENDANCE, event_id)
+    await recount_stats(conn, event_id=event_id, thresholds=thresholds)

@@ -78,12 +78,12 @@ async def update_session(
             conn, event_id=row["event_id"], session_id=row["id"], session=updated
         )
         if updated.video_duration != current.video_duration:
-            await watch_repo.recompute_session(
+            key = {"event_id": row["event_id"], "session_id": row["id"]}
+            await watch_repo.reclip_session(conn, **key, duration=updated.video_duration)
+            await watch_repo.recount_stats(
                 conn,
                 event_id=row["event_id"],
-                session_id=row["id"],
-                duration=updated.video_duration,
-                threshold=view_threshold(updated.video_duration),
+                thresholds={row["id"]: view_threshold(updated.video_duration)},
             )
         return result
 

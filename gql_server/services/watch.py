@@ -95,3 +95,12 @@ def stats_deltas(
 
 def _add(delta: StatsDelta, field: str, amount: int) -> None:
     setattr(delta, field, getattr(delta, field) + amount)
+
+
+async def rebuild_rollups(pool: Pool, *, event_id: int) -> None:
+    """Recompute an event's per-viewer unions and counters from its raw segments."""
+    async with pool.acquire() as conn, conn.transaction():
+        # Blocks recordWatch and updateSession on these sessions until done.
+        durations = await repo.lock_event_sessions(conn, event_id=event_id)
+        thresholds = {sid: view_threshold(d) for sid, d in durations.items()}
+        await repo.rebuild_event(conn, event_id=event_id, thresholds=thresholds)
