@@ -68,15 +68,9 @@ def _session_specs() -> list[tuple[str, str, str | None, int | None]]:
 
 
 async def _account(pool: Pool, passwords: Passwords, email: str, name: str, admin: bool) -> int:
-    found = await accounts_repo.get_user_credentials(pool, email=email)
-    if found is not None:
-        existing: int = found["id"]
-        return existing
-    row = await accounts.create_user(
+    return await accounts.get_or_create_user(
         pool, passwords, email=email, password=DEMO_PASSWORD, name=name, is_super_admin=admin
     )
-    created: int = row["id"]
-    return created
 
 
 def _as_viewer(user_id: int, email: str, *, super_admin: bool = False) -> Viewer:

@@ -40,3 +40,29 @@ def test_analytics_are_not_loaded_unless_selected(api: Api) -> None:
     statements = statements_for(api, world.event_admin_token, TITLES_ONLY, world.event_id, 5)
     assert not any("session_stats st JOIN unnest" in s for s in statements)
     assert len(statements) == 3  # token, event + roles, page
+
+
+def test_analytics_selected_through_fragments_and_mutations_are_loaded(api: Api) -> None:
+    world = make_world(api)
+    session = create_session(api, world.event_admin_token, world.event_id)
+    record(api, world.attendee_token, session, "LIVE", (0, 45))
+    query = """
+    query($e: ID!) { event(id: $e) { sessions { edges { node { ...Numbers } } } } }
+    fragment Numbers on Session { ... on Session { liveViews watchTime { live } } }
+    """
+    node = api.data(query, {"e": world.event_id}, world.super_token)["event"]["sessions"]
+    assert node["edges"][0]["node"] == {"liveViews": 1, "watchTime": {"live": 45}}
+    update = """
+    mutation($s: ID!) { updateSession(sessionId: $s, input: {videoDuration: 40}) {
+      liveViews registeredUserCount watchTime { live } } }
+    """
+    updated = api.data(update, {"s": session}, world.super_token)["updateSession"]
+    assert updated == {"liveViews": 1, "registeredUserCount": 0, "watchTime": {"live": 40}}
+    created = api.data(
+        'mutation($e: ID!) { createSession(eventId: $e, input: {title: "N",'
+        ' startTime: "2026-12-01T09:00:00Z", endTime: "2026-12-01T10:00:00Z",'
+        " format: EXPO, streamProvider: ZOOM}) { attendeeCount liveViews } }",
+        {"e": world.event_id},
+        world.super_token,
+    )["createSession"]
+    assert created == {"attendeeCount": 0, "liveViews": None}

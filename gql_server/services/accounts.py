@@ -62,6 +62,21 @@ async def create_user(
     return row
 
 
+async def get_or_create_user(
+    db: Executor, passwords: Passwords, *, email: str, password: str, name: str,
+    is_super_admin: bool = False,
+) -> int:  # fmt: skip
+    """The id of the account with this email, created if there is none (demo and bench data)."""
+    found = await repo.get_user_credentials(db, email=auth.normalize_email(email))
+    if found is not None:
+        existing: int = found["id"]
+        return existing
+    row = await create_user(db, passwords, email=email, password=password, name=name,
+                            is_super_admin=is_super_admin)  # fmt: skip
+    created: int = row["id"]
+    return created
+
+
 @dataclass(frozen=True)
 class SignIn:
     token: str

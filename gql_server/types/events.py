@@ -9,7 +9,13 @@ from gql_server.context import Context
 from gql_server.services import sessions as service
 from gql_server.types.accounts import Organizer
 from gql_server.types.enums import SessionOrder
-from gql_server.types.sessions import PageInfo, Session, SessionConnection, SessionEdge
+from gql_server.types.sessions import (
+    PageInfo,
+    Session,
+    SessionConnection,
+    SessionEdge,
+    load_stats,
+)
 
 Info = strawberry.Info[Context, None]
 
@@ -59,6 +65,7 @@ class Event:
             order=order,
         )
         nodes = [Session.from_row(row) for row in page.rows]
+        await load_stats(info, nodes)
         return SessionConnection(
             page_info=PageInfo(
                 has_next_page=page.has_next_page,

@@ -18,7 +18,7 @@ from gql_server.types.inputs import (
     UpdateSessionInput,
     WatchSegmentInput,
 )
-from gql_server.types.sessions import Session
+from gql_server.types.sessions import Session, load_stats
 
 Info = strawberry.Info[Context, None]
 
@@ -56,6 +56,11 @@ def _given(input: Any) -> dict[str, Any]:
         for f in fields(input)
         if getattr(input, f.name) is not strawberry.UNSET
     }
+
+
+async def _with_stats(info: Info, session: Session) -> Session:
+    await load_stats(info, [session])
+    return session
 
 
 @strawberry.type
@@ -109,7 +114,7 @@ class Mutation:
         ctx = info.context
         new = NewSession(**_given(input))
         row = await sessions.create_session(ctx.pool, ctx.viewer, event_id=event_id, session=new)
-        return Session.from_row(row)
+        return await _with_stats(info, Session.from_row(row))
 
     @strawberry.mutation(description="A host of the session's event. Only given fields change.")
     async def update_session(
@@ -119,7 +124,7 @@ class Mutation:
         row = await sessions.update_session(
             ctx.pool, ctx.viewer, session_id=session_id, changes=_given(input)
         )
-        return Session.from_row(row)
+        return await _with_stats(info, Session.from_row(row))
 
     @strawberry.mutation(description="See the contract for who may grant what.")
     async def grant_role(self, info: Info, input: GrantRoleInput) -> bool:

@@ -1,9 +1,11 @@
 """Session and its analytics, and the sessions connection."""
 
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from gql_server.analytics import rules
 from gql_server.context import Context
@@ -20,6 +22,48 @@ class WatchTime:
     total: int
 
 
+# Fields whose values come from the session's counters (session_stats).
+STATS_FIELDS = frozenset(
+    {
+        "registeredUserCount",
+        "attendeeCount",
+        "watchTime",
+        "avgAttendedDuration",
+        "recordingViews",
+        "liveViews",
+    }
+)
+
+
+def selects_any(info: Info, names: frozenset[str]) -> bool:
+    """Whether the selection below this field names any of `names` (fragments included).
+
+    @skip/@include are not evaluated: a conditionally selected field counts as
+    selected, which costs at most one query too many.
+    """
+    pending: list[Any] = list(info.selected_fields)
+    while pending:
+        selection = pending.pop()
+        if isinstance(selection, SelectedField) and selection.name in names:
+            return True
+        pending.extend(selection.selections)
+    return False
+
+
+async def load_stats(info: Info, sessions: "list[Session]") -> None:
+    """Attach the counters of all `sessions` (one batched DataLoader call), if selected.
+
+    Resolving the analytics fields from attached rows keeps them synchronous:
+    one await per page instead of one per field per session.
+    """
+    if not sessions or not selects_any(info, STATS_FIELDS):
+        return
+    loader = info.context.loaders.session_stats_by_session
+    rows = await loader.load_many([(s.event_id, int(s.session_id)) for s in sessions])
+    for session, row in zip(sessions, rows, strict=True):
+        session.stats = row
+
+
 @strawberry.type
 class Session:
     id: strawberry.ID = strawberry.field(description="The same value as sessionId.")
@@ -33,66 +77,52 @@ class Session:
     )
     event_id: strawberry.Private[int]
     video_duration: strawberry.Private[int | None]
+    analytics_available: bool = strawberry.field(
+        description="False: the watch metrics below are null."
+    )
+    duration: int | None = strawberry.field(
+        description="Video seconds; null without video or while unknown."
+    )
+    stats: strawberry.Private[asyncpg.Record | None] = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "Session":
         sid = strawberry.ID(str(row["id"]))
-        provider = row["stream_provider"]
+        fmt, provider = row["format"], row["stream_provider"]
         return cls(
             id=sid,
             session_id=sid,
             title=row["title"],
             start_time=row["start_time"],
             end_time=row["end_time"],
-            format=SessionFormat(row["format"]),
+            format=SessionFormat(fmt),
             stream_provider=StreamProvider(provider) if provider else None,
             event_id=row["event_id"],
             video_duration=row["video_duration"],
+            analytics_available=rules.analytics_available(fmt, provider),
+            duration=row["video_duration"] if rules.has_video(fmt, provider) else None,
         )
 
-    @property
-    def _format(self) -> str:
-        return self.format.value
+    def _counters(self) -> asyncpg.Record:
+        assert self.stats is not None, "load_stats() runs before stats fields resolve"
+        return self.stats
 
-    @property
-    def _provider(self) -> str | None:
-        return self.stream_provider.value if self.stream_provider else None
-
-    async def _stats(self, info: Info) -> asyncpg.Record:
-        row = await info.context.loaders.session_stats_by_session.load(
-            (self.event_id, int(self.session_id))
-        )
-        assert row is not None, "every session has a session_stats row"
-        return row
-
-    async def _available_stats(self, info: Info) -> asyncpg.Record | None:
-        if not rules.analytics_available(self._format, self._provider):
-            return None
-        return await self._stats(info)
+    def _watch_counters(self) -> asyncpg.Record | None:
+        return self._counters() if self.analytics_available else None
 
     @strawberry.field(description="Users who registered or bookmarked (distinct).")
-    async def registered_user_count(self, info: Info) -> int:
-        count: int = (await self._stats(info))["registered_count"]
+    def registered_user_count(self) -> int:
+        count: int = self._counters()["registered_count"]
         return count
 
     @strawberry.field(description="Users who joined (distinct).")
-    async def attendee_count(self, info: Info) -> int:
-        count: int = (await self._stats(info))["attendee_count"]
+    def attendee_count(self) -> int:
+        count: int = self._counters()["attendee_count"]
         return count
 
-    @strawberry.field(description="False: the watch metrics below are null.")
-    def analytics_available(self) -> bool:
-        return rules.analytics_available(self._format, self._provider)
-
-    @strawberry.field(description="Video seconds; null without video or while unknown.")
-    def duration(self) -> int | None:
-        if not rules.has_video(self._format, self._provider):
-            return None
-        return self.video_duration
-
     @strawberry.field(description="Null when analytics are unavailable.")
-    async def watch_time(self, info: Info) -> WatchTime | None:
-        stats = await self._available_stats(info)
+    def watch_time(self) -> WatchTime | None:
+        stats = self._watch_counters()
         if stats is None:
             return None
         live, recording = stats["live_seconds"], stats["recording_seconds"]
@@ -101,20 +131,20 @@ class Session:
     @strawberry.field(
         description="Mean live seconds over viewers who watched live; 0 when none did."
     )
-    async def avg_attended_duration(self, info: Info) -> float | None:
-        stats = await self._available_stats(info)
+    def avg_attended_duration(self) -> float | None:
+        stats = self._watch_counters()
         if stats is None:
             return None
         return rules.average_attended(stats["live_seconds"], stats["live_viewers"])
 
     @strawberry.field(description="Viewers with at least min(30, duration) recorded seconds.")
-    async def recording_views(self, info: Info) -> int | None:
-        stats = await self._available_stats(info)
+    def recording_views(self) -> int | None:
+        stats = self._watch_counters()
         return None if stats is None else int(stats["recording_views"])
 
     @strawberry.field(description="Viewers with at least min(30, duration) live seconds.")
-    async def live_views(self, info: Info) -> int | None:
-        stats = await self._available_stats(info)
+    def live_views(self) -> int | None:
+        stats = self._watch_counters()
         return None if stats is None else int(stats["live_views"])
 
 

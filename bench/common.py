@@ -1,0 +1,94 @@
+"""What the benchmark scripts share: a throwaway database, a server process, percentiles."""
+
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from gql_server.db import EmbeddedPostgres
+
+
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[str]:
+    """A fresh embedded PostgreSQL in a temporary directory (not under /root)."""
+    path = Path(tempfile.mkdtemp(prefix="gql-bench-", dir="/tmp"))
+    embedded = EmbeddedPostgres(path)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def server(dsn: str, *, workers: int = 1) -> Iterator[str]:
+    """`gql-server serve` on loopback against `dsn`; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": dsn, "GQL_SERVER_POOL_MAX_SIZE": "10"}
+    command = [sys.executable, "-m", "gql_server", "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit("the server exited during start-up")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the server did not start within 60 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def login(url: str, email: str, password: str) -> str:
+    response = httpx.post(
+        f"{url}/graphql",
+        json={
+            "query": "mutation($e: String!, $p: String!)"
+            " { login(email: $e, password: $p) { token } }",
+            "variables": {"e": email, "p": password},
+        },
+    )
+    token: str = response.json()["data"]["login"]["token"]
+    return token
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"

@@ -1,0 +1,202 @@
+"""Read latency of the host's sessions query, against the physical limit in the same run.
+
+    python bench/read.py --quick
+    python bench/read.py --dsn postgresql://... --event 1   # an event from generate.py
+
+Starts `gql-server serve` (one worker) on loopback and measures, each for
+--seconds: (a) one page of 100 sessions with every analytics field, at
+concurrency 1 for latency and at --concurrency for requests/s; (b) the whole
+event in pages of 1000; (c) the page of (a) without watchTime. The limit is
+the same rows fetched with asyncpg and serialized with orjson in this
+process. The load generator shares the machine's cores with the server.
+"""
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+import orjson
+from common import login, machine, median, percentile, server, throwaway_database
+from generate import HOST_EMAIL, PASSWORD, generate
+
+from gql_server.analytics import rules
+from gql_server.db import Pool, create_pool, migrate
+from gql_server.repo import sessions as repo
+
+ANALYTICS = (
+    "registeredUserCount attendeeCount analyticsAvailable liveViews recordingViews"
+    " avgAttendedDuration"
+)
+FIELDS = f"id title startTime endTime format streamProvider duration {ANALYTICS}"
+PAGE = """
+query($e: ID!, $first: Int, $after: String) {
+  event(id: $e) { sessions(first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor } nodes { %s } } }
+}
+"""
+WITH_WATCH = PAGE % f"{FIELDS} watchTime {{ live recording total }}"
+WITHOUT_WATCH = PAGE % FIELDS
+
+
+async def timed(work: Callable[[], Awaitable[Any]], seconds: float) -> list[float]:
+    """Latencies (ms) of `work` run back to back for `seconds`."""
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(samples) < 5:
+        began = time.perf_counter()
+        await work()
+        samples.append((time.perf_counter() - began) * 1000)
+    return samples
+
+
+async def throughput(work: Callable[[], Awaitable[Any]], seconds: float, workers: int) -> float:
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await work()
+            done += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(workers)))
+    return done / (time.perf_counter() - began)
+
+
+class Client:
+    def __init__(self, http: httpx.AsyncClient, url: str, token: str, event_id: int) -> None:
+        self.http, self.url, self.event_id = http, f"{url}/graphql", event_id
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def page(self, query: str, first: int, after: str | None = None) -> Any:
+        response = await self.http.post(
+            self.url,
+            json={
+                "query": query,
+                "variables": {"e": self.event_id, "first": first, "after": after},
+            },
+            headers=self.headers,
+        )
+        body = response.json()
+        if response.status_code != 200 or "errors" in body:
+            raise SystemExit(f"query failed: {response.text[:500]}")
+        return body["data"]["event"]["sessions"]
+
+    async def whole_event(self) -> int:
+        after, count = None, 0
+        while True:
+            got = await self.page(WITH_WATCH, 1000, after)
+            count += len(got["nodes"])
+            if not got["pageInfo"]["hasNextPage"]:
+                return count
+            after = got["pageInfo"]["endCursor"]
+
+
+def _node(row: Any, stats: Any) -> dict[str, Any]:
+    available = rules.analytics_available(row["format"], row["stream_provider"])
+    live, recording = stats["live_seconds"], stats["recording_seconds"]
+    return {
+        "id": str(row["id"]), "title": row["title"],
+        "startTime": row["start_time"], "endTime": row["end_time"],
+        "format": row["format"], "streamProvider": row["stream_provider"],
+        "duration": row["video_duration"] if rules.has_video(row["format"], row["stream_provider"]) else None,  # noqa: E501
+        "registeredUserCount": stats["registered_count"], "attendeeCount": stats["attendee_count"],
+        "analyticsAvailable": available,
+        "liveViews": stats["live_views"] if available else None,
+        "recordingViews": stats["recording_views"] if available else None,
+        "avgAttendedDuration": rules.average_attended(live, stats["live_viewers"]) if available else None,  # noqa: E501
+        "watchTime": {"live": live, "recording": recording, "total": live + recording} if available else None,  # noqa: E501
+    }  # fmt: skip
+
+
+async def limit_pages(pool: Pool, event_id: int, first: int, pages: int) -> int:
+    """The limit: the same rows with asyncpg, the same JSON with orjson, no GraphQL, no HTTP."""
+    after, size = None, 0
+    for _ in range(pages):
+        rows = await repo.list_sessions(pool, event_id=event_id, order="START_TIME_ASC",
+                                        search=None, after=after, limit=first + 1)  # fmt: skip
+        page = rows[:first]
+        keys = [(event_id, r["id"]) for r in page]
+        stats = {s["session_id"]: s for s in await repo.load_session_stats(pool, keys)}
+        nodes = [_node(r, stats[r["id"]]) for r in page]
+        size += len(orjson.dumps({"data": {"event": {"sessions": {"nodes": nodes}}}}))
+        if len(rows) <= first:
+            break
+        after = (page[-1]["sort_key_0"], page[-1]["sort_key_1"])
+    return size
+
+
+async def measure(dsn: str, url: str, event_id: int, seconds: float, concurrency: int) -> None:
+    token = login(url, HOST_EMAIL, PASSWORD)
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    total = await pool.fetchval("SELECT count(*) FROM sessions WHERE event_id = $1", event_id)
+    segments = await pool.fetchval("SELECT count(*) FROM watch_segments WHERE event_id = $1",
+                                   event_id)  # fmt: skip
+    limits = httpx.Limits(max_connections=concurrency + 1)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+        client = Client(http, url, token, event_id)
+        await client.page(WITH_WATCH, 100)  # warm up the server's connections and caches
+        await limit_pages(pool, event_id, 100, 1)
+        event_pages = -(-total // 1000)
+        figures = {
+            "limit": await timed(lambda: limit_pages(pool, event_id, 100, 1), seconds),
+            "page": await timed(lambda: client.page(WITH_WATCH, 100), seconds),
+            "nowatch": await timed(lambda: client.page(WITHOUT_WATCH, 100), seconds),
+            "event_limit": await timed(
+                lambda: limit_pages(pool, event_id, 1000, event_pages), seconds
+            ),
+            "event": await timed(client.whole_event, seconds),
+        }
+        rps = await throughput(lambda: client.page(WITH_WATCH, 100), seconds, concurrency)
+    await pool.close()
+    p50 = {name: median(values) for name, values in figures.items()}
+    print(f"machine: {machine()}; event: {total} sessions, {segments} raw segments")
+    for name, values in figures.items():
+        print(f"  {name:<12} p50 {median(values):8.2f} ms   p99 {percentile(values, 0.99):8.2f} ms"
+              f"   n={len(values)}")  # fmt: skip
+    print(f"  page requests/s at concurrency {concurrency}: {rps:.0f}")
+    print(
+        f"page_p50_ms={p50['page']:.2f} limit_p50_ms={p50['limit']:.2f}"
+        f" page_p50_ratio={p50['page'] / p50['limit']:.2f} page_rps={rps:.0f}"
+        f" nowatch_p50_ms={p50['nowatch']:.2f}"
+        f" event_p50_ms={p50['event']:.2f} event_limit_p50_ms={p50['event_limit']:.2f}"
+        f" event_p50_ratio={p50['event'] / p50['event_limit']:.2f}"
+        f" page_p99_ms={percentile(figures['page'], 0.99):.2f}"
+    )
+
+
+async def prepare_quick(dsn: str) -> int:
+    await migrate(dsn)
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        made = await generate(pool, sessions=200, viewers=2000, segments=200_000, log=False)
+    finally:
+        await pool.close()
+    return made.event_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="own database, small event, <60 s")
+    parser.add_argument("--dsn", help="a database prepared by bench/generate.py")
+    parser.add_argument("--event", type=int, help="the event id generate.py printed")
+    parser.add_argument("--seconds", type=float, default=None, help="per measurement")
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    if not args.quick and not (args.dsn and args.event):
+        parser.error("give --quick, or --dsn and --event")
+    seconds = args.seconds or (3.0 if args.quick else 10.0)
+    with ExitStack() as stack:
+        dsn = stack.enter_context(throwaway_database()) if args.quick else args.dsn
+        event_id = asyncio.run(prepare_quick(dsn)) if args.quick else args.event
+        url = stack.enter_context(server(dsn))
+        asyncio.run(measure(dsn, url, event_id, seconds, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()
