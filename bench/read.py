@@ -16,11 +16,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
-import httpx
 import orjson
-from common import login, machine, median, percentile, server, throwaway_database
+from common import RawClient, login, machine, median, percentile, server, throwaway_database
 from generate import HOST_EMAIL, PASSWORD, generate
 
 from gql_server.analytics import rules
@@ -53,39 +53,37 @@ async def timed(work: Callable[[], Awaitable[Any]], seconds: float) -> list[floa
     return samples
 
 
-async def throughput(work: Callable[[], Awaitable[Any]], seconds: float, workers: int) -> float:
+async def throughput(works: list[Callable[[], Awaitable[Any]]], seconds: float) -> float:
+    """Requests per second with one closed loop per element of `works`."""
     done = 0
     deadline = time.perf_counter() + seconds
 
-    async def loop() -> None:
+    async def loop(work: Callable[[], Awaitable[Any]]) -> None:
         nonlocal done
         while time.perf_counter() < deadline:
             await work()
             done += 1
 
     began = time.perf_counter()
-    await asyncio.gather(*(loop() for _ in range(workers)))
+    await asyncio.gather(*(loop(work) for work in works))
     return done / (time.perf_counter() - began)
 
 
 class Client:
-    def __init__(self, http: httpx.AsyncClient, url: str, token: str, event_id: int) -> None:
-        self.http, self.url, self.event_id = http, f"{url}/graphql", event_id
+    """One keep-alive connection (see common.RawClient); use one per concurrent worker."""
+
+    def __init__(self, url: str, token: str, event_id: int) -> None:
+        self.http, self.event_id = RawClient(url), event_id
         self.headers = {"Authorization": f"Bearer {token}"}
 
     async def page(self, query: str, first: int, after: str | None = None) -> Any:
-        response = await self.http.post(
-            self.url,
-            json={
-                "query": query,
-                "variables": {"e": self.event_id, "first": first, "after": after},
-            },
-            headers=self.headers,
-        )
-        body = response.json()
-        if response.status_code != 200 or "errors" in body:
-            raise SystemExit(f"query failed: {response.text[:500]}")
-        return body["data"]["event"]["sessions"]
+        variables = {"e": self.event_id, "first": first, "after": after}
+        body = orjson.dumps({"query": query, "variables": variables})
+        status, raw = await self.http.post("/graphql", body, self.headers)
+        answer = orjson.loads(raw)
+        if status != 200 or "errors" in answer:
+            raise SystemExit(f"query failed: {raw[:500]!r}")
+        return answer["data"]["event"]["sessions"]
 
     async def whole_event(self) -> int:
         after, count = None, 0
@@ -137,22 +135,23 @@ async def measure(dsn: str, url: str, event_id: int, seconds: float, concurrency
     total = await pool.fetchval("SELECT count(*) FROM sessions WHERE event_id = $1", event_id)
     segments = await pool.fetchval("SELECT count(*) FROM watch_segments WHERE event_id = $1",
                                    event_id)  # fmt: skip
-    limits = httpx.Limits(max_connections=concurrency + 1)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
-        client = Client(http, url, token, event_id)
-        await client.page(WITH_WATCH, 100)  # warm up the server's connections and caches
-        await limit_pages(pool, event_id, 100, 1)
-        event_pages = -(-total // 1000)
-        figures = {
-            "limit": await timed(lambda: limit_pages(pool, event_id, 100, 1), seconds),
-            "page": await timed(lambda: client.page(WITH_WATCH, 100), seconds),
-            "nowatch": await timed(lambda: client.page(WITHOUT_WATCH, 100), seconds),
-            "event_limit": await timed(
-                lambda: limit_pages(pool, event_id, 1000, event_pages), seconds
-            ),
-            "event": await timed(client.whole_event, seconds),
-        }
-        rps = await throughput(lambda: client.page(WITH_WATCH, 100), seconds, concurrency)
+    client = Client(url, token, event_id)
+    await client.page(WITH_WATCH, 100)  # warm up the server's connections and caches
+    await limit_pages(pool, event_id, 100, 1)
+    event_pages = -(-total // 1000)
+    figures = {
+        "limit": await timed(lambda: limit_pages(pool, event_id, 100, 1), seconds),
+        "page": await timed(lambda: client.page(WITH_WATCH, 100), seconds),
+        "nowatch": await timed(lambda: client.page(WITHOUT_WATCH, 100), seconds),
+        "event_limit": await timed(
+            lambda: limit_pages(pool, event_id, 1000, event_pages), seconds
+        ),
+        "event": await timed(client.whole_event, seconds),
+    }
+    clients = [Client(url, token, event_id) for _ in range(concurrency)]
+    rps = await throughput([partial(c.page, WITH_WATCH, 100) for c in clients], seconds)
+    for each in [client, *clients]:
+        await each.http.close()
     await pool.close()
     p50 = {name: median(values) for name, values in figures.items()}
     print(f"machine: {machine()}; event: {total} sessions, {segments} raw segments")

@@ -12,11 +12,11 @@ hands the operation to the Strawberry schema.
 Every error carries extensions.code and extensions.status.
 """
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
@@ -77,7 +77,7 @@ def response_media_type(accept: str | None) -> str:
 
 
 def _json_response(payload: dict[str, Any], status: int, media: str, **headers: str) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    body = orjson.dumps(payload)
     return Response(body, status, headers=headers, media_type=f"{media}; charset=utf-8")
 
 
@@ -100,8 +100,8 @@ class GraphQLParams:
 
 def _parse_json(text: str | bytes, what: str) -> Any:
     try:
-        return json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
         raise HttpError(BAD_REQUEST, f"{what} is not valid JSON") from None
 
 

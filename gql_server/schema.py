@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from gql_server.db import UNAVAILABLE_ERRORS
 from gql_server.errors import BAD_REQUEST, INTERNAL, UNAVAILABLE, ApiError, ErrorKind
+from gql_server.execution import FastListExecutor
 from gql_server.types.root import Mutation, Query
 from gql_server.types.scalars import DATETIME
 
@@ -66,7 +67,8 @@ class Schema(strawberry.Schema):
                 )
 
 
-def create_schema() -> Schema:
+def create_schema(*, fast_lists: bool = True) -> Schema:
+    """The schema; fast_lists=False runs graphql-core's general path only (tests compare)."""
     return Schema(
         query=Query,
         mutation=Mutation,
@@ -74,6 +76,7 @@ def create_schema() -> Schema:
         # validate each once (validation alone was ~10 ms per sessions query).
         extensions=[partial(ParserCache, maxsize=512), partial(ValidationCache, maxsize=512)],
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),
+        execution_context_class=FastListExecutor if fast_lists else None,
     )
 
 

@@ -96,8 +96,14 @@ def _camel(name: str) -> str:
 @dataclass(frozen=True)
 class SessionPage:
     rows: list[asyncpg.Record]
-    cursors: list[str]
     has_next_page: bool
+    order: str
+    search: str | None
+
+    def cursor(self, index: int) -> str:
+        """The cursor of rows[index] (made on demand: most pages only need the last)."""
+        row = self.rows[index]
+        return encode_cursor(self.order, self.search, (row["sort_key_0"], row["sort_key_1"]))
 
 
 async def list_sessions(
@@ -116,9 +122,9 @@ async def list_sessions(
     rows = await repo.list_sessions(
         db, event_id=event_id, order=order, search=search, after=start, limit=first + 1
     )
-    page = rows[:first]
-    cursors = [encode_cursor(order, search, (r["sort_key_0"], r["sort_key_1"])) for r in page]
-    return SessionPage(rows=page, cursors=cursors, has_next_page=len(rows) > first)
+    return SessionPage(
+        rows=rows[:first], has_next_page=len(rows) > first, order=order, search=search
+    )
 
 
 async def count_sessions(db: Executor, *, event_id: int, search: str | None) -> int:

@@ -15,7 +15,10 @@ from gql_server.types.sessions import (
     SessionConnection,
     SessionEdge,
     load_stats,
+    selects_any,
 )
+
+EDGES = frozenset({"edges"})
 
 Info = strawberry.Info[Context, None]
 
@@ -66,15 +69,16 @@ class Event:
         )
         nodes = [Session.from_row(row) for row in page.rows]
         await load_stats(info, nodes)
+        edges = []
+        if selects_any(info, EDGES):
+            edges = [SessionEdge(cursor=page.cursor(i), node=n) for i, n in enumerate(nodes)]
         return SessionConnection(
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
-                end_cursor=page.cursors[-1] if page.cursors else None,
+                end_cursor=page.cursor(len(nodes) - 1) if nodes else None,
             ),
             nodes=nodes,
-            edges=[
-                SessionEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)
-            ],
+            edges=edges,
             event_id=int(self.id),
             search=search,
         )

@@ -53,15 +53,17 @@ def selects_any(info: Info, names: frozenset[str]) -> bool:
 async def load_stats(info: Info, sessions: "list[Session]") -> None:
     """Attach the counters of all `sessions` (one batched DataLoader call), if selected.
 
-    Resolving the analytics fields from attached rows keeps them synchronous:
-    one await per page instead of one per field per session.
+    The analytics fields are then plain attributes: one await per page instead
+    of one per field per session, and execution.FastListExecutor can complete
+    the page in its tight loop.
     """
     if not sessions or not selects_any(info, STATS_FIELDS):
         return
     loader = info.context.loaders.session_stats_by_session
     rows = await loader.load_many([(s.event_id, int(s.session_id)) for s in sessions])
     for session, row in zip(sessions, rows, strict=True):
-        session.stats = row
+        assert row is not None, "every session has a session_stats row"
+        session.apply_stats(row)
 
 
 @strawberry.type
@@ -77,13 +79,33 @@ class Session:
     )
     event_id: strawberry.Private[int]
     video_duration: strawberry.Private[int | None]
+    # These and the analytics below are filled by load_stats(), when selected.
+    registered_user_count: int = strawberry.field(
+        default=None, description="Users who registered or bookmarked (distinct)."
+    )
+    attendee_count: int = strawberry.field(
+        default=None, description="Users who joined (distinct)."
+    )
     analytics_available: bool = strawberry.field(
         description="False: the watch metrics below are null."
     )
     duration: int | None = strawberry.field(
         description="Video seconds; null without video or while unknown."
     )
-    stats: strawberry.Private[asyncpg.Record | None] = None
+    # Filled from the session's counters by load_stats(), when selected.
+    watch_time: WatchTime | None = strawberry.field(
+        default=None, description="Null when analytics are unavailable."
+    )
+    avg_attended_duration: float | None = strawberry.field(
+        default=None,
+        description="Mean live seconds over viewers who watched live; 0 when none did.",
+    )
+    recording_views: int | None = strawberry.field(
+        default=None, description="Viewers with at least min(30, duration) recorded seconds."
+    )
+    live_views: int | None = strawberry.field(
+        default=None, description="Viewers with at least min(30, duration) live seconds."
+    )
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "Session":
@@ -103,49 +125,17 @@ class Session:
             duration=row["video_duration"] if rules.has_video(fmt, provider) else None,
         )
 
-    def _counters(self) -> asyncpg.Record:
-        assert self.stats is not None, "load_stats() runs before stats fields resolve"
-        return self.stats
-
-    def _watch_counters(self) -> asyncpg.Record | None:
-        return self._counters() if self.analytics_available else None
-
-    @strawberry.field(description="Users who registered or bookmarked (distinct).")
-    def registered_user_count(self) -> int:
-        count: int = self._counters()["registered_count"]
-        return count
-
-    @strawberry.field(description="Users who joined (distinct).")
-    def attendee_count(self) -> int:
-        count: int = self._counters()["attendee_count"]
-        return count
-
-    @strawberry.field(description="Null when analytics are unavailable.")
-    def watch_time(self) -> WatchTime | None:
-        stats = self._watch_counters()
-        if stats is None:
-            return None
+    def apply_stats(self, stats: asyncpg.Record) -> None:
+        """Set the counter-backed fields from the session's session_stats row."""
+        self.registered_user_count = stats["registered_count"]
+        self.attendee_count = stats["attendee_count"]
+        if not self.analytics_available:
+            return  # the watch metrics stay null, not zero
         live, recording = stats["live_seconds"], stats["recording_seconds"]
-        return WatchTime(live=live, recording=recording, total=live + recording)
-
-    @strawberry.field(
-        description="Mean live seconds over viewers who watched live; 0 when none did."
-    )
-    def avg_attended_duration(self) -> float | None:
-        stats = self._watch_counters()
-        if stats is None:
-            return None
-        return rules.average_attended(stats["live_seconds"], stats["live_viewers"])
-
-    @strawberry.field(description="Viewers with at least min(30, duration) recorded seconds.")
-    def recording_views(self) -> int | None:
-        stats = self._watch_counters()
-        return None if stats is None else int(stats["recording_views"])
-
-    @strawberry.field(description="Viewers with at least min(30, duration) live seconds.")
-    def live_views(self) -> int | None:
-        stats = self._watch_counters()
-        return None if stats is None else int(stats["live_views"])
+        self.watch_time = WatchTime(live=live, recording=recording, total=live + recording)
+        self.avg_attended_duration = rules.average_attended(live, stats["live_viewers"])
+        self.recording_views = stats["recording_views"]
+        self.live_views = stats["live_views"]
 
 
 @strawberry.type
