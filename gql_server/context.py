@@ -36,18 +36,28 @@ class Loaders:
     pool: Pool
     user_by_id: DataLoader[int, asyncpg.Record | None] = field(init=False)
     organizer_by_id: DataLoader[int, asyncpg.Record | None] = field(init=False)
-    session_stats_by_session: DataLoader[tuple[int, int], asyncpg.Record | None] = field(
-        init=False
+    session_stats_by_page: DataLoader[tuple[tuple[int, int], ...], list[asyncpg.Record | None]] = (
+        field(init=False)
     )
 
     def __post_init__(self) -> None:
         self.user_by_id = _by_key(accounts.load_users_by_id, self.pool, lambda r: r["id"])
         self.organizer_by_id = _by_key(events.load_organizers_by_id, self.pool, lambda r: r["id"])
-        self.session_stats_by_session = _by_key(
-            sessions.load_session_stats,
-            self.pool,
-            lambda r: (r["event_id"], r["session_id"]),
-        )
+        self.session_stats_by_page = DataLoader(load_fn=self._load_stats_of_pages)
+
+    async def _load_stats_of_pages(
+        self, pages: Sequence[tuple[tuple[int, int], ...]]
+    ) -> list[list[asyncpg.Record | None]]:
+        """Counters of whole pages of sessions, keyed (event_id, session_id).
+
+        Keyed by page rather than by session: one future per page instead of
+        one per session (~15 us each), and still one query for all the pages
+        a request asks for.
+        """
+        keys = sorted({key for page in pages for key in page})
+        rows = await sessions.load_session_stats(self.pool, keys)
+        found = {(row["event_id"], row["session_id"]): row for row in rows}
+        return [[found.get(key) for key in page] for page in pages]
 
 
 @dataclass

@@ -59,8 +59,8 @@ async def load_stats(info: Info, sessions: "list[Session]") -> None:
     """
     if not sessions or not selects_any(info, STATS_FIELDS):
         return
-    loader = info.context.loaders.session_stats_by_session
-    rows = await loader.load_many([(s.event_id, int(s.session_id)) for s in sessions])
+    loader = info.context.loaders.session_stats_by_page
+    rows = await loader.load(tuple((s.event_id, int(s.session_id)) for s in sessions))
     for session, row in zip(sessions, rows, strict=True):
         assert row is not None, "every session has a session_stats row"
         session.apply_stats(row)
