@@ -14,7 +14,7 @@ from strawberry.types import ExecutionContext
 from gql_server.db import UNAVAILABLE_ERRORS
 from gql_server.errors import BAD_REQUEST, INTERNAL, UNAVAILABLE, ApiError, ErrorKind
 from gql_server.execution import FastListExecutor
-from gql_server.types.root import Mutation, Query
+from gql_server.types.root import Mutation, Query, resolve_record_watch_fast
 from gql_server.types.scalars import DATETIME
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class Schema(strawberry.Schema):
 
 def create_schema(*, fast_lists: bool = True) -> Schema:
     """The schema; fast_lists=False runs graphql-core's general path only (tests compare)."""
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         # Dashboards send the same few documents over and over: parse and
@@ -78,6 +78,10 @@ def create_schema(*, fast_lists: bool = True) -> Schema:
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),
         execution_context_class=FastListExecutor if fast_lists else None,
     )
+    mutation_type = schema._schema.mutation_type
+    assert mutation_type is not None
+    mutation_type.fields["recordWatch"].resolve = resolve_record_watch_fast
+    return schema
 
 
 def export_sdl() -> str:

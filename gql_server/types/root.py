@@ -4,6 +4,7 @@ from dataclasses import fields
 from typing import Any
 
 import strawberry
+from graphql import GraphQLResolveInfo
 
 from gql_server.context import Context
 from gql_server.repo.sessions import NewSession
@@ -171,3 +172,27 @@ class Mutation:
         ]
         accepted = await watch.record_watch(info.context.pool, info.context.viewer, reported)
         return RecordWatchPayload(accepted=accepted)
+
+
+async def resolve_record_watch_fast(
+    _root: Any, info: GraphQLResolveInfo[Context], segments: list[dict[str, Any]]
+) -> RecordWatchPayload:
+    """Mutation.recordWatch on graphql-core's coerced values (installed by schema.py).
+
+    Strawberry converts each input object field by field (resolving
+    annotations, converting names): for a batch of 100 segments that was more
+    than half of the request's CPU. graphql-core has already coerced and
+    validated the values (dicts keyed by GraphQL names, enums as members).
+    Same service call, same errors as Mutation.record_watch.
+    """
+    reported = [
+        watch.ReportedSegment(
+            session_id=s["sessionId"],
+            mode=s["mode"].value,
+            start_second=s["startSecond"],
+            end_second=s["endSecond"],
+        )
+        for s in segments
+    ]
+    accepted = await watch.record_watch(info.context.pool, info.context.viewer, reported)
+    return RecordWatchPayload(accepted=accepted)

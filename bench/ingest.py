@@ -1,0 +1,191 @@
+"""Players reporting heartbeats while hosts read: throughput, ack latency, freshness, exactness.
+
+    python bench/ingest.py --quick
+    python bench/ingest.py --dsn postgresql://... --event 1 --players 50 --seconds 30
+
+Each simulated player signs up, picks a session with analytics and an unknown
+duration (so nothing is clipped and the expected numbers are simple), and
+sends recordWatch batches of --batch overlapping 15 s heartbeats moving
+forward 10 s each, back to back. A host reader polls event.sessions: for each
+read it notes the acks that were complete before it started, and checks
+that every one of them is visible (the freshness lag is from the newest such
+ack to the end of the read). At the end, every session's live watch time must
+equal what was there before plus what the players covered, and the rollups
+must equal a recount from the raw segments.
+"""
+
+import argparse
+import asyncio
+import itertools
+import random
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from common import RawClient, login, machine, median, percentile, server, throwaway_database
+from generate import HOST_EMAIL, PASSWORD, generate
+
+from gql_server.db import create_pool, migrate
+from gql_server.repo.verify import find_rollup_mismatches
+
+RECORD = "mutation($s: [WatchSegmentInput!]!) { recordWatch(segments: $s) { accepted } }"
+SESSIONS = """
+query($e: ID!) { event(id: $e) { sessions(first: 1000) { nodes { id watchTime { live } } } } }
+"""
+SIGN_UP = """
+mutation($e: String!, $p: String!) { signUp(email: $e, password: $p, name: "Player") { id } }
+"""
+
+
+@dataclass
+class Totals:
+    """What the server must show: live seconds per session, known client-side."""
+
+    expected: dict[str, int]
+    acked_at: list[float] = field(default_factory=list)
+    ack_latency: list[float] = field(default_factory=list)
+    segments: int = 0
+
+
+async def gql(client: RawClient, query: str, variables: dict[str, Any], token: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = orjson.dumps({"query": query, "variables": variables})
+    status, raw = await client.post("/graphql", body, headers)
+    answer = orjson.loads(raw)
+    if status != 200 or "errors" in answer:
+        raise SystemExit(f"request failed: {raw[:300]!r}")
+    return answer["data"]
+
+
+async def sign_up_player(url: str, index: int) -> str:
+    client = RawClient(url)
+    email = f"player{index}-{time.time_ns()}@bench.example"
+    await gql(client, SIGN_UP, {"e": email, "p": PASSWORD}, None)
+    await client.close()
+    return login(url, email, PASSWORD)
+
+
+async def player(url: str, index: int, token: str, session: str, totals: Totals, args: Any,
+                 deadline: float) -> None:  # fmt: skip
+    client = RawClient(url)
+    start = random.Random(index).randrange(0, 600)
+    position = start
+    while time.perf_counter() < deadline:
+        batch = []
+        for _ in range(args.batch):
+            batch.append({"sessionId": session, "mode": "LIVE",
+                          "startSecond": position, "endSecond": position + 15})  # fmt: skip
+            position += 10
+        began = time.perf_counter()
+        await gql(client, RECORD, {"s": batch}, token)
+        acked = time.perf_counter()
+        # This player's union is [start, position + 5): contiguous, never clipped.
+        first = position - 10 * args.batch == start
+        totals.expected[session] += 10 * args.batch + (5 if first else 0)
+        totals.ack_latency.append((acked - began) * 1000)
+        totals.acked_at.append(acked)
+        totals.segments += len(batch)
+    await client.close()
+
+
+async def reader(url: str, token: str, event_id: int, totals: Totals, deadline: float,
+                 lags: list[float], stale: list[str]) -> None:  # fmt: skip
+    client = RawClient(url)
+    while time.perf_counter() < deadline:
+        acks_before = len(totals.acked_at)
+        newest_ack = totals.acked_at[-1] if acks_before else None
+        expected = dict(totals.expected)
+        data = await gql(client, SESSIONS, {"e": event_id}, token)
+        done = time.perf_counter()
+        seen = {n["id"]: n["watchTime"]["live"] for n in data["event"]["sessions"]["nodes"]
+                if n["watchTime"]}  # fmt: skip
+        stale += [s for s, value in expected.items() if seen.get(s, 0) < value]
+        if newest_ack is not None:
+            lags.append((done - newest_ack) * 1000)
+        await asyncio.sleep(0.05)
+    await client.close()
+
+
+async def run(dsn: str, url: str, event_id: int, args: Any) -> None:
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    token = login(url, HOST_EMAIL, PASSWORD)
+    targets = [str(r["id"]) for r in await pool.fetch(
+        "SELECT id FROM sessions WHERE event_id = $1 AND video_duration IS NULL"
+        " AND format NOT IN ('WORKSHOP', 'MEET_UP')"
+        " AND stream_provider IN ('YOUTUBE', 'VIMEO', 'VOXEET', 'TOKBOX', 'DIRECT_UPLOAD')",
+        event_id)]  # fmt: skip
+    if not targets:
+        raise SystemExit("the event has no session with analytics and an unknown duration")
+    before = await gql(RawClient(url), SESSIONS, {"e": event_id}, token)
+    baseline = {n["id"]: n["watchTime"]["live"] for n in before["event"]["sessions"]["nodes"]
+                if n["watchTime"]}  # fmt: skip
+    totals = Totals(expected={s: baseline[s] for s in targets})
+    lags: list[float] = []
+    stale: list[str] = []
+    tokens = [await sign_up_player(url, i) for i in range(args.players)]
+    began = time.perf_counter()
+    deadline = began + args.seconds
+    assignment = itertools.cycle(targets)
+    await asyncio.gather(
+        *(player(url, i, tokens[i], next(assignment), totals, args, deadline)
+          for i in range(args.players)),
+        reader(url, token, event_id, totals, deadline, lags, stale),
+    )  # fmt: skip
+    elapsed = time.perf_counter() - began
+    after = await gql(RawClient(url), SESSIONS, {"e": event_id}, token)
+    final = {n["id"]: n["watchTime"]["live"] for n in after["event"]["sessions"]["nodes"]
+             if n["watchTime"]}  # fmt: skip
+    exact = all(final[s] == totals.expected[s] for s in targets)
+    mismatches = await find_rollup_mismatches(pool, event_id)
+    await pool.close()
+    rate = totals.segments / elapsed
+    print(f"machine: {machine()}; {args.players} players, batches of {args.batch},"
+          f" {elapsed:.1f} s")  # fmt: skip
+    print(f"  accepted {totals.segments} segments in {len(totals.ack_latency)} acks:"
+          f" {rate:.0f} segments/s")  # fmt: skip
+    print(f"  ack latency p50 {median(totals.ack_latency):.1f} ms,"
+          f" p99 {percentile(totals.ack_latency, 0.99):.1f} ms")  # fmt: skip
+    print(f"  freshness lag p50 {median(lags):.1f} ms, p99 {percentile(lags, 0.99):.1f} ms,"
+          f" reads {len(lags)}, stale reads {len(stale)}")  # fmt: skip
+    print(f"  exact: API = expected {exact}; rollups = raw recount {not mismatches}")
+    print(f"segments_per_s={rate:.0f} acks={len(totals.ack_latency)}"
+          f" ack_p50_ms={median(totals.ack_latency):.1f}"
+          f" ack_p99_ms={percentile(totals.ack_latency, 0.99):.1f}"
+          f" freshness_p50_ms={median(lags):.1f} freshness_p99_ms={percentile(lags, 0.99):.1f}"
+          f" stale_reads={len(stale)} exact={str(exact and not mismatches).lower()}")  # fmt: skip
+
+
+async def prepare_quick(dsn: str) -> int:
+    await migrate(dsn)
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        made = await generate(pool, sessions=200, viewers=2000, segments=200_000, log=False)
+    finally:
+        await pool.close()
+    return made.event_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="own database, small event, <60 s")
+    parser.add_argument("--dsn", help="a database prepared by bench/generate.py")
+    parser.add_argument("--event", type=int, help="the event id generate.py printed")
+    parser.add_argument("--players", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=100, help="segments per recordWatch")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    if not args.quick and not (args.dsn and args.event):
+        parser.error("give --quick, or --dsn and --event")
+    args.seconds = args.seconds or (10.0 if args.quick else 30.0)
+    with ExitStack() as stack:
+        dsn = stack.enter_context(throwaway_database()) if args.quick else args.dsn
+        event_id = asyncio.run(prepare_quick(dsn)) if args.quick else args.event
+        url = stack.enter_context(server(dsn, workers=args.workers))
+        asyncio.run(run(dsn, url, event_id, args))
+
+
+if __name__ == "__main__":
+    main()
