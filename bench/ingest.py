@@ -6,7 +6,8 @@
 Each simulated player signs up, picks a session with analytics and an unknown
 duration (so nothing is clipped and the expected numbers are simple), and
 sends recordWatch batches of --batch overlapping 15 s heartbeats moving
-forward 10 s each, back to back. A host reader polls event.sessions: for each
+forward 10 s each, back to back. A host reads the whole event (every session's
+watch time, pages of 1000) every --read-interval seconds: for each
 read it notes the acks that were complete before it started, and checks
 that every one of them is visible (the freshness lag is from the newest such
 ack to the end of the read). At the end, every session's live watch time must
@@ -32,7 +33,8 @@ from gql_server.repo.verify import find_rollup_mismatches
 
 RECORD = "mutation($s: [WatchSegmentInput!]!) { recordWatch(segments: $s) { accepted } }"
 SESSIONS = """
-query($e: ID!) { event(id: $e) { sessions(first: 1000) { nodes { id watchTime { live } } } } }
+query($e: ID!, $after: String) { event(id: $e) { sessions(first: 1000, after: $after) {
+  pageInfo { hasNextPage endCursor } nodes { id watchTime { live } } } } }
 """
 SIGN_UP = """
 mutation($e: String!, $p: String!) { signUp(email: $e, password: $p, name: "Player") { id } }
@@ -57,6 +59,19 @@ async def gql(client: RawClient, query: str, variables: dict[str, Any], token: s
     if status != 200 or "errors" in answer:
         raise SystemExit(f"request failed: {raw[:300]!r}")
     return answer["data"]
+
+
+async def live_seconds(client: RawClient, token: str, event_id: int) -> dict[str, int]:
+    """Every session's live watch time, read as a host would (pages of 1000)."""
+    seen: dict[str, int] = {}
+    after = None
+    while True:
+        data = await gql(client, SESSIONS, {"e": event_id, "after": after}, token)
+        page = data["event"]["sessions"]
+        seen |= {n["id"]: n["watchTime"]["live"] for n in page["nodes"] if n["watchTime"]}
+        if not page["pageInfo"]["hasNextPage"]:
+            return seen
+        after = page["pageInfo"]["endCursor"]
 
 
 async def sign_up_player(url: str, index: int) -> str:
@@ -91,20 +106,18 @@ async def player(url: str, index: int, token: str, session: str, totals: Totals,
 
 
 async def reader(url: str, token: str, event_id: int, totals: Totals, deadline: float,
-                 lags: list[float], stale: list[str]) -> None:  # fmt: skip
+                 lags: list[float], stale: list[str], args_interval: float) -> None:  # fmt: skip
     client = RawClient(url)
     while time.perf_counter() < deadline:
         acks_before = len(totals.acked_at)
         newest_ack = totals.acked_at[-1] if acks_before else None
         expected = dict(totals.expected)
-        data = await gql(client, SESSIONS, {"e": event_id}, token)
+        seen = await live_seconds(client, token, event_id)
         done = time.perf_counter()
-        seen = {n["id"]: n["watchTime"]["live"] for n in data["event"]["sessions"]["nodes"]
-                if n["watchTime"]}  # fmt: skip
         stale += [s for s, value in expected.items() if seen.get(s, 0) < value]
         if newest_ack is not None:
             lags.append((done - newest_ack) * 1000)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(args_interval)
     await client.close()
 
 
@@ -118,9 +131,7 @@ async def run(dsn: str, url: str, event_id: int, args: Any) -> None:
         event_id)]  # fmt: skip
     if not targets:
         raise SystemExit("the event has no session with analytics and an unknown duration")
-    before = await gql(RawClient(url), SESSIONS, {"e": event_id}, token)
-    baseline = {n["id"]: n["watchTime"]["live"] for n in before["event"]["sessions"]["nodes"]
-                if n["watchTime"]}  # fmt: skip
+    baseline = await live_seconds(RawClient(url), token, event_id)
     totals = Totals(expected={s: baseline[s] for s in targets})
     lags: list[float] = []
     stale: list[str] = []
@@ -131,12 +142,10 @@ async def run(dsn: str, url: str, event_id: int, args: Any) -> None:
     await asyncio.gather(
         *(player(url, i, tokens[i], next(assignment), totals, args, deadline)
           for i in range(args.players)),
-        reader(url, token, event_id, totals, deadline, lags, stale),
+        reader(url, token, event_id, totals, deadline, lags, stale, args.read_interval),
     )  # fmt: skip
     elapsed = time.perf_counter() - began
-    after = await gql(RawClient(url), SESSIONS, {"e": event_id}, token)
-    final = {n["id"]: n["watchTime"]["live"] for n in after["event"]["sessions"]["nodes"]
-             if n["watchTime"]}  # fmt: skip
+    final = await live_seconds(RawClient(url), token, event_id)
     exact = all(final[s] == totals.expected[s] for s in targets)
     mismatches = await find_rollup_mismatches(pool, event_id)
     await pool.close()
@@ -176,6 +185,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="segments per recordWatch")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--read-interval", type=float, default=0.25,
+                        help="seconds between the host's reads of the whole event")  # fmt: skip
     args = parser.parse_args()
     if not args.quick and not (args.dsn and args.event):
         parser.error("give --quick, or --dsn and --event")

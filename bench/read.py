@@ -186,6 +186,7 @@ def main() -> None:
     parser.add_argument("--event", type=int, help="the event id generate.py printed")
     parser.add_argument("--seconds", type=float, default=None, help="per measurement")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
     if not args.quick and not (args.dsn and args.event):
         parser.error("give --quick, or --dsn and --event")
@@ -193,7 +194,7 @@ def main() -> None:
     with ExitStack() as stack:
         dsn = stack.enter_context(throwaway_database()) if args.quick else args.dsn
         event_id = asyncio.run(prepare_quick(dsn)) if args.quick else args.event
-        url = stack.enter_context(server(dsn))
+        url = stack.enter_context(server(dsn, workers=args.workers))
         asyncio.run(measure(dsn, url, event_id, seconds, args.concurrency))
 
 
