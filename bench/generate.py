@@ -1,5 +1,6 @@
 """Build a large event fast: COPY into the real tables, then the bulk rollup rebuild.
 
+    python bench/generate.py --quick
     python bench/generate.py --dsn postgresql://... --sessions 2000 --viewers 100000 \\
         --segments 10000000
 
@@ -15,6 +16,8 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from common import throwaway_database
 
 from gql_server.analytics.rules import analytics_available
 from gql_server.auth import Passwords
@@ -176,24 +179,37 @@ async def generate(
                      time.perf_counter() - began)  # fmt: skip
 
 
-async def main() -> None:
+async def build(dsn: str, args: argparse.Namespace) -> Generated:
+    await migrate(dsn)
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        return await generate(pool, sessions=args.sessions, viewers=args.viewers,
+                              segments=args.segments, seed=args.seed)  # fmt: skip
+    finally:
+        await pool.close()
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dsn", required=True, help="PostgreSQL URL (migrated if needed)")
+    parser.add_argument("--quick", action="store_true",
+                        help="own throwaway database, 200 sessions, 200k segments")  # fmt: skip
+    parser.add_argument("--dsn", help="PostgreSQL URL (migrated if needed)")
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--viewers", type=int, default=100_000)
     parser.add_argument("--segments", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    await migrate(args.dsn)
-    pool = await create_pool(args.dsn, min_size=1, max_size=2)
-    try:
-        made = await generate(pool, sessions=args.sessions, viewers=args.viewers,
-                              segments=args.segments, seed=args.seed)  # fmt: skip
-    finally:
-        await pool.close()
+    if args.quick:
+        args.sessions, args.viewers, args.segments = 200, 2000, 200_000
+        with throwaway_database() as dsn:
+            made = asyncio.run(build(dsn, args))
+    elif args.dsn:
+        made = asyncio.run(build(args.dsn, args))
+    else:
+        parser.error("give --quick or --dsn")
     print(f"event_id={made.event_id} sessions={made.sessions} viewers={made.viewers}"
           f" segments={made.segments} seconds={made.seconds:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
