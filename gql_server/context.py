@@ -2,14 +2,14 @@
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 from strawberry.dataloader import DataLoader
 
 from gql_server.auth import Passwords, Viewer
 from gql_server.db import Pool
-from gql_server.repo import accounts, events, sessions
+from gql_server.repo import events, sessions
 from gql_server.settings import Settings
 
 K = TypeVar("K", bound=Hashable)
@@ -34,14 +34,12 @@ class Loaders:
     """Created per request: a loader caches for as long as it lives."""
 
     pool: Pool
-    user_by_id: DataLoader[int, asyncpg.Record | None] = field(init=False)
     organizer_by_id: DataLoader[int, asyncpg.Record | None] = field(init=False)
     session_stats_by_page: DataLoader[tuple[tuple[int, int], ...], list[asyncpg.Record | None]] = (
         field(init=False)
     )
 
     def __post_init__(self) -> None:
-        self.user_by_id = _by_key(accounts.load_users_by_id, self.pool, lambda r: r["id"])
         self.organizer_by_id = _by_key(events.load_organizers_by_id, self.pool, lambda r: r["id"])
         self.session_stats_by_page = DataLoader(load_fn=self._load_stats_of_pages)
 
@@ -67,4 +65,3 @@ class Context:
     passwords: Passwords
     viewer: Viewer | None
     loaders: Loaders
-    extra: dict[str, Any] = field(default_factory=dict)

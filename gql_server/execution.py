@@ -6,8 +6,10 @@ handling): ~15 µs a field, so a page of 100 sessions costs ~30 ms. Most of
 those fields are plain attributes. For a list whose items are objects and
 whose selected fields (after graphql-core's own collection: aliases,
 fragments, @include/@skip) are all plain attributes of leaf type, or nested
-objects made of such fields, this executor builds a small plan once per list
-and completes the items in a tight loop: getattr, then the type's serializer.
+objects made of such fields, this executor compiles one small function per
+selection (source text cached, so once per distinct query) and completes the
+items with it: attribute reads, serializers only where a value is not
+already what the built-in scalar would return.
 
 Anything else takes the general path: fields with resolvers or arguments,
 abstract or list-typed fields, types with is_type_of, middleware (schema
@@ -77,13 +79,13 @@ def _enum_serializer(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return enum_name
 
 
-# Values of exactly these Python types serialize to themselves in these scalars.
+# Values of exactly these Python types serialize to themselves in these scalars
+# (not Float: NaN and infinities are errors there).
 _IDENTITY: dict[str, type] = {
     "String": str,
     "ID": str,
     "Boolean": bool,
-    "Float": float,
-    "Int": int,
+    "Int": int,  # within 32 bits (checked in the generated code)
 }
 
 

@@ -126,6 +126,7 @@ class Thing:
     name: str
     color: Color
     size: int | None
+    ratio: float | None = 0.5
 
 
 @strawberry.type
@@ -137,6 +138,8 @@ class Query:
             return [*good, Thing(name=None, color=Color.RED, size=3)]  # type: ignore[arg-type]
         if which == "bad-int":
             return [*good, Thing(name="c", color=Color.RED, size=2**40)]
+        if which == "nan":
+            return [*good, Thing(name="e", color=Color.RED, size=1, ratio=float("nan"))]
         if which == "bad-enum":
             return [*good, Thing(name="d", color="PURPLE", size=1)]  # type: ignore[arg-type]
         return good
@@ -149,8 +152,9 @@ class Query:
 def test_lists_the_fast_loop_hands_back_report_the_same_errors() -> None:
     fast = strawberry.Schema(query=Query, execution_context_class=FastListExecutor)
     general = strawberry.Schema(query=Query)
-    for which in ("ok", "null-in-non-null", "bad-int", "bad-enum"):
-        query = f'{{ things(which: "{which}") {{ name color size }} maybeThings {{ size }} }}'
+    for which in ("ok", "null-in-non-null", "bad-int", "bad-enum", "nan"):
+        things = f'things(which: "{which}") {{ name color size ratio }}'
+        query = f"{{ {things} maybeThings {{ size }} }}"
         one, two = fast.execute_sync(query), general.execute_sync(query)
         assert as_json(one) == as_json(two), which
         assert bool(one.errors) == (which != "ok")

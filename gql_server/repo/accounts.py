@@ -29,10 +29,6 @@ async def get_user_credentials(db: Executor, *, email: str) -> asyncpg.Record | 
     )
 
 
-async def load_users_by_id(db: Executor, ids: list[int]) -> list[asyncpg.Record]:
-    return await db.fetch(f"SELECT {USER_COLUMNS} FROM users WHERE id = any($1::bigint[])", ids)
-
-
 async def create_token(
     db: Executor, *, token_hash: bytes, user_id: int, ttl_seconds: int
 ) -> datetime:
