@@ -102,3 +102,50 @@ def test_positions_beyond_32_bits_are_a_request_error(api: Api, world: World) ->
     session = create_session(api, world.event_admin_token, world.event_id)
     error = api.error(RECORD, {"s": [segment(session, 0, 2**31)]}, world.attendee_token)
     assert error["extensions"]["code"] == 400
+
+
+def test_a_batch_validated_against_a_session_that_changed_writes_nothing(
+    api: Api, world: World
+) -> None:
+    from gql_server.repo.watch import CheckedSession, Segment, record_batch
+
+    session = int(create_session(api, world.event_admin_token, world.event_id, videoDuration=60))
+    stale = CheckedSession(session, "MAIN_STAGE", "YOUTUBE", video_duration=90, threshold=30)
+    fresh = CheckedSession(session, "MAIN_STAGE", "YOUTUBE", video_duration=60, threshold=30)
+    segments = [Segment(int(world.event_id), session, "LIVE", 0, 40)]
+
+    async def write(pool: Any, checked: CheckedSession) -> bool:
+        return await record_batch(pool, user_id=1, segments=segments, sessions=[checked])
+
+    assert api.run(lambda pool: write(pool, stale)) is False
+    assert raw_segment_count(api) == 0
+    assert sessions_by_id(api, world.super_token, world.event_id)[str(session)]["liveViews"] == 0
+    assert api.run(lambda pool: write(pool, fresh)) is True
+    assert raw_segment_count(api) == 1
+    assert sessions_by_id(api, world.super_token, world.event_id)[str(session)]["liveViews"] == 1
+
+
+def test_players_retry_when_the_session_changes_under_them(
+    api: Api, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gql_server.repo import watch as repo
+
+    session = create_session(api, world.event_admin_token, world.event_id, videoDuration=60)
+    real = repo.get_sessions
+    calls = 0
+
+    async def stale_once(db: Any, ids: list[int]) -> Any:
+        nonlocal calls
+        calls += 1
+        rows = await real(db, ids)
+        if calls == 1:  # as if updateSession changed the duration right after this read
+            return [{**dict(r), "video_duration": 999} for r in rows]
+        return rows
+
+    monkeypatch.setattr(repo, "get_sessions", stale_once)
+    assert api.data(RECORD, {"s": [segment(session, 0, 45)]}, world.attendee_token) == {
+        "recordWatch": {"accepted": 1}
+    }
+    assert calls == 2
+    got = sessions_by_id(api, world.super_token, world.event_id)[session]
+    assert got["watchTime"]["live"] == 45

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from gql_server.db import Connection
+from gql_server.db import Connection, Executor
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,10 @@ class Segment:
     end_second: int
 
 
-async def lock_sessions(conn: Connection, session_ids: list[int]) -> list[asyncpg.Record]:
-    """The sessions, locked against a concurrent change of duration until commit."""
-    return await conn.fetch(
+async def get_sessions(db: Executor, session_ids: list[int]) -> list[asyncpg.Record]:
+    return await db.fetch(
         "SELECT event_id, id, format, stream_provider, video_duration FROM sessions"
-        " WHERE id = any($1::bigint[]) ORDER BY event_id, id FOR SHARE",
+        " WHERE id = any($1::bigint[])",
         session_ids,
     )
 
@@ -34,99 +33,122 @@ async def lock_event_sessions(conn: Connection, *, event_id: int) -> dict[int, i
     return {row["id"]: row["video_duration"] for row in rows}
 
 
-# Appends the raw segments and merges them into each viewer's union, in one
-# statement. Rows are upserted in key order so concurrent batches lock them
-# in the same order. RETURNING gives each union's length before and after.
-RECORD_SEGMENTS = """
-WITH batch AS (
+@dataclass(frozen=True)
+class CheckedSession:
+    """A session as the batch was validated against, and its view threshold."""
+
+    id: int
+    format: str
+    stream_provider: str | None
+    video_duration: int | None
+    threshold: int
+
+
+# One statement, so one atomic step with no explicit transaction:
+# 1. lock the batch's sessions FOR SHARE in key order (a concurrent
+#    updateSession waits, or we wait for it) and check they are still as
+#    validated; if not, write nothing and return false (the caller re-reads
+#    and validates again);
+# 2. append the raw segments;
+# 3. merge each (viewer, mode) union in key order; RETURNING gives its length
+#    before and after (previous_watched_seconds: PostgreSQL 15 has no
+#    RETURNING OLD);
+# 4. move each session's counters by the exact deltas: seconds new - old,
+#    viewers (new > 0) - (old > 0), views (new >= T) - (old >= T), locking the
+#    counter rows in key order so concurrent batches cannot deadlock.
+RECORD_BATCH = """
+WITH expected AS (
+    SELECT * FROM unnest($7::bigint[], $8::text[], $9::text[], $10::int[], $11::int[])
+        AS e(session_id, format, stream_provider, duration, threshold)
+), locked AS MATERIALIZED (
+    SELECT s.id, s.format, s.stream_provider, s.video_duration FROM sessions s
+    WHERE s.id = any($7::bigint[]) ORDER BY s.event_id, s.id FOR SHARE
+), unchanged AS MATERIALIZED (
+    SELECT NOT EXISTS (
+        SELECT 1 FROM expected e LEFT JOIN locked l ON l.id = e.session_id
+        WHERE l.id IS NULL
+           OR (l.format, l.stream_provider, l.video_duration)
+              IS DISTINCT FROM (e.format, e.stream_provider, e.duration)
+    ) AS ok
+), batch AS (
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $4::text[], $5::int[], $6::int[])
         AS t(event_id, session_id, mode, start_second, end_second)
+    WHERE (SELECT ok FROM unchanged)
 ), raw AS (
     INSERT INTO watch_segments (event_id, session_id, user_id, mode, start_second, end_second)
     SELECT event_id, session_id, $3, mode, start_second, end_second FROM batch
+), merged AS (
+    INSERT INTO viewer_watch AS v (event_id, session_id, user_id, mode, watched, watched_seconds)
+    SELECT b.event_id, b.session_id, $3, b.mode, b.watched, watched_seconds(b.watched, e.duration)
+    FROM (SELECT event_id, session_id, mode,
+                 range_agg(int4range(start_second, end_second)) AS watched
+          FROM batch GROUP BY event_id, session_id, mode) b
+    JOIN expected e ON e.session_id = b.session_id
+    ORDER BY b.event_id, b.session_id, b.mode
+    ON CONFLICT (event_id, session_id, user_id, mode) DO UPDATE SET
+        watched = v.watched + excluded.watched,
+        watched_seconds = watched_seconds(
+            v.watched + excluded.watched,
+            (SELECT duration FROM expected WHERE session_id = v.session_id)),
+        previous_watched_seconds = v.watched_seconds,
+        updated_at = now()
+    RETURNING event_id, session_id, mode, previous_watched_seconds AS old,
+              watched_seconds AS new
+), deltas AS (
+    SELECT m.event_id, m.session_id,
+           sum(CASE WHEN m.mode = 'LIVE' THEN (m.new > 0)::int - (m.old > 0)::int END)
+               AS live_viewers,
+           sum(CASE WHEN m.mode = 'LIVE'
+                    THEN (m.new >= e.threshold)::int - (m.old >= e.threshold)::int END)
+               AS live_views,
+           sum(CASE WHEN m.mode = 'LIVE' THEN m.new - m.old END) AS live_seconds,
+           sum(CASE WHEN m.mode = 'RECORDING' THEN (m.new > 0)::int - (m.old > 0)::int END)
+               AS recording_viewers,
+           sum(CASE WHEN m.mode = 'RECORDING'
+                    THEN (m.new >= e.threshold)::int - (m.old >= e.threshold)::int END)
+               AS recording_views,
+           sum(CASE WHEN m.mode = 'RECORDING' THEN m.new - m.old END) AS recording_seconds
+    FROM merged m JOIN expected e ON e.session_id = m.session_id
+    GROUP BY m.event_id, m.session_id
+), locked_stats AS MATERIALIZED (
+    SELECT st.event_id, st.session_id FROM session_stats st
+    JOIN deltas d ON d.event_id = st.event_id AND d.session_id = st.session_id
+    ORDER BY st.event_id, st.session_id FOR UPDATE OF st
+), counted AS (
+    UPDATE session_stats st SET
+        live_viewers = st.live_viewers + coalesce(d.live_viewers, 0),
+        live_views = st.live_views + coalesce(d.live_views, 0),
+        live_seconds = st.live_seconds + coalesce(d.live_seconds, 0),
+        recording_viewers = st.recording_viewers + coalesce(d.recording_viewers, 0),
+        recording_views = st.recording_views + coalesce(d.recording_views, 0),
+        recording_seconds = st.recording_seconds + coalesce(d.recording_seconds, 0),
+        updated_at = now()
+    FROM locked_stats l JOIN deltas d ON d.event_id = l.event_id AND d.session_id = l.session_id
+    WHERE st.event_id = l.event_id AND st.session_id = l.session_id
 )
-INSERT INTO viewer_watch AS v (event_id, session_id, user_id, mode, watched, watched_seconds)
-SELECT b.event_id, b.session_id, $3, b.mode, b.watched,
-       watched_seconds(b.watched, s.video_duration)
-FROM (SELECT event_id, session_id, mode, range_agg(int4range(start_second, end_second)) AS watched
-      FROM batch GROUP BY event_id, session_id, mode) b
-JOIN sessions s ON s.event_id = b.event_id AND s.id = b.session_id
-ORDER BY b.event_id, b.session_id, b.mode
-ON CONFLICT (event_id, session_id, user_id, mode) DO UPDATE SET
-    watched = v.watched + excluded.watched,
-    watched_seconds = watched_seconds(
-        v.watched + excluded.watched,
-        (SELECT video_duration FROM sessions s
-         WHERE s.event_id = v.event_id AND s.id = v.session_id)),
-    previous_watched_seconds = v.watched_seconds,
-    updated_at = now()
-RETURNING event_id, session_id, mode, previous_watched_seconds, watched_seconds
+SELECT ok FROM unchanged
 """
 
 
-async def record_segments(
-    conn: Connection, *, user_id: int, segments: list[Segment]
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        RECORD_SEGMENTS,
+async def record_batch(
+    db: Executor, *, user_id: int, segments: list[Segment], sessions: list[CheckedSession]
+) -> bool:
+    """Store the batch and move the counters; False (nothing written) if a session changed."""
+    written: bool = await db.fetchval(
+        RECORD_BATCH,
         [s.event_id for s in segments],
         [s.session_id for s in segments],
         user_id,
         [s.mode for s in segments],
         [s.start_second for s in segments],
         [s.end_second for s in segments],
+        [s.id for s in sessions],
+        [s.format for s in sessions],
+        [s.stream_provider for s in sessions],
+        [s.video_duration for s in sessions],
+        [s.threshold for s in sessions],
     )
-
-
-@dataclass
-class StatsDelta:
-    live_viewers: int = 0
-    live_views: int = 0
-    live_seconds: int = 0
-    recording_viewers: int = 0
-    recording_views: int = 0
-    recording_seconds: int = 0
-
-
-# Rows are locked in key order first (a MATERIALIZED CTE runs before the
-# update consumes it), so batches touching several sessions cannot deadlock.
-APPLY_DELTAS = """
-WITH d AS (
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::bigint[],
-                         $6::int[], $7::int[], $8::bigint[])
-        AS d(event_id, session_id, live_viewers, live_views, live_seconds,
-             recording_viewers, recording_views, recording_seconds)
-), locked AS MATERIALIZED (
-    SELECT st.event_id, st.session_id FROM session_stats st
-    JOIN d ON st.event_id = d.event_id AND st.session_id = d.session_id
-    ORDER BY st.event_id, st.session_id FOR UPDATE OF st
-)
-UPDATE session_stats st SET
-    live_viewers = st.live_viewers + d.live_viewers,
-    live_views = st.live_views + d.live_views,
-    live_seconds = st.live_seconds + d.live_seconds,
-    recording_viewers = st.recording_viewers + d.recording_viewers,
-    recording_views = st.recording_views + d.recording_views,
-    recording_seconds = st.recording_seconds + d.recording_seconds,
-    updated_at = now()
-FROM locked JOIN d ON d.event_id = locked.event_id AND d.session_id = locked.session_id
-WHERE st.event_id = locked.event_id AND st.session_id = locked.session_id
-"""
-
-
-async def apply_stats_deltas(conn: Connection, deltas: dict[tuple[int, int], StatsDelta]) -> None:
-    keys = sorted(deltas)
-    columns = [[k[0] for k in keys], [k[1] for k in keys]]
-    for name in (
-        "live_viewers",
-        "live_views",
-        "live_seconds",
-        "recording_viewers",
-        "recording_views",
-        "recording_seconds",
-    ):
-        columns.append([getattr(deltas[k], name) for k in keys])
-    await conn.execute(APPLY_DELTAS, *columns)
+    return written
 
 
 # Recounts the watch counters of some sessions from the per-viewer rows (never

@@ -1,6 +1,5 @@
 """Recording what players report, and keeping the per-session counters in step."""
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import asyncpg
@@ -9,10 +8,10 @@ from gql_server import auth
 from gql_server.analytics.rules import analytics_available, has_video, view_threshold
 from gql_server.auth import Viewer
 from gql_server.db import Pool
-from gql_server.errors import SESSION_NOT_FOUND, ApiError, bad_input
+from gql_server.errors import SESSION_NOT_FOUND, UNAVAILABLE, ApiError, bad_input
 from gql_server.ids import parse_id
 from gql_server.repo import watch as repo
-from gql_server.repo.watch import Segment, StatsDelta
+from gql_server.repo.watch import CheckedSession, Segment
 
 MAX_SEGMENTS = 1000
 # Positions are GraphQL Ints (32-bit); int4range needs end <= 2**31 - 1.
@@ -27,9 +26,7 @@ class ReportedSegment:
     end_second: int
 
 
-def _segment_problem(segment: ReportedSegment, session: asyncpg.Record | None) -> str | None:
-    if session is None:
-        return None  # reported as 404800 by the caller
+def _segment_problem(segment: ReportedSegment, session: asyncpg.Record) -> str | None:
     if segment.start_second < 0:
         return "startSecond must be >= 0"
     if segment.end_second <= segment.start_second:
@@ -43,58 +40,57 @@ def _segment_problem(segment: ReportedSegment, session: asyncpg.Record | None) -
     return None
 
 
+# A batch whose sessions keep changing under it (a host editing them in a
+# loop) is given up on after this many tries, as a 503 for the player to retry.
+MAX_ATTEMPTS = 5
+
+
 async def record_watch(pool: Pool, viewer: Viewer | None, segments: list[ReportedSegment]) -> int:
-    """Store a batch of segments for the viewer, all or nothing. Returns how many."""
+    """Store a batch of segments for the viewer, all or nothing. Returns how many.
+
+    The batch is validated against its sessions as read, then written in one
+    statement that locks those sessions and writes nothing if any of them
+    changed in between (then it is read and validated again).
+    """
     viewer = auth.require_viewer(viewer)
     if len(segments) > MAX_SEGMENTS:
         raise bad_input(f"at most {MAX_SEGMENTS} segments per call, got {len(segments)}")
     if not segments:
         return 0
     ids = [parse_id(s.session_id) for s in segments]
-    async with pool.acquire() as conn, conn.transaction():
-        found = await repo.lock_sessions(conn, sorted({i for i in ids if i is not None}))
-        sessions = {row["id"]: row for row in found}
-        for index, (segment, session_id) in enumerate(zip(segments, ids, strict=True)):
-            session = sessions.get(session_id) if session_id is not None else None
-            if session is None:
-                raise ApiError(SESSION_NOT_FOUND, f"segments[{index}]: Session Not Found")
-            if problem := _segment_problem(segment, session):
-                raise bad_input(f"segments[{index}]: {problem}")
-        batch = [
-            Segment(
-                event_id=sessions[sid]["event_id"],
-                session_id=sid,
-                mode=s.mode,
-                start_second=s.start_second,
-                end_second=s.end_second,
+    wanted = sorted({i for i in ids if i is not None})
+    for _ in range(MAX_ATTEMPTS):
+        sessions = {row["id"]: row for row in await repo.get_sessions(pool, wanted)}
+        batch = _validated(segments, ids, sessions)
+        checked = [
+            CheckedSession(
+                id=row["id"],
+                format=row["format"],
+                stream_provider=row["stream_provider"],
+                video_duration=row["video_duration"],
+                threshold=view_threshold(row["video_duration"]),
             )
-            for s, sid in zip(segments, ids, strict=True)
-            if sid is not None
+            for row in sessions.values()
         ]
-        changed = await repo.record_segments(conn, user_id=viewer.user_id, segments=batch)
-        thresholds = {sid: view_threshold(row["video_duration"]) for sid, row in sessions.items()}
-        await repo.apply_stats_deltas(conn, stats_deltas(changed, thresholds))
-    return len(segments)
+        if await repo.record_batch(pool, user_id=viewer.user_id, segments=batch, sessions=checked):
+            return len(segments)
+    raise ApiError(UNAVAILABLE, "The sessions kept changing; send the batch again")
 
 
-def stats_deltas(
-    changed: list[asyncpg.Record], thresholds: dict[int, int]
-) -> dict[tuple[int, int], StatsDelta]:
-    """How each session's counters move when viewers' watched seconds go from old to new."""
-    deltas: dict[tuple[int, int], StatsDelta] = defaultdict(StatsDelta)
-    for row in changed:
-        old, new = row["previous_watched_seconds"], row["watched_seconds"]
-        threshold = thresholds[row["session_id"]]
-        delta = deltas[(row["event_id"], row["session_id"])]
-        prefix = "live" if row["mode"] == "LIVE" else "recording"
-        _add(delta, f"{prefix}_seconds", new - old)
-        _add(delta, f"{prefix}_viewers", (new > 0) - (old > 0))
-        _add(delta, f"{prefix}_views", (new >= threshold) - (old >= threshold))
-    return deltas
-
-
-def _add(delta: StatsDelta, field: str, amount: int) -> None:
-    setattr(delta, field, getattr(delta, field) + amount)
+def _validated(
+    segments: list[ReportedSegment], ids: list[int | None], sessions: dict[int, asyncpg.Record]
+) -> list[Segment]:
+    """The batch to store; the first bad segment, in index order, rejects it all."""
+    batch = []
+    for index, (segment, session_id) in enumerate(zip(segments, ids, strict=True)):
+        session = sessions.get(session_id) if session_id is not None else None
+        if session is None or session_id is None:
+            raise ApiError(SESSION_NOT_FOUND, f"segments[{index}]: Session Not Found")
+        if problem := _segment_problem(segment, session):
+            raise bad_input(f"segments[{index}]: {problem}")
+        batch.append(Segment(session["event_id"], session_id, segment.mode,
+                             segment.start_second, segment.end_second))  # fmt: skip
+    return batch
 
 
 async def rebuild_rollups(pool: Pool, *, event_id: int) -> None:
