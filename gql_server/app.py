@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gql_server.access_log import AccessLog
 from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, migrate
 from gql_server.http import GraphQLEndpoint
@@ -62,9 +65,22 @@ def create_app(
         finally:
             await asyncio.to_thread(database.stop)
 
+    middleware = [Middleware(AccessLog)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "Accept"],
+                max_age=600,
+            )
+        )
+    endpoint = GraphQLEndpoint(create_schema(settings), graphiql=settings.graphiql)
     app = Starlette(
+        middleware=middleware,
         routes=[
-            Route("/graphql", GraphQLEndpoint(create_schema()), methods=None),
+            Route("/graphql", endpoint, methods=None),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -1,19 +1,30 @@
 """The Strawberry schema, and how its errors reach clients."""
 
 import logging
+import re
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from gql_server.db import UNAVAILABLE_ERRORS
 from gql_server.errors import BAD_REQUEST, INTERNAL, UNAVAILABLE, ApiError, ErrorKind
 from gql_server.execution import FastListExecutor
+from gql_server.settings import Settings
 from gql_server.types.root import Mutation, Query, resolve_record_watch_fast
 from gql_server.types.scalars import DATETIME
 
@@ -36,13 +47,17 @@ def error_kind(error: GraphQLError) -> ErrorKind | None:
     return None
 
 
+SUGGESTION = re.compile(r" Did you mean .*\?$")
+
+
 def format_error(error: GraphQLError) -> dict[str, Any]:
     kind = error_kind(error)
     if kind is None:
         payload: dict[str, Any] = {"message": INTERNAL.message}
         kind = INTERNAL
     else:
-        payload = {"message": error.message}
+        # "Did you mean ...?" would spell out the schema to anyone probing it.
+        payload = {"message": SUGGESTION.sub("", error.message)}
     if error.locations:
         payload["locations"] = [
             {"line": loc.line, "column": loc.column} for loc in error.locations
@@ -67,14 +82,25 @@ class Schema(strawberry.Schema):
                 )
 
 
-def create_schema(*, fast_lists: bool = True) -> Schema:
+def create_schema(settings: Settings | None = None, *, fast_lists: bool = True) -> Schema:
     """The schema; fast_lists=False runs graphql-core's general path only (tests compare)."""
+    settings = settings or Settings()
+    extensions: list[Callable[[], SchemaExtension]] = [
+        # Dashboards send the same few documents over and over: parse and
+        # validate each once (validation alone was ~10 ms per sessions query).
+        partial(ParserCache, maxsize=512),
+        partial(ValidationCache, maxsize=512),
+        # Too much asked for is a validation error (code 400) before execution.
+        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
     schema = Schema(
         query=Query,
         mutation=Mutation,
-        # Dashboards send the same few documents over and over: parse and
-        # validate each once (validation alone was ~10 ms per sessions query).
-        extensions=[partial(ParserCache, maxsize=512), partial(ValidationCache, maxsize=512)],
+        extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),
         execution_context_class=FastListExecutor if fast_lists else None,
     )

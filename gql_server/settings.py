@@ -32,3 +32,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     pool_min_size: int = Field(default=2, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
+    # Refused at validation, before any resolver runs. Sized so that every
+    # dashboard query passes (the deepest, event > sessions > edges > node >
+    # watchTime > live, has depth 5 as Strawberry's limiter counts).
+    max_query_depth: int = Field(default=8, ge=1)  # introspection fields not counted
+    max_aliases: int = Field(default=30, ge=0)
+    max_tokens: int = Field(default=2000, ge=10)
+    introspection: bool = True  # GQL_SERVER_INTROSPECTION=false turns it off
+    graphiql: bool = True  # GQL_SERVER_GRAPHIQL=false: GET /graphql in a browser is 400
+    # Browser origins allowed to call the API (JSON list); none by default.
+    cors_origins: list[str] = Field(default_factory=list)

@@ -80,7 +80,7 @@ def database_dsn(server_dsn: str) -> Iterator[str]:
     asyncio.run(_admin(server_dsn, f"DROP DATABASE {name} WITH (FORCE)"))
 
 
-def test_settings(dsn: str, **overrides: Any) -> Settings:
+def app_settings(dsn: str, **overrides: Any) -> Settings:
     return Settings(database_url=dsn, **{**FAST_HASHING, **overrides})
 
 
@@ -159,6 +159,6 @@ class Api:
 @pytest.fixture
 def api(database_dsn: str) -> Iterator[Api]:
     queries = QueryLog()
-    app = create_app(test_settings(database_dsn), on_query=queries)
+    app = create_app(app_settings(database_dsn), on_query=queries)
     with TestClient(app) as client:
         yield Api(client, queries)

@@ -138,12 +138,12 @@ def test_tokens_are_stored_hashed(api: Api) -> None:
 
 
 def test_token_lifetime_is_a_setting(database_dsn: str) -> None:
-    from conftest import QueryLog, test_settings
+    from conftest import QueryLog, app_settings
     from starlette.testclient import TestClient
 
     from gql_server.app import create_app
 
-    app = create_app(test_settings(database_dsn, token_ttl=120))
+    app = create_app(app_settings(database_dsn, token_ttl=120))
     with TestClient(app) as client:
         short = Api(client, QueryLog())
         _, token = sign_up(short)
