@@ -25,8 +25,16 @@ else:
 # Reads run on the pool or on a connection inside a transaction alike.
 Executor = Pool | Connection
 
-# What a database that is down or restarting raises: answered with 503.
-UNAVAILABLE_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)
+# What a database that is down, restarting or stuck raises: answered with 503.
+UNAVAILABLE_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # includes a connection lost mid-query
+    asyncpg.OperatorInterventionError,  # shutting down, starting up
+    asyncpg.InterfaceError,  # e.g. the pool is closing
+)
+# A statement that takes longer than this is given up (503), not waited on.
+COMMAND_TIMEOUT_SECONDS = 15
 
 # Any constant works; it only has to be the same for every server process.
 MIGRATION_LOCK_ID = 7_210_553_001
@@ -114,7 +122,13 @@ async def create_pool(
             conn.add_query_logger(lambda record: on_query(record.query))
 
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init, reset=_rollback_only
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init,
+        reset=_rollback_only,
+        timeout=5,  # connecting
+        command_timeout=COMMAND_TIMEOUT_SECONDS,
     )
     assert pool is not None
     return pool

@@ -46,3 +46,28 @@ def test_concurrent_overlapping_batches_for_the_same_sessions_are_exact(api: Api
     for session, duration in durations.items():
         want = expected_metrics(watches[session], duration)
         assert {k: got[session][k] for k in want} == want
+
+
+def test_fifty_players_for_the_same_session_and_viewer_lose_nothing(api: Api) -> None:
+    world = make_world(api)
+    session = create_session(api, world.event_admin_token, world.event_id, videoDuration=None)
+    user = int(world.attendee_id)
+    rng = random.Random(50)
+    batches = [
+        [ReportedSegment(session, rng.choice(["LIVE", "RECORDING"]), start, start + 15)
+         for start in rng.sample(range(0, 600, 5), k=8)]
+        for _ in range(50)
+    ]  # fmt: skip
+
+    async def play(pool: Pool) -> list[int]:
+        viewer = Viewer(user, "", "", False, b"")
+        return await asyncio.gather(*(record_watch(pool, viewer, b) for b in batches))
+
+    assert api.run(play) == [8] * 50
+    watches: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for batch in batches:
+        for s in batch:
+            watches.setdefault(("u", s.mode), []).append((s.start_second, s.end_second))
+    want = expected_metrics(watches, None)
+    got = sessions_by_id(api, world.super_token, world.event_id)[session]
+    assert {k: got[k] for k in want} == want
