@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import random
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -179,14 +180,26 @@ async def generate(
                      time.perf_counter() - began)  # fmt: skip
 
 
-async def build(dsn: str, args: argparse.Namespace) -> Generated:
+async def build(dsn: str, *, sessions: int, viewers: int, segments: int, seed: int = 1,
+                log: bool = True) -> Generated:  # fmt: skip
+    """Migrate the database at `dsn` if needed and generate an event in it."""
     await migrate(dsn)
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
-        return await generate(pool, sessions=args.sessions, viewers=args.viewers,
-                              segments=args.segments, seed=args.seed)  # fmt: skip
+        return await generate(pool, sessions=sessions, viewers=viewers, segments=segments,
+                              seed=seed, log=log)  # fmt: skip
     finally:
         await pool.close()
+
+
+def quick_or_given(stack: ExitStack, args: argparse.Namespace) -> tuple[str, int]:
+    """The database and event to measure: with --quick, a throwaway embedded database
+    (closed with `stack`) holding the small event; otherwise --dsn and --event."""
+    if not args.quick:
+        return args.dsn, args.event
+    dsn = stack.enter_context(throwaway_database())
+    made = asyncio.run(build(dsn, sessions=200, viewers=2000, segments=200_000, log=False))
+    return dsn, made.event_id
 
 
 def main() -> None:
@@ -200,11 +213,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if args.quick:
-        args.sessions, args.viewers, args.segments = 200, 2000, 200_000
         with throwaway_database() as dsn:
-            made = asyncio.run(build(dsn, args))
+            made = asyncio.run(build(dsn, sessions=200, viewers=2000, segments=200_000))
     elif args.dsn:
-        made = asyncio.run(build(args.dsn, args))
+        made = asyncio.run(build(args.dsn, sessions=args.sessions, viewers=args.viewers,
+                                 segments=args.segments, seed=args.seed))  # fmt: skip
     else:
         parser.error("give --quick or --dsn")
     print(f"event_id={made.event_id} sessions={made.sessions} viewers={made.viewers}"

@@ -20,11 +20,11 @@ from functools import partial
 from typing import Any
 
 import orjson
-from common import RawClient, login, machine, median, percentile, server, throwaway_database
-from generate import HOST_EMAIL, PASSWORD, generate
+from common import RawClient, login, machine, median, percentile, server
+from generate import HOST_EMAIL, PASSWORD, quick_or_given
 
 from gql_server.analytics import rules
-from gql_server.db import Pool, create_pool, migrate
+from gql_server.db import Pool, create_pool
 from gql_server.repo import sessions as repo
 
 ANALYTICS = (
@@ -169,16 +169,6 @@ async def measure(dsn: str, url: str, event_id: int, seconds: float, concurrency
     )
 
 
-async def prepare_quick(dsn: str) -> int:
-    await migrate(dsn)
-    pool = await create_pool(dsn, min_size=1, max_size=2)
-    try:
-        made = await generate(pool, sessions=200, viewers=2000, segments=200_000, log=False)
-    finally:
-        await pool.close()
-    return made.event_id
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="own database, small event, <60 s")
@@ -192,8 +182,7 @@ def main() -> None:
         parser.error("give --quick, or --dsn and --event")
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     with ExitStack() as stack:
-        dsn = stack.enter_context(throwaway_database()) if args.quick else args.dsn
-        event_id = asyncio.run(prepare_quick(dsn)) if args.quick else args.event
+        dsn, event_id = quick_or_given(stack, args)
         url = stack.enter_context(server(dsn, workers=args.workers))
         asyncio.run(measure(dsn, url, event_id, seconds, args.concurrency))
 
