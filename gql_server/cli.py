@@ -65,7 +65,8 @@ def serve(
         _with_database(_nothing)
     # The app's lifespan owns the database from here on (each worker attaches
     # to the embedded server; the last one to stop shuts it down).
-    console.print(f"GraphiQL: http://{host}:{port}/graphql")
+    if Settings().graphiql:
+        console.print(f"GraphiQL: http://{host}:{port}/graphql")
     uvicorn.run("gql_server.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
