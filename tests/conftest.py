@@ -162,3 +162,11 @@ def api(database_dsn: str) -> Iterator[Api]:
     app = create_app(app_settings(database_dsn), on_query=queries)
     with TestClient(app) as client:
         yield Api(client, queries)
+
+
+@pytest.fixture
+def world(api: Api) -> Any:
+    """A super admin, an organizer with its admin, an event with its admin, an attendee."""
+    from helpers import make_world  # helpers imports this module
+
+    return make_world(api)

@@ -12,16 +12,10 @@ from helpers import (
     World,
     create_session,
     expected_metrics,
-    make_world,
     record,
     sessions_by_id,
     sign_up,
 )
-
-
-@pytest.fixture
-def world(api: Api) -> World:
-    return make_world(api)
 
 
 def metrics(api: Api, world: World, session_id: str) -> dict[str, Any]:

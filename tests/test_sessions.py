@@ -8,17 +8,10 @@ from helpers import (
     CREATE_SESSION,
     World,
     create_session,
-    make_world,
     record,
     session_input,
     sign_up,
 )
-
-
-@pytest.fixture
-def world(api: Api) -> World:
-    return make_world(api)
-
 
 PAGE = """
 query($e: ID!, $first: Int, $after: String, $search: String, $order: SessionOrder) {

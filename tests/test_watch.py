@@ -4,12 +4,7 @@ from typing import Any
 
 import pytest
 from conftest import Api
-from helpers import RECORD, World, create_session, make_world, sessions_by_id
-
-
-@pytest.fixture
-def world(api: Api) -> World:
-    return make_world(api)
+from helpers import RECORD, World, create_session, sessions_by_id
 
 
 def segment(session: str, start: int = 0, end: int = 10, mode: str = "LIVE") -> dict[str, Any]:
