@@ -1,5 +1,6 @@
 """Database plumbing: the embedded PostgreSQL, the pool, and migrations."""
 
+import functools
 import json
 import logging
 import warnings
@@ -32,6 +33,10 @@ UNAVAILABLE_ERRORS = (
     asyncpg.PostgresConnectionError,  # includes a connection lost mid-query
     asyncpg.OperatorInterventionError,  # shutting down, starting up
     asyncpg.InterfaceError,  # e.g. the pool is closing
+    # asyncpg's protocol left in a broken state by a connection that died
+    # mid-statement (MagicStack/asyncpg#784, #1069): the connection is dropped
+    # (GuardedConnection) and a retry gets a fresh one.
+    asyncpg.InternalClientError,
 )
 # A statement that takes longer than this is given up (503), not waited on.
 COMMAND_TIMEOUT_SECONDS = 15
@@ -112,6 +117,36 @@ class Database:
 QueryHook = Callable[[str], None]
 
 
+def _terminate_when_broken(method: Any) -> Any:
+    @functools.wraps(method)
+    async def guarded(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except asyncpg.InternalClientError:
+            # Released as it is, the connection would go back to the pool and
+            # fail every request that gets it: close it, the pool reconnects.
+            self.terminate()
+            raise
+
+    return guarded
+
+
+class GuardedConnection(asyncpg.Connection):
+    """A pooled connection that drops itself when its protocol state is broken.
+
+    When the server goes away in the middle of a statement, asyncpg sometimes
+    reports "cannot switch to state N; another operation is in progress"
+    instead of a lost connection, and the connection stays open in that state
+    (seen here with recordWatch under load while PostgreSQL was stopped).
+    """
+
+    execute = _terminate_when_broken(asyncpg.Connection.execute)
+    executemany = _terminate_when_broken(asyncpg.Connection.executemany)
+    fetch = _terminate_when_broken(asyncpg.Connection.fetch)
+    fetchrow = _terminate_when_broken(asyncpg.Connection.fetchrow)
+    fetchval = _terminate_when_broken(asyncpg.Connection.fetchval)
+
+
 async def create_pool(
     dsn: str, *, min_size: int = 2, max_size: int = 10, on_query: QueryHook | None = None
 ) -> Pool:
@@ -127,6 +162,7 @@ async def create_pool(
         max_size=max_size,
         init=init,
         reset=_rollback_only,
+        connection_class=GuardedConnection,
         timeout=5,  # connecting
         command_timeout=COMMAND_TIMEOUT_SECONDS,
     )

@@ -12,6 +12,7 @@ hands the operation to the Strawberry schema.
 Every error carries extensions.code and extensions.status.
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -169,9 +170,15 @@ class GraphQLEndpoint:
     async def handle(self, request: Request) -> Response:
         media = response_media_type(request.headers.get("accept"))
         try:
-            return await self._handle(request, media)
+            # A backstop: statements time out on their own (command_timeout),
+            # but nothing else may keep a client waiting longer than this.
+            async with asyncio.timeout(request.app.state.settings.request_timeout):
+                return await self._handle(request, media)
         except HttpError as error:
             return error_response(error, media)
+        except TimeoutError:
+            log.exception("request timed out")
+            return error_response(HttpError(UNAVAILABLE, "The request took too long"), media)
         except UNAVAILABLE_ERRORS:
             log.exception("database unavailable")
             return error_response(HttpError(UNAVAILABLE, "The database is unavailable"), media)

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     pool_min_size: int = Field(default=2, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
+    # Seconds before a request is answered 503 whatever it is waiting for
+    # (a statement alone is given up after 15 s: db.COMMAND_TIMEOUT_SECONDS).
+    request_timeout: float = Field(default=30, gt=0)
     # Refused at validation, before any resolver runs. Sized so that every
     # dashboard query passes (the deepest, event > sessions > edges > node >
     # watchTime > live, has depth 5 as Strawberry's limiter counts).

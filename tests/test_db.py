@@ -83,3 +83,30 @@ def test_every_event_table_has_event_id_first_in_its_primary_key(server_dsn: str
     for table in event_tables:
         assert keys[table][0] == "event_id", (table, keys[table])
     assert keys["events"] == ["id"]
+
+
+def test_a_connection_left_broken_by_asyncpg_leaves_the_pool(
+    database_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncpg can leave a connection open with a broken protocol state when the
+    server goes away mid-statement; it must not go back to the pool."""
+
+    async def scenario() -> None:
+        pool = await db.create_pool(database_dsn, min_size=1, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                broken = conn._con  # type: ignore[attr-defined]  # behind the proxy
+                assert isinstance(broken, db.GuardedConnection)
+
+                async def fail(*args: object, **kwargs: object) -> None:
+                    raise asyncpg.InternalClientError("cannot switch to state 12")
+
+                monkeypatch.setattr(broken, "_execute", fail)
+                with pytest.raises(asyncpg.InternalClientError):
+                    await conn.fetchval("SELECT $1::int", 1)
+            assert broken.is_closed()
+            assert await pool.fetchval("SELECT $1::int", 2) == 2  # a fresh connection
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
