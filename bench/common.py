@@ -40,6 +40,13 @@ def free_port() -> int:
 @contextlib.contextmanager
 def server(dsn: str, *, workers: int = 1) -> Iterator[str]:
     """`gql-server serve` on loopback against `dsn`; yields its base URL."""
+    with server_process(dsn, workers=workers) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def server_process(dsn: str, *, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like server(), also yielding the process (to watch its memory)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": dsn, "GQL_SERVER_POOL_MAX_SIZE": "10"}
     command = [sys.executable, "-m", "gql_server", "serve", "--port", str(port)]
@@ -63,7 +70,7 @@ def server(dsn: str, *, workers: int = 1) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not start within 60 s")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -93,29 +100,41 @@ class RawClient:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        return await self.request("POST", path, body, headers)
+
+    async def request(self, method: str, path: str, body: bytes, headers: dict[str, str],
+                      content_type: str = "application/json") -> tuple[int, bytes]:  # fmt: skip
         try:
-            return await self._post(path, body, headers)
+            return await self._request(method, path, body, headers, content_type)
         except (asyncio.IncompleteReadError, ConnectionError):
             # The server closed an idle keep-alive connection: reconnect once.
             await self.close()
-            return await self._post(path, body, headers)
+            return await self._request(method, path, body, headers, content_type)
 
-    async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    async def _request(self, method: str, path: str, body: bytes, headers: dict[str, str],
+                       content_type: str) -> tuple[int, bytes]:  # fmt: skip
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        lines = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
-                 "Content-Type: application/json", f"Content-Length: {len(body)}"]  # fmt: skip
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
+                 f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]  # fmt: skip
         lines += [f"{name}: {value}" for name, value in headers.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         length = 0
+        closing = False
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
+            name = name.strip().lower()
+            if name == b"content-length":
                 length = int(value)
-        return status, await self.reader.readexactly(length)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                closing = True
+        answer = await self.reader.readexactly(length)
+        if closing:
+            await self.close()
+        return status, answer
 
     async def close(self) -> None:
         if self.writer is not None:

@@ -41,6 +41,10 @@ class Passwords:
 
         return await asyncio.to_thread(check) and password_hash is not None
 
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether a stored hash was made with other parameters than the current ones."""
+        return self._hasher.check_needs_rehash(password_hash)
+
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()

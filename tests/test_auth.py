@@ -166,3 +166,32 @@ def test_passwords_are_argon2id_hashes(api: Api) -> None:
         return value
 
     assert api.run(stored).startswith("$argon2id$")
+
+
+def test_a_hash_made_with_other_costs_is_upgraded_at_the_next_sign_in(database_dsn: str) -> None:
+    from conftest import QueryLog, app_settings
+    from starlette.testclient import TestClient
+
+    from gql_server.app import create_app
+
+    async def stored(pool: Pool) -> str:
+        value: str = await pool.fetchval("SELECT password_hash FROM users")
+        return value
+
+    with TestClient(create_app(app_settings(database_dsn))) as client:
+        before = Api(client, QueryLog())
+        _, token = sign_up(before)
+        email = before.data(ME, token=token)["me"]["email"]
+        old_hash = before.run(stored)
+        login(before, email)
+        assert before.run(stored) == old_hash  # same costs: left alone
+    costlier = app_settings(database_dsn, argon2_time_cost=2, argon2_memory_kib=2048)
+    with TestClient(create_app(costlier)) as client:
+        after = Api(client, QueryLog())
+        assert after.code(LOGIN, {"e": email, "p": "wrong-password"}) == 401
+        assert after.run(stored) == old_hash  # a failed sign-in changes nothing
+        login(after, email)
+        new_hash = after.run(stored)
+        assert new_hash.startswith("$argon2id$v=19$m=2048,t=2,p=1$")
+        assert new_hash != old_hash
+        assert login(after, email)  # the same password still signs in

@@ -29,6 +29,10 @@ async def get_user_credentials(db: Executor, *, email: str) -> asyncpg.Record | 
     )
 
 
+async def set_password_hash(db: Executor, *, user_id: int, password_hash: str) -> None:
+    await db.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash)
+
+
 async def create_token(
     db: Executor, *, token_hash: bytes, user_id: int, ttl_seconds: int
 ) -> datetime:

@@ -101,6 +101,10 @@ async def login(
         raise ApiError(UNAUTHENTICATED, WRONG_CREDENTIALS)
     assert row is not None
     await repo.reset_failed_sign_ins(db, email=email)
+    if passwords.needs_rehash(row["password_hash"]):
+        # The cost settings changed since this password was stored.
+        new_hash = await passwords.hash(password)
+        await repo.set_password_hash(db, user_id=row["id"], password_hash=new_hash)
     token = auth.new_token()
     expires_at = await repo.create_token(
         db, token_hash=auth.hash_token(token), user_id=row["id"], ttl_seconds=token_ttl
