@@ -1,4 +1,4 @@
-"""Opaque keyset cursors, bound to the order and search they came from."""
+"""Opaque keyset cursors, bound to the order and search (and window) they came from."""
 
 import base64
 import binascii
@@ -11,6 +11,7 @@ from gql_server.errors import bad_input
 from gql_server.ids import MAX_ID
 
 TIME_ORDERS = frozenset({"START_TIME_ASC", "START_TIME_DESC"})
+TEXT_ORDERS = frozenset({"TITLE_ASC", "NAME_ASC", "EMAIL_ASC"})
 
 
 def _search_digest(search: str | None) -> str:
@@ -30,12 +31,12 @@ def decode_cursor(cursor: str, order: str, search: str | None) -> tuple[Any, int
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload = json.loads(raw)
-        first, session_id = payload["k"]
+        first, row_id = payload["k"]
         if payload["o"] != order or payload["s"] != _search_digest(search):
             raise invalid
-        if not _is_int_within(session_id, MAX_ID):
+        if not _is_int_within(row_id, MAX_ID):
             raise invalid
-        return _decode_first(order, first), session_id
+        return _decode_first(order, first), row_id
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
         raise invalid from exc
 
@@ -46,9 +47,9 @@ def _decode_first(order: str, value: Any) -> Any:
         if parsed.tzinfo is None:
             raise ValueError("naive time in cursor")
         return parsed
-    if order == "TITLE_ASC" and isinstance(value, str):
+    if order in TEXT_ORDERS and isinstance(value, str):
         return value
-    if order != "TITLE_ASC" and _is_int_within(value, 2**31 - 1):
+    if order not in TEXT_ORDERS and _is_int_within(value, 2**31 - 1):
         return value
     raise TypeError("wrong key type in cursor")
 

@@ -66,3 +66,25 @@ def test_analytics_selected_through_fragments_and_mutations_are_loaded(api: Api)
         world.super_token,
     )["createSession"]
     assert created == {"attendeeCount": 0, "liveViews": None}
+
+
+DEEP = """
+query($e: ID!, $first: Int) { event(id: $e) { sessions(first: $first) { nodes {
+  liveEngagement asOf
+  viewers(first: 3) { totalCount nodes { user { name } liveWatchedSeconds } }
+  retention(mode: LIVE, buckets: 10) { points { viewers } }
+  concurrency(bucketSeconds: 600) { peakConcurrentViewers points { viewers } } } } } }
+"""
+
+
+def test_the_deeper_analytics_are_batched_per_page(api: Api) -> None:
+    world = make_world(api)
+    for i in range(12):
+        session = create_session(api, world.event_admin_token, world.event_id, title=f"S{i}")
+        record(api, world.attendee_token, session, "LIVE", (0, 40 + i))
+    token = world.event_admin_token
+    small = statements_for(api, token, DEEP, world.event_id, 2)
+    large = statements_for(api, token, DEEP, world.event_id, 12)
+    # token, event + roles, page, counters, viewers, viewer counts, retention, concurrency
+    assert len(small) == len(large) == 8
+    assert not any("watch_segments" in s for s in large)  # reads never scan raw segments

@@ -1,4 +1,6 @@
-"""Which sessions have analytics, and the view threshold. Pure functions."""
+"""Which sessions have analytics, view thresholds, engagement, slices. Pure functions."""
+
+from fractions import Fraction
 
 NETWORKING_FORMATS = frozenset({"WORKSHOP", "MEET_UP"})
 PROVIDERS_WITH_ANALYTICS = frozenset({"YOUTUBE", "VIMEO", "VOXEET", "TOKBOX", "DIRECT_UPLOAD"})
@@ -21,3 +23,27 @@ def view_threshold(duration: int | None) -> int:
 def average_attended(live_seconds: int, live_viewers: int) -> float:
     """Mean live seconds over viewers who watched any live second; 0 when none did."""
     return live_seconds / live_viewers if live_viewers else 0.0
+
+
+def engagement(watched_seconds: int, viewers: int, duration: int | None) -> float | None:
+    """Mean over viewers of min(100, 100 x W / D), as the double nearest the exact value.
+
+    W is clipped to D, so min(100, ...) never bites and the mean is
+    100 x (sum of W) / (D x viewers): exact from the session's counters.
+    Null without a known duration; 0 when nobody watched in that mode.
+    """
+    if duration is None:
+        return None
+    if viewers == 0:
+        return 0.0
+    return float(Fraction(100 * watched_seconds, duration * viewers))
+
+
+def retention_slice(index: int, buckets: int, duration: int) -> tuple[int, int]:
+    """Seconds [start, end) of slice `index` of `buckets` equal slices of a video.
+
+    Second s falls in slice floor(s x buckets / D), so slice i is
+    [ceil(i x D / buckets), ceil((i + 1) x D / buckets)); with buckets <= D
+    no slice is empty.
+    """
+    return -(-index * duration // buckets), -(-(index + 1) * duration // buckets)

@@ -114,11 +114,12 @@ def _sql_text_array(values: frozenset[str]) -> str:
 # The last is always the session id, so keys are unique and paging never
 # repeats or skips. LIVE_VIEWS_DESC sorts ascending by minus the live views;
 # sessions without analytics get 1 (below every -views), so they come last.
-LIVE_VIEWS_KEY = (
-    f"CASE WHEN s.format <> all({_sql_text_array(NETWORKING_FORMATS)})"
-    f" AND s.stream_provider = any({_sql_text_array(PROVIDERS_WITH_ANALYTICS)})"
-    " THEN -st.live_views ELSE 1 END"
+# analytics.rules.analytics_available in SQL, for a session aliased `s`.
+ANALYTICS_CONDITION = (
+    f"(s.format <> all({_sql_text_array(NETWORKING_FORMATS)})"
+    f" AND s.stream_provider = any({_sql_text_array(PROVIDERS_WITH_ANALYTICS)}))"
 )
+LIVE_VIEWS_KEY = f"CASE WHEN {ANALYTICS_CONDITION} THEN -st.live_views ELSE 1 END"
 ORDER_KEYS: dict[str, tuple[list[str], str]] = {
     "START_TIME_ASC": (["s.start_time", "s.id"], "ASC"),
     "START_TIME_DESC": (["s.start_time", "s.id"], "DESC"),
@@ -137,6 +138,20 @@ def title_pattern(search: str | None) -> str | None:
     return f"%{escaped}%"
 
 
+def _window(
+    params: list[Any], starts_after: datetime | None, starts_before: datetime | None
+) -> str:
+    """Conditions on the start time (only those given, so the usual SQL is unchanged)."""
+    condition = ""
+    if starts_after is not None:
+        params.append(starts_after)
+        condition += f" AND s.start_time >= ${len(params)}"
+    if starts_before is not None:
+        params.append(starts_before)
+        condition += f" AND s.start_time < ${len(params)}"
+    return condition
+
+
 async def list_sessions(
     db: Executor,
     *,
@@ -145,6 +160,8 @@ async def list_sessions(
     search: str | None,
     after: Sequence[Any] | None,
     limit: int,
+    starts_after: datetime | None = None,
+    starts_before: datetime | None = None,
 ) -> list[asyncpg.Record]:
     """One page of an event's sessions, each row with its key (`sort_key_0`, `sort_key_1`)."""
     keys, direction = ORDER_KEYS[order]
@@ -154,6 +171,7 @@ async def list_sessions(
         op = ">" if direction == "ASC" else "<"
         where += f" AND ({', '.join(keys)}) {op} ($4, $5)"
         params += list(after)
+    where += _window(params, starts_after, starts_before)
     sql = (
         f"SELECT {SESSION_COLUMNS},"
         f" {keys[0]} AS sort_key_0, {keys[1]} AS sort_key_1"
@@ -165,12 +183,19 @@ async def list_sessions(
     return await db.fetch(sql, *params)
 
 
-async def count_sessions(db: Executor, *, event_id: int, search: str | None) -> int:
-    count: int = await db.fetchval(
-        f"SELECT count(*) FROM sessions s WHERE s.event_id = $1 AND {SEARCH_CONDITION}",
-        event_id,
-        title_pattern(search),
+async def count_sessions(
+    db: Executor,
+    *,
+    event_id: int,
+    search: str | None,
+    starts_after: datetime | None = None,
+    starts_before: datetime | None = None,
+) -> int:
+    params: list[Any] = [event_id, title_pattern(search)]
+    where = f"s.event_id = $1 AND {SEARCH_CONDITION}" + _window(
+        params, starts_after, starts_before
     )
+    count: int = await db.fetchval(f"SELECT count(*) FROM sessions s WHERE {where}", *params)
     return count
 
 

@@ -1,6 +1,7 @@
 """Creating, changing and listing sessions; registrations and joins."""
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -94,16 +95,36 @@ def _camel(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Window:
+    """Sessions starting at or after `starts_after` and before `starts_before`."""
+
+    starts_after: datetime | None = None
+    starts_before: datetime | None = None
+
+    def validated(self) -> "Window":
+        if self.starts_after and self.starts_before and self.starts_before <= self.starts_after:
+            raise bad_input("startsBefore must be later than startsAfter")
+        return self
+
+    def scope(self, search: str | None) -> str | None:
+        """What a cursor is bound to besides its order: the search and this window."""
+        if self.starts_after is None and self.starts_before is None:
+            return search
+        bounds = [t.isoformat() if t else "" for t in (self.starts_after, self.starts_before)]
+        return "\x1f".join([search or "", *bounds])
+
+
+@dataclass(frozen=True)
 class SessionPage:
     rows: list[asyncpg.Record]
     has_next_page: bool
     order: str
-    search: str | None
+    scope: str | None
 
     def cursor(self, index: int) -> str:
         """The cursor of rows[index] (made on demand: most pages only need the last)."""
         row = self.rows[index]
-        return encode_cursor(self.order, self.search, (row["sort_key_0"], row["sort_key_1"]))
+        return encode_cursor(self.order, self.scope, (row["sort_key_0"], row["sort_key_1"]))
 
 
 async def list_sessions(
@@ -114,21 +135,38 @@ async def list_sessions(
     after: str | None,
     search: str | None,
     order: str,
+    window: Window = Window(),
 ) -> SessionPage:
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise bad_input(f"first must be between 1 and {MAX_PAGE_SIZE}")
     search = search or None
-    start = decode_cursor(after, order, search) if after is not None else None
+    scope = window.validated().scope(search)
+    start = decode_cursor(after, order, scope) if after is not None else None
     rows = await repo.list_sessions(
-        db, event_id=event_id, order=order, search=search, after=start, limit=first + 1
+        db,
+        event_id=event_id,
+        order=order,
+        search=search,
+        after=start,
+        limit=first + 1,
+        starts_after=window.starts_after,
+        starts_before=window.starts_before,
     )
     return SessionPage(
-        rows=rows[:first], has_next_page=len(rows) > first, order=order, search=search
+        rows=rows[:first], has_next_page=len(rows) > first, order=order, scope=scope
     )
 
 
-async def count_sessions(db: Executor, *, event_id: int, search: str | None) -> int:
-    return await repo.count_sessions(db, event_id=event_id, search=search or None)
+async def count_sessions(
+    db: Executor, *, event_id: int, search: str | None, window: Window = Window()
+) -> int:
+    return await repo.count_sessions(
+        db,
+        event_id=event_id,
+        search=search or None,
+        starts_after=window.starts_after,
+        starts_before=window.starts_before,
+    )
 
 
 async def _attendance_key(db: Executor, viewer: Viewer | None, session_id: str) -> dict[str, int]:

@@ -46,3 +46,11 @@ class SessionOrder(Enum):
     START_TIME_DESC = "START_TIME_DESC"
     TITLE_ASC = "TITLE_ASC"
     LIVE_VIEWS_DESC = "LIVE_VIEWS_DESC"
+
+
+@strawberry.enum(description="Watched orders: most seconds in that mode first, then by user id")
+class ViewerOrder(Enum):
+    NAME_ASC = "NAME_ASC"
+    EMAIL_ASC = "EMAIL_ASC"
+    LIVE_WATCHED_DESC = "LIVE_WATCHED_DESC"
+    RECORDING_WATCHED_DESC = "RECORDING_WATCHED_DESC"

@@ -1,19 +1,24 @@
 """Event and its sessions connection."""
 
+from datetime import datetime
 from typing import Annotated
 
 import asyncpg
 import strawberry
 
 from gql_server.context import Context
+from gql_server.repo import analytics as analytics_repo
+from gql_server.services import analytics as analytics_service
 from gql_server.services import sessions as service
+from gql_server.services.sessions import Window
 from gql_server.types.accounts import Organizer
-from gql_server.types.enums import SessionOrder
+from gql_server.types.enums import SessionOrder, WatchMode
 from gql_server.types.sessions import (
     PageInfo,
     Session,
     SessionConnection,
     SessionEdge,
+    WatchTime,
     load_stats,
     selects_any,
 )
@@ -57,8 +62,15 @@ class Event:
             str | None, strawberry.argument(description="Case-insensitive part of the title.")
         ] = None,
         order_by: SessionOrder | None = SessionOrder.START_TIME_ASC,
+        starts_after: Annotated[
+            datetime | None, strawberry.argument(description="Sessions starting at or after.")
+        ] = None,
+        starts_before: Annotated[
+            datetime | None, strawberry.argument(description="Sessions starting before.")
+        ] = None,
     ) -> SessionConnection:
         order = (order_by or SessionOrder.START_TIME_ASC).value
+        window = Window(starts_after, starts_before)
         page = await service.list_sessions(
             info.context.pool,
             event_id=int(self.id),
@@ -66,6 +78,7 @@ class Event:
             after=after,
             search=search,
             order=order,
+            window=window,
         )
         nodes = [Session.from_row(row) for row in page.rows]
         await load_stats(info, nodes)
@@ -81,4 +94,88 @@ class Event:
             edges=edges,
             event_id=int(self.id),
             search=search,
+            window=window,
         )
+
+    @strawberry.field(
+        description=(
+            "Totals over the event's sessions (those starting in the window, when given)."
+            " Watch numbers count sessions with analytics only."
+        )
+    )
+    async def analytics(
+        self,
+        info: Info,
+        starts_after: datetime | None = None,
+        starts_before: datetime | None = None,
+    ) -> "EventAnalytics":
+        window = Window(starts_after, starts_before).validated()
+        row = await analytics_repo.event_totals(
+            info.context.pool,
+            event_id=int(self.id),
+            starts_after=window.starts_after,
+            starts_before=window.starts_before,
+        )
+        live, recording = row["live_seconds"], row["recording_seconds"]
+        return EventAnalytics(
+            sessions=row["sessions"],
+            sessions_with_analytics=row["sessions_with_analytics"],
+            registrations=row["registrations"],
+            registered_users=row["registered_users"],
+            attendances=row["attendances"],
+            attendees=row["attendees"],
+            unique_viewers=row["unique_viewers"],
+            unique_live_viewers=row["unique_live_viewers"],
+            unique_recording_viewers=row["unique_recording_viewers"],
+            watch_time=WatchTime(live=live, recording=recording, total=live + recording),
+            live_views=row["live_views"],
+            recording_views=row["recording_views"],
+            as_of=row["as_of"],
+            event_id=int(self.id),
+            window=window,
+        )
+
+
+@strawberry.type(description="An event's totals. Counts are exact; see docs/metrics.md.")
+class EventAnalytics:
+    sessions: int
+    sessions_with_analytics: int
+    registrations: int = strawberry.field(description="Sum over sessions of registrations.")
+    registered_users: int = strawberry.field(description="Users registered for any session.")
+    attendances: int = strawberry.field(description="Sum over sessions of attendeeCount.")
+    attendees: int = strawberry.field(description="Users who joined any session.")
+    unique_viewers: int = strawberry.field(
+        description="Users who watched at least one second of any session, in either mode."
+    )
+    unique_live_viewers: int
+    unique_recording_viewers: int
+    watch_time: WatchTime
+    live_views: int
+    recording_views: int
+    as_of: datetime | None = strawberry.field(
+        description="When the newest change included happened; null without sessions."
+    )
+    event_id: strawberry.Private[int]
+    window: strawberry.Private[Window]
+
+    @strawberry.field(
+        description=(
+            "Sessions with analytics by views (live + recording, or one mode), most first;"
+            " ties by id. first: 1..100."
+        )
+    )
+    async def top_sessions(
+        self, info: Info, first: int = 5, mode: WatchMode | None = None
+    ) -> list[Session]:
+        analytics_service.check_top_sessions(first)
+        rows = await analytics_repo.top_sessions(
+            info.context.pool,
+            event_id=self.event_id,
+            starts_after=self.window.starts_after,
+            starts_before=self.window.starts_before,
+            limit=first,
+            mode=mode.value if mode else None,
+        )
+        sessions = [Session.from_row(row) for row in rows]
+        await load_stats(info, sessions)
+        return sessions

@@ -1,6 +1,6 @@
 """Session and its analytics, and the sessions connection."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -9,8 +9,17 @@ from strawberry.types.nodes import SelectedField
 
 from gql_server.analytics import rules
 from gql_server.context import Context
+from gql_server.repo.analytics import ConcurrencyKey, RetentionKey
+from gql_server.services import analytics as analytics_service
 from gql_server.services import sessions as service
-from gql_server.types.enums import SessionFormat, StreamProvider
+from gql_server.types.analytics import (
+    ConcurrencyPoint,
+    LiveConcurrency,
+    Retention,
+    RetentionPoint,
+    SessionViewerConnection,
+)
+from gql_server.types.enums import SessionFormat, StreamProvider, ViewerOrder, WatchMode
 
 Info = strawberry.Info[Context, None]
 
@@ -31,6 +40,9 @@ STATS_FIELDS = frozenset(
         "avgAttendedDuration",
         "recordingViews",
         "liveViews",
+        "liveEngagement",
+        "recordingEngagement",
+        "asOf",
     }
 )
 
@@ -106,6 +118,95 @@ class Session:
     live_views: int | None = strawberry.field(
         default=None, description="Viewers with at least min(30, duration) live seconds."
     )
+    live_engagement: float | None = strawberry.field(
+        default=None,
+        description=(
+            "Mean over live viewers of min(100, 100 x their live seconds / duration), in %;"
+            " 0 when none; null without analytics or a known duration."
+        ),
+    )
+    recording_engagement: float | None = strawberry.field(
+        default=None, description="As liveEngagement, for recording viewers."
+    )
+    as_of: datetime = strawberry.field(
+        default=None,
+        description="When the numbers above last changed (the session's creation if never).",
+    )
+
+    @strawberry.field(
+        description=(
+            "Everyone who registered, joined or watched, with their own numbers. first:"
+            " 1..1000; search: part of the name or email. Same access as event."
+        )
+    )
+    async def viewers(
+        self,
+        info: Info,
+        first: int = 100,
+        after: str | None = None,
+        order_by: ViewerOrder = ViewerOrder.NAME_ASC,
+        search: str | None = None,
+    ) -> SessionViewerConnection:
+        args = analytics_service.viewer_page_args(first, after, order_by.value, search)
+        key = (self.event_id, int(self.session_id), args)
+        rows = await info.context.loaders.viewer_page.load(key)
+        return SessionViewerConnection.from_rows(
+            rows,
+            args,
+            event_id=self.event_id,
+            session_id=int(self.session_id),
+            analytics=self.analytics_available,
+            duration=self.duration,
+        )
+
+    @strawberry.field(
+        description=(
+            "Null without analytics or a known duration. buckets: 1..1000, fewer when the"
+            " video is shorter than that many seconds."
+        )
+    )
+    async def retention(self, info: Info, mode: WatchMode, buckets: int = 100) -> Retention | None:
+        analytics_service.check_buckets(buckets)
+        if not self.analytics_available or self.duration is None:
+            return None
+        slices = min(buckets, self.duration)
+        key = RetentionKey(self.event_id, int(self.session_id), mode.value, self.duration, slices)
+        row = await info.context.loaders.retention.load(key)
+        points = analytics_service.retention_slices(row, self.duration)
+        return Retention(
+            mode=mode,
+            viewers=row["viewers"],
+            points=[RetentionPoint(start_second=p.start_second, end_second=p.end_second,
+                                   viewers=p.viewers, percent=p.percent) for p in points],
+            as_of=row["as_of"],
+        )  # fmt: skip
+
+    @strawberry.field(description="Null without analytics. bucketSeconds: 1..86400.")
+    async def concurrency(self, info: Info, bucket_seconds: int = 60) -> LiveConcurrency | None:
+        analytics_service.check_bucket_seconds(bucket_seconds)
+        if not self.analytics_available:
+            return None
+        key = ConcurrencyKey(self.event_id, int(self.session_id), self.duration, bucket_seconds)
+        row = await info.context.loaders.concurrency.load(key)
+        shape = analytics_service.concurrency(
+            row, start_time=self.start_time, end_time=self.end_time, bucket_seconds=bucket_seconds
+        )
+        step = timedelta(seconds=bucket_seconds)
+        return LiveConcurrency(
+            bucket_seconds=bucket_seconds,
+            points=[
+                ConcurrencyPoint(
+                    start=self.start_time + timedelta(seconds=second),
+                    end=self.start_time + timedelta(seconds=second) + step,
+                    start_second=second,
+                    viewers=viewers,
+                )
+                for second, viewers in shape.points
+            ],
+            peak_concurrent_viewers=shape.peak,
+            peak_at=shape.peak_at,
+            as_of=row["as_of"],
+        )
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "Session":
@@ -129,6 +230,7 @@ class Session:
         """Set the counter-backed fields from the session's session_stats row."""
         self.registered_user_count = stats["registered_count"]
         self.attendee_count = stats["attendee_count"]
+        self.as_of = stats["updated_at"]
         if not self.analytics_available:
             return  # the watch metrics stay null, not zero
         live, recording = stats["live_seconds"], stats["recording_seconds"]
@@ -136,6 +238,10 @@ class Session:
         self.avg_attended_duration = rules.average_attended(live, stats["live_viewers"])
         self.recording_views = stats["recording_views"]
         self.live_views = stats["live_views"]
+        self.live_engagement = rules.engagement(live, stats["live_viewers"], self.duration)
+        self.recording_engagement = rules.engagement(
+            recording, stats["recording_viewers"], self.duration
+        )
 
 
 @strawberry.type
@@ -157,9 +263,10 @@ class SessionConnection:
     edges: list[SessionEdge]
     event_id: strawberry.Private[int]
     search: strawberry.Private[str | None]
+    window: strawberry.Private[service.Window]
 
-    @strawberry.field(description="Sessions matching the search, over all pages.")
+    @strawberry.field(description="Sessions matching the search and window, over all pages.")
     async def total_count(self, info: Info) -> int:
         return await service.count_sessions(
-            info.context.pool, event_id=self.event_id, search=self.search
+            info.context.pool, event_id=self.event_id, search=self.search, window=self.window
         )

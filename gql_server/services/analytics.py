@@ -1,0 +1,105 @@
+"""Arguments and shaping of the deeper analytics (docs/metrics.md)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+
+import asyncpg
+
+from gql_server.analytics.rules import retention_slice
+from gql_server.cursors import decode_cursor, encode_cursor
+from gql_server.errors import bad_input
+from gql_server.repo.analytics import ViewerPageArgs
+
+MAX_VIEWER_PAGE = 1000
+MAX_BUCKETS = 1000
+MAX_BUCKET_SECONDS = 86_400
+MAX_CONCURRENCY_POINTS = 10_000
+MAX_TOP_SESSIONS = 100
+
+
+def percent(part: int, whole: int) -> float:
+    """100 x part / whole as the nearest double; 0 when whole is 0."""
+    return float(Fraction(100 * part, whole)) if whole else 0.0
+
+
+def viewer_page_args(
+    first: int, after: str | None, order: str, search: str | None
+) -> ViewerPageArgs:
+    if not 1 <= first <= MAX_VIEWER_PAGE:
+        raise bad_input(f"first must be between 1 and {MAX_VIEWER_PAGE}")
+    search = search or None
+    start = decode_cursor(after, order, search) if after is not None else None
+    return ViewerPageArgs(order=order, search=search, after=start, limit=first + 1)
+
+
+def viewer_cursor(args: ViewerPageArgs, row: asyncpg.Record) -> str:
+    return encode_cursor(args.order, args.search, (row["sort_key_0"], row["sort_key_1"]))
+
+
+def check_buckets(buckets: int) -> None:
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise bad_input(f"buckets must be between 1 and {MAX_BUCKETS}")
+
+
+def check_bucket_seconds(bucket_seconds: int) -> None:
+    if not 1 <= bucket_seconds <= MAX_BUCKET_SECONDS:
+        raise bad_input(f"bucketSeconds must be between 1 and {MAX_BUCKET_SECONDS}")
+
+
+def check_top_sessions(first: int) -> None:
+    if not 1 <= first <= MAX_TOP_SESSIONS:
+        raise bad_input(f"first must be between 1 and {MAX_TOP_SESSIONS}")
+
+
+def _running_counts(row: asyncpg.Record, count: int) -> list[int]:
+    """Viewers per bucket 0..count-1 from the statement's (bucket, delta) arrays."""
+    deltas = dict(zip(row["bucket_list"] or [], row["deltas"] or [], strict=True))
+    running, counts = 0, []
+    for bucket in range(count):
+        running += deltas.get(bucket, 0)
+        counts.append(running)
+    return counts
+
+
+@dataclass(frozen=True)
+class Slice:
+    start_second: int
+    end_second: int
+    viewers: int
+    percent: float
+
+
+def retention_slices(row: asyncpg.Record, duration: int) -> list[Slice]:
+    buckets, total = row["buckets"], row["viewers"]
+    return [
+        Slice(*retention_slice(i, buckets, duration), viewers=n, percent=percent(n, total))
+        for i, n in enumerate(_running_counts(row, buckets))
+    ]
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    points: list[tuple[int, int]]  # (first second of the bucket, viewers)
+    peak: int
+    peak_at: datetime | None
+
+
+def concurrency(
+    row: asyncpg.Record, *, start_time: datetime, end_time: datetime, bucket_seconds: int
+) -> Concurrency:
+    """Buckets from the start to the scheduled end or the last second watched live."""
+    scheduled = int((end_time - start_time).total_seconds())
+    span = max(scheduled, row["last_second"] or 0)
+    count = max(1, -(-span // bucket_seconds))
+    if count > MAX_CONCURRENCY_POINTS:
+        raise bad_input(
+            f"bucketSeconds {bucket_seconds} makes {count} points for this session (at most"
+            f" {MAX_CONCURRENCY_POINTS}); use at least {-(-span // MAX_CONCURRENCY_POINTS)}"
+        )
+    counts = _running_counts(row, count)
+    peak = row["peak"] or 0
+    peak_at = start_time + timedelta(seconds=row["peak_second"]) if peak else None
+    return Concurrency(
+        points=[(i * bucket_seconds, n) for i, n in enumerate(counts)], peak=peak, peak_at=peak_at
+    )

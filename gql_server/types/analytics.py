@@ -1,0 +1,179 @@
+"""Per-viewer rows, retention and live concurrency of a session (docs/metrics.md)."""
+
+from datetime import datetime
+
+import asyncpg
+import strawberry
+
+from gql_server.analytics import rules
+from gql_server.repo.analytics import ViewerPageArgs
+from gql_server.services import analytics as service
+from gql_server.types.enums import WatchMode
+
+
+@strawberry.type(description="Who a viewer row is about.")
+class Attendee:
+    id: strawberry.ID
+    name: str
+    email: str
+
+
+@strawberry.type(
+    description=(
+        "One person who registered for, joined or watched the session. The watch fields"
+        " are null when the session has no analytics; engagement also without a duration."
+    )
+)
+class SessionViewer:
+    user: Attendee
+    registered: bool
+    joined: bool
+    live_watched_seconds: int | None = strawberry.field(
+        description="Distinct live seconds (the union of what was reported, clipped)."
+    )
+    recording_watched_seconds: int | None
+    live_view: bool | None = strawberry.field(
+        description="Counted in the session's liveViews: >= min(30, duration) live seconds."
+    )
+    recording_view: bool | None
+    live_engagement: float | None = strawberry.field(
+        description="min(100, 100 x liveWatchedSeconds / duration)."
+    )
+    recording_engagement: float | None
+
+    @classmethod
+    def from_row(
+        cls, row: asyncpg.Record, *, analytics: bool, duration: int | None
+    ) -> "SessionViewer":
+        user = Attendee(
+            id=strawberry.ID(str(row["user_id"])), name=row["name"], email=row["email"]
+        )
+        if not analytics:
+            return cls(user=user, registered=row["registered"], joined=row["joined"],
+                       live_watched_seconds=None, recording_watched_seconds=None,
+                       live_view=None, recording_view=None,
+                       live_engagement=None, recording_engagement=None)  # fmt: skip
+        live, recording = row["live_seconds"] or 0, row["recording_seconds"] or 0
+        threshold = rules.view_threshold(duration)
+        return cls(
+            user=user,
+            registered=row["registered"],
+            joined=row["joined"],
+            live_watched_seconds=live,
+            recording_watched_seconds=recording,
+            live_view=live >= threshold,
+            recording_view=recording >= threshold,
+            live_engagement=_engagement(live, duration),
+            recording_engagement=_engagement(recording, duration),
+        )
+
+
+def _engagement(seconds: int, duration: int | None) -> float | None:
+    return None if duration is None else min(100.0, service.percent(seconds, duration))
+
+
+@strawberry.type
+class SessionViewerEdge:
+    cursor: str
+    node: SessionViewer
+
+
+@strawberry.type
+class ViewerPageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class SessionViewerConnection:
+    page_info: ViewerPageInfo
+    nodes: list[SessionViewer]
+    edges: list[SessionViewerEdge]
+    as_of: datetime = strawberry.field(
+        description="When the session's registrations, joins or watch data last changed."
+    )
+    event_id: strawberry.Private[int]
+    session_id: strawberry.Private[int]
+    search: strawberry.Private[str | None]
+
+    @strawberry.field(description="People matching the search, over all pages.")
+    async def total_count(self, info: strawberry.Info) -> int:
+        loader = info.context.loaders.viewer_count
+        count: int = await loader.load((self.event_id, self.session_id, self.search))
+        return count
+
+    @classmethod
+    def from_rows(
+        cls,
+        rows: list[asyncpg.Record],
+        args: ViewerPageArgs,
+        *,
+        event_id: int,
+        session_id: int,
+        analytics: bool,
+        duration: int | None,
+    ) -> "SessionViewerConnection":
+        people = [r for r in rows if r["user_id"] is not None]
+        page = people[: args.limit - 1]
+        nodes = [SessionViewer.from_row(r, analytics=analytics, duration=duration) for r in page]
+        cursors = [service.viewer_cursor(args, r) for r in page]
+        return cls(
+            page_info=ViewerPageInfo(
+                has_next_page=len(people) > len(page), end_cursor=cursors[-1] if cursors else None
+            ),
+            nodes=nodes,
+            edges=[
+                SessionViewerEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)
+            ],
+            as_of=rows[0]["as_of"],
+            event_id=event_id,
+            session_id=session_id,
+            search=args.search,
+        )
+
+
+@strawberry.type(description="One equal slice of the video: [startSecond, endSecond).")
+class RetentionPoint:
+    start_second: int
+    end_second: int
+    viewers: int = strawberry.field(description="Viewers of the mode who watched any of it.")
+    percent: float = strawberry.field(description="100 x viewers / the mode's viewers.")
+
+
+@strawberry.type(
+    description=(
+        "For each slice of the video, the share of the mode's viewers (W > 0) who watched"
+        " any second of it. Slices: min(buckets, duration) equal slices."
+    )
+)
+class Retention:
+    mode: WatchMode
+    viewers: int
+    points: list[RetentionPoint]
+    as_of: datetime
+
+
+@strawberry.type(description="Viewers who watched live any second of [start, end).")
+class ConcurrencyPoint:
+    start: datetime
+    end: datetime
+    start_second: int = strawberry.field(description="Seconds since the stream began.")
+    viewers: int
+
+
+@strawberry.type(
+    description=(
+        "Live viewers over wall-clock time from startTime (LIVE positions are seconds since"
+        " the stream began), to the scheduled end or the last second watched."
+    )
+)
+class LiveConcurrency:
+    bucket_seconds: int
+    points: list[ConcurrencyPoint]
+    peak_concurrent_viewers: int = strawberry.field(
+        description="Most viewers watching the same second live."
+    )
+    peak_at: datetime | None = strawberry.field(
+        description="The first second the peak was reached; null when nobody watched live."
+    )
+    as_of: datetime
