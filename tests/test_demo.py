@@ -1,0 +1,76 @@
+"""The demo event shows every metric, and its numbers agree with each other."""
+
+from typing import Any
+
+from conftest import FAST_HASHING, Api
+from helpers import login
+
+from gql_server.auth import Passwords
+from gql_server.db import Pool
+from gql_server.demo import DEMO_PASSWORD, DemoLogins, load_demo
+from gql_server.repo.verify import find_rollup_mismatches
+from gql_server.settings import Settings
+
+QUERY = """
+query($e: ID!) { event(id: $e) {
+  analytics { sessions sessionsWithAnalytics uniqueViewers uniqueLiveViewers
+              watchTime { live recording } liveViews recordingViews asOf
+              topSessions(first: 3) { title } }
+  sessions(first: 1000) { totalCount nodes {
+    title duration analyticsAvailable liveViews recordingViews watchTime { live recording }
+    liveEngagement recordingEngagement asOf
+    viewers(first: 1000) { totalCount nodes { liveWatchedSeconds recordingWatchedSeconds
+                                              liveView recordingView } }
+    retention(mode: LIVE, buckets: 10) { viewers points { viewers percent } }
+    concurrency(bucketSeconds: 300) { peakConcurrentViewers peakAt points { viewers } } } } } }
+"""
+
+
+def test_the_demo_shows_every_metric_consistently(api: Api) -> None:
+    async def load(pool: Pool) -> DemoLogins:
+        return await load_demo(pool, Passwords(Settings(**FAST_HASHING)), viewers=80)
+
+    demo = api.run(load)
+    token = login(api, "host@demo.example", DEMO_PASSWORD)
+    event = api.data(QUERY, {"e": str(demo.event_id)}, token)["event"]
+    sessions: dict[str, Any] = {n["title"]: n for n in event["sessions"]["nodes"]}
+    with_analytics = [n for n in sessions.values() if n["analyticsAvailable"]]
+
+    totals = event["analytics"]
+    assert totals["sessions"] == event["sessions"]["totalCount"] == len(sessions)
+    assert totals["sessionsWithAnalytics"] == len(with_analytics)
+    assert totals["watchTime"]["live"] == sum(n["watchTime"]["live"] for n in with_analytics)
+    assert totals["liveViews"] == sum(n["liveViews"] for n in with_analytics) > 0
+    assert totals["recordingViews"] == sum(n["recordingViews"] for n in with_analytics) > 0
+    assert 0 < totals["uniqueLiveViewers"] <= totals["uniqueViewers"] <= 80
+    assert len(totals["topSessions"]) == 3
+
+    for node in with_analytics:
+        rows = node["viewers"]["nodes"]
+        # Per-viewer rows add up to the session's numbers.
+        assert sum(r["liveWatchedSeconds"] for r in rows) == node["watchTime"]["live"]
+        assert sum(r["recordingWatchedSeconds"] for r in rows) == node["watchTime"]["recording"]
+        assert sum(r["liveView"] for r in rows) == node["liveViews"]
+        assert sum(r["recordingView"] for r in rows) == node["recordingViews"]
+        live_viewers = sum(r["liveWatchedSeconds"] > 0 for r in rows)
+        peak = node["concurrency"]["peakConcurrentViewers"]
+        assert peak <= live_viewers and (peak > 0) == (live_viewers > 0)
+        assert max(p["viewers"] for p in node["concurrency"]["points"]) <= live_viewers
+        if node["duration"] is None:
+            assert node["retention"] is None and node["liveEngagement"] is None
+        else:
+            assert node["retention"]["viewers"] == live_viewers
+            assert all(p["viewers"] <= live_viewers for p in node["retention"]["points"])
+            assert 0 <= node["liveEngagement"] <= 100
+
+    keynote = sessions["Opening keynote"]
+    assert keynote["concurrency"]["peakConcurrentViewers"] > 1
+    assert keynote["liveEngagement"] > 0
+    teaser = sessions["Sponsor teaser (20 s)"]
+    assert len(teaser["retention"]["points"]) == 10
+    assert any(p["percent"] == 100.0 for p in teaser["retention"]["points"])
+    assert sessions["Fireside chat (duration unknown)"]["concurrency"]["peakAt"]
+    zoom = sessions["Partner livestream on Zoom"]
+    assert zoom["retention"] is None and zoom["concurrency"] is None
+    assert zoom["viewers"]["totalCount"] > 0  # registrations and joins still listed
+    assert api.run(find_rollup_mismatches) == []
