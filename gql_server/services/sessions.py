@@ -114,6 +114,9 @@ class Window:
         return "\x1f".join([search or "", *bounds])
 
 
+ANY_TIME = Window()
+
+
 @dataclass(frozen=True)
 class SessionPage:
     rows: list[asyncpg.Record]
@@ -135,7 +138,7 @@ async def list_sessions(
     after: str | None,
     search: str | None,
     order: str,
-    window: Window = Window(),
+    window: Window = ANY_TIME,
 ) -> SessionPage:
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise bad_input(f"first must be between 1 and {MAX_PAGE_SIZE}")
@@ -158,7 +161,7 @@ async def list_sessions(
 
 
 async def count_sessions(
-    db: Executor, *, event_id: int, search: str | None, window: Window = Window()
+    db: Executor, *, event_id: int, search: str | None, window: Window = ANY_TIME
 ) -> int:
     return await repo.count_sessions(
         db,
