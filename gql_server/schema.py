@@ -7,6 +7,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+import asyncpg
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -25,7 +26,7 @@ from gql_server.db import UNAVAILABLE_ERRORS
 from gql_server.errors import BAD_REQUEST, INTERNAL, UNAVAILABLE, ApiError, ErrorKind
 from gql_server.execution import FastListExecutor
 from gql_server.settings import Settings
-from gql_server.types.root import Mutation, Query, resolve_record_watch_fast
+from gql_server.types.root import Mutation, Query, Subscription, resolve_record_watch_fast
 from gql_server.types.scalars import DATETIME
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ def error_kind(error: GraphQLError) -> ErrorKind | None:
     original = error.original_error
     if isinstance(original, ApiError):
         return original.kind
+    if isinstance(original, asyncpg.CharacterNotInRepertoireError):
+        return BAD_REQUEST  # text PostgreSQL cannot store: U+0000
     if isinstance(original, UNAVAILABLE_ERRORS):
         return UNAVAILABLE
     if not error.path:
@@ -58,6 +61,8 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     else:
         # "Did you mean ...?" would spell out the schema to anyone probing it.
         payload = {"message": SUGGESTION.sub("", error.message)}
+        if isinstance(error.original_error, asyncpg.CharacterNotInRepertoireError):
+            payload["message"] = "Text must not contain the NUL character (U+0000)"
     if error.locations:
         payload["locations"] = [
             {"line": loc.line, "column": loc.column} for loc in error.locations
@@ -100,6 +105,7 @@ def create_schema(settings: Settings | None = None, *, fast_lists: bool = True) 
     schema = Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),
         execution_context_class=FastListExecutor if fast_lists else None,

@@ -214,3 +214,23 @@ def test_unknown_paths_and_methods_answer_with_codes(api: Api) -> None:
     wrong = api.client.post("/healthz")
     assert wrong.status_code == 405
     assert wrong.json()["errors"][0]["extensions"] == {"code": 405, "status": 405}
+
+
+def test_text_with_a_nul_character_is_400_and_writes_nothing(api: Api) -> None:
+    """PostgreSQL cannot store U+0000 in text; the fuzzer found it as a 500."""
+    world = make_world(api)
+    nul = {"e": "a\u0000b@example.com", "n": "N\u0000", "p": "password-123"}
+    sign_up = "mutation($e: String!, $n: String!, $p: String!) { signUp(email: $e, password: $p, name: $n) { id } }"  # noqa: E501
+    error = api.error(sign_up, nul)
+    assert error["extensions"] == {"code": 400, "status": 400}
+    assert error["message"] == "Text must not contain the NUL character (U+0000)"
+    named = 'mutation { createOrganizer(name: "x\\u0000y") { id } }'
+    assert api.code(named, token=world.super_token) == 400
+    search = 'query($e: ID!) { event(id: $e) { sessions(search: "\\u0000") { totalCount } } }'
+    assert api.code(search, {"e": world.event_id}, world.super_token) == 400
+
+    async def organizers(pool: Any) -> int:
+        count: int = await pool.fetchval("SELECT count(*) FROM organizers")
+        return count
+
+    assert api.run(organizers) == 1  # the world's own
