@@ -4,21 +4,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from gql_server.access_log import AccessLog
 from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, migrate
+from gql_server.export import sessions_csv
 from gql_server.http import GraphQLEndpoint
 from gql_server.schema import create_schema
 from gql_server.settings import Settings
+from gql_server.subscriptions import SubscriptionEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,14 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc, HTTPException) else "Internal server error"
     body = {"errors": [{"message": detail, "extensions": {"code": status, "status": status}}]}
     return JSONResponse(body, status_code=status)
+
+
+STATIC = Path(__file__).parent / "static"
+
+
+async def dashboard(request: Request) -> FileResponse:
+    """The host dashboard: a static page over the public GraphQL API (static/)."""
+    return FileResponse(STATIC / "dashboard.html", media_type="text/html")
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -76,12 +88,18 @@ def create_app(
                 max_age=600,
             )
         )
-    endpoint = GraphQLEndpoint(create_schema(settings), graphiql=settings.graphiql)
+    schema = create_schema(settings)
+    endpoint = GraphQLEndpoint(schema, graphiql=settings.graphiql)
     app = Starlette(
         middleware=middleware,
         routes=[
             Route("/graphql", endpoint, methods=None),
+            WebSocketRoute("/graphql", SubscriptionEndpoint(schema)),
+            Route("/events/{event_id}/sessions.csv", sessions_csv, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/", dashboard, methods=["GET"]),
+            Route("/dashboard", dashboard, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: http_error},

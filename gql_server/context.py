@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 from strawberry.dataloader import DataLoader
@@ -111,3 +111,5 @@ class Context:
     passwords: Passwords
     viewer: Viewer | None
     loaders: Loaders
+    # The connection_init payload of a WebSocket (subscriptions.py); else None.
+    connection_params: Any = None

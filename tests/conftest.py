@@ -6,9 +6,13 @@ embedded server is started in a temporary directory.
 """
 
 import asyncio
+import contextlib
 import itertools
 import os
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+import uvicorn
 from starlette.testclient import TestClient
 
 from gql_server.app import create_app
@@ -154,6 +159,27 @@ class Api:
             return await work(pool)
 
         return portal.call(call)
+
+
+@contextlib.contextmanager
+def served(dsn: str) -> Iterator[str]:
+    """The app under uvicorn on loopback, in a thread: real sockets, real concurrency."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(app_settings(dsn)), port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @pytest.fixture

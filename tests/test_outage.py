@@ -1,22 +1,18 @@
 """The database goes away and comes back: quick 503s, then recovery without a restart."""
 
 import asyncio
-import contextlib
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from conftest import FAST_HASHING, Api, QueryLog, app_settings
+from conftest import FAST_HASHING, Api, QueryLog, app_settings, served
 from helpers import PASSWORD, create_event, create_organizer, create_session, login, sign_up
 from starlette.testclient import TestClient
-from test_cli import free_port
 
 from gql_server.app import create_app
 from gql_server.auth import Passwords
@@ -63,25 +59,6 @@ RECORD = "mutation($s: [WatchSegmentInput!]!) { recordWatch(segments: $s) { acce
 LIVE = "query($e: ID!) { event(id: $e) { sessions(first: 10) { nodes { watchTime { live } } } } }"
 PLAYERS = 6
 SPAN, SPANS_PER_BATCH = 5, 10  # each batch: 10 adjacent 5 s spans, 50 new seconds
-
-
-@contextlib.contextmanager
-def served(dsn: str) -> Iterator[str]:
-    """The app under uvicorn on loopback, in a thread: real sockets, real concurrency."""
-    port = free_port()
-    config = uvicorn.Config(create_app(app_settings(dsn)), port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @dataclass

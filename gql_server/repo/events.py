@@ -72,3 +72,21 @@ async def add_event_admin(db: Executor, *, event_id: int, user_id: int) -> None:
         event_id,
         user_id,
     )
+
+
+HOSTED_EVENTS = """
+SELECT e.id, e.organizer_id, e.name FROM events e
+WHERE $2
+   OR EXISTS (SELECT 1 FROM event_admins a WHERE a.event_id = e.id AND a.user_id = $1)
+   OR EXISTS (SELECT 1 FROM organizer_admins a
+              WHERE a.organizer_id = e.organizer_id AND a.user_id = $1)
+ORDER BY e.id DESC
+LIMIT $3
+"""
+
+
+async def hosted_events(
+    db: Executor, *, user_id: int, super_admin: bool, limit: int
+) -> list[asyncpg.Record]:
+    """Events the user hosts (every event for a super admin), newest first."""
+    return await db.fetch(HOSTED_EVENTS, user_id, super_admin, limit)

@@ -199,6 +199,15 @@ async def count_sessions(
     return count
 
 
+async def stats_changed_at(db: Executor, *, event_id: int, session_id: int) -> datetime | None:
+    changed: datetime | None = await db.fetchval(
+        "SELECT updated_at FROM session_stats WHERE event_id = $1 AND session_id = $2",
+        event_id,
+        session_id,
+    )
+    return changed
+
+
 async def load_session_stats(db: Executor, keys: list[tuple[int, int]]) -> list[asyncpg.Record]:
     """Counters of sessions given as (event_id, session_id)."""
     return await db.fetch(
@@ -243,3 +252,13 @@ async def unregister(db: Executor, *, event_id: int, session_id: int, user_id: i
 
 async def join(db: Executor, *, event_id: int, session_id: int, user_id: int) -> None:
     await db.execute(JOIN, event_id, session_id, user_id)
+
+
+async def get_event_session(
+    db: Executor, *, event_id: int, session_id: int
+) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.event_id = $1 AND s.id = $2",
+        event_id,
+        session_id,
+    )

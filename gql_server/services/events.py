@@ -104,3 +104,17 @@ async def _existing_user(db: Executor, user_id: str) -> int:
     if parsed is None or not await repo.user_exists(db, user_id=parsed):
         raise ApiError(NOT_FOUND, "User not found")
     return parsed
+
+
+MAX_HOSTED_EVENTS = 1000
+
+
+async def hosted_events(
+    db: Executor, viewer: Viewer | None, *, first: int
+) -> list[asyncpg.Record]:
+    viewer = auth.require_viewer(viewer)
+    if not 1 <= first <= MAX_HOSTED_EVENTS:
+        raise bad_input(f"first must be between 1 and {MAX_HOSTED_EVENTS}")
+    return await repo.hosted_events(
+        db, user_id=viewer.user_id, super_admin=viewer.is_super_admin, limit=first
+    )

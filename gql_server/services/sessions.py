@@ -89,6 +89,27 @@ async def update_session(
         return result
 
 
+async def get_hosted_session(
+    db: Executor, viewer: Viewer | None, *, session_id: str
+) -> asyncpg.Record:
+    """A session of an event the viewer hosts: 401, then 404800, then 4030201."""
+    viewer = auth.require_viewer(viewer)
+    parsed = parse_id(session_id)
+    row = (
+        await repo.get_session_access(db, session_id=parsed, user_id=viewer.user_id)
+        if parsed is not None
+        else None
+    )
+    if row is None:
+        raise ApiError(SESSION_NOT_FOUND)
+    auth.require_host(viewer, _session_roles(row))
+    return row
+
+
+async def stats_changed_at(db: Executor, *, event_id: int, session_id: int) -> datetime | None:
+    return await repo.stats_changed_at(db, event_id=event_id, session_id=session_id)
+
+
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)

@@ -7,7 +7,9 @@ import asyncpg
 import strawberry
 
 from gql_server.context import Context
+from gql_server.ids import parse_id
 from gql_server.repo import analytics as analytics_repo
+from gql_server.repo import sessions as sessions_repo
 from gql_server.services import analytics as analytics_service
 from gql_server.services import sessions as service
 from gql_server.services.sessions import Window
@@ -96,6 +98,22 @@ class Event:
             search=search,
             window=window,
         )
+
+    @strawberry.field(description="One session of this event; null when it has no such session.")
+    async def session(self, info: Info, id: strawberry.ID) -> Session | None:
+        parsed = parse_id(id)
+        row = (
+            await sessions_repo.get_event_session(
+                info.context.pool, event_id=int(self.id), session_id=parsed
+            )
+            if parsed is not None
+            else None
+        )
+        if row is None:
+            return None
+        session = Session.from_row(row)
+        await load_stats(info, [session])
+        return session
 
     @strawberry.field(
         description=(

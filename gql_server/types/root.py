@@ -1,12 +1,14 @@
 """Query and Mutation: thin resolvers over the services."""
 
+import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import fields
 from typing import Any
 
 import strawberry
 from graphql import GraphQLResolveInfo
 
-from gql_server.context import Context
+from gql_server.context import Context, Loaders
 from gql_server.repo.sessions import NewSession
 from gql_server.services import accounts, events, sessions, watch
 from gql_server.types.accounts import LoginPayload, Organizer, User
@@ -32,6 +34,17 @@ class Query:
     async def event(self, info: Info, id: strawberry.ID) -> Event | None:
         ctx = info.context
         return Event.from_row(await events.get_hosted_event(ctx.pool, ctx.viewer, event_id=id))
+
+    @strawberry.field(
+        description=(
+            "Events the signed-in user hosts (every event for a super admin), newest first."
+            " first: 1..1000. Errors: 401."
+        )
+    )
+    async def hosted_events(self, info: Info, first: int = 100) -> list[Event]:
+        ctx = info.context
+        rows = await events.hosted_events(ctx.pool, ctx.viewer, first=first)
+        return [Event.from_row(row) for row in rows]
 
     @strawberry.field(description="The signed-in user; null when the request has no token.")
     def me(self, info: Info) -> User | None:
@@ -196,3 +209,40 @@ async def resolve_record_watch_fast(
     ]
     accepted = await watch.record_watch(info.context.pool, info.context.viewer, reported)
     return RecordWatchPayload(accepted=accepted)
+
+
+# A subscriber is sent a session at most this often, however fast it changes.
+SESSION_UPDATE_INTERVAL = 1.0
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "The session now, then again whenever its numbers change (checked once a second,"
+            " so at most one update a second). A host of its event only: 401, 404800,"
+            " 4030201. Over WebSocket (graphql-transport-ws) at /graphql, with"
+            ' {"Authorization": "Bearer <token>"} as the connection_init payload.'
+        )
+    )
+    async def session_updates(
+        self, info: Info, session_id: strawberry.ID
+    ) -> AsyncGenerator[Session, None]:
+        ctx = info.context
+        row = await sessions.get_hosted_session(ctx.pool, ctx.viewer, session_id=session_id)
+        key = {"event_id": row["event_id"], "session_id": row["id"]}
+        sent_at = None
+        while True:
+            changed_at = await sessions.stats_changed_at(ctx.pool, **key)
+            if changed_at != sent_at:
+                # Re-read (and re-authorize) the session, with fresh loaders:
+                # the connection's context lives as long as the socket.
+                row = await sessions.get_hosted_session(
+                    ctx.pool, ctx.viewer, session_id=session_id
+                )
+                ctx.loaders = Loaders(ctx.pool)
+                session = Session.from_row(row)
+                await load_stats(info, [session])
+                sent_at = changed_at
+                yield session
+            await asyncio.sleep(SESSION_UPDATE_INTERVAL)

@@ -1,0 +1,359 @@
+// The host dashboard: plain ES modules over the public GraphQL API only
+// (POST /graphql, the graphql-transport-ws subscription at /graphql, and the
+// CSV export). No build step; uPlot is vendored under /static/vendor.
+import uPlot from "/static/vendor/uplot-1.6.32/uPlot.esm.js";
+
+const PAGE_SIZE = 20;
+const $ = (id) => document.getElementById(id);
+const state = {
+  token: sessionStorage.getItem("token"),
+  eventId: null,
+  order: "START_TIME_ASC",
+  search: "",
+  cursors: [null], // the `after` of each page seen so far
+  page: 0,
+  nodes: [],
+  charts: [],
+  socket: null,
+};
+
+// What each documented error code means to a person (docs/errors.md).
+const WORDS = {
+  401: "Your sign-in has expired or is not valid. Please sign in again.",
+  4010102: "Too many failed sign-ins for this address. Try again in 30 minutes.",
+  4030201: "You are not a host of this event, so you cannot see its analytics.",
+  4040200: "This event does not exist (any more).",
+  404800: "This session does not exist (any more).",
+  503: "The server cannot reach its database right now. Please try again in a moment.",
+};
+
+class ApiError extends Error {
+  constructor(code, message) {
+    super(WORDS[code] ?? message ?? `Something went wrong (code ${code}).`);
+    this.code = code;
+  }
+}
+
+async function api(query, variables = {}) {
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  let response;
+  try {
+    response = await fetch("/graphql", { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+  } catch {
+    throw new ApiError(0, "The server cannot be reached. Check your connection and try again.");
+  }
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    throw new ApiError(response.status, `The server answered with HTTP ${response.status}.`);
+  }
+  const error = body.errors?.[0];
+  if (error) {
+    const code = error.extensions?.code ?? response.status;
+    if (code === 401 && state.token) signOut(WORDS[401]);
+    throw new ApiError(code, code === 400 ? `The request was refused: ${error.message}` : error.message);
+  }
+  return body.data;
+}
+
+function say(text, kind = "error") {
+  const message = $("message");
+  message.textContent = text;
+  message.className = kind;
+  message.hidden = !text;
+}
+
+function show(...ids) {
+  for (const id of ["sign-in", "events", "overview", "detail"]) $(id).hidden = !ids.includes(id);
+}
+
+function signOut(text = "") {
+  state.token = null;
+  sessionStorage.removeItem("token");
+  closeSocket();
+  $("who").textContent = "";
+  $("sign-out").hidden = true;
+  show("sign-in");
+  say(text);
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  try {
+    const data = await api(
+      "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { name } } }",
+      { e: form.get("email"), p: form.get("password") },
+    );
+    state.token = data.login.token;
+    sessionStorage.setItem("token", state.token);
+    say("");
+    await start();
+  } catch (error) {
+    say(error.code === 401 ? "Wrong email or password." : error.message);
+  }
+}
+
+async function start() {
+  const data = await api("{ me { name } hostedEvents { id name } }");
+  if (!data.me) return signOut(WORDS[401]);
+  $("who").textContent = `Signed in as ${data.me.name}`;
+  $("sign-out").hidden = false;
+  const picker = $("event-picker");
+  picker.replaceChildren(...data.hostedEvents.map((e) => new Option(e.name, e.id)));
+  if (!data.hostedEvents.length) {
+    show("events");
+    return say("You do not host any event yet.", "info");
+  }
+  await pickEvent(data.hostedEvents[0].id);
+}
+
+async function pickEvent(eventId) {
+  state.eventId = eventId;
+  state.cursors = [null];
+  state.page = 0;
+  $("event-picker").value = eventId;
+  closeSocket();
+  await loadPage();
+}
+
+const FIELDS = `id title startTime endTime format streamProvider duration analyticsAvailable
+  registeredUserCount attendeeCount liveViews recordingViews avgAttendedDuration
+  watchTime { live recording } liveEngagement recordingEngagement`;
+
+async function loadPage() {
+  try {
+    const data = await api(
+      `query($e: ID!, $first: Int, $after: String, $search: String, $order: SessionOrder) {
+        event(id: $e) {
+          analytics { sessions uniqueViewers liveViews recordingViews watchTime { live recording } asOf }
+          sessions(first: $first, after: $after, search: $search, orderBy: $order) {
+            totalCount pageInfo { hasNextPage endCursor } nodes { ${FIELDS} } } } }`,
+      { e: state.eventId, first: PAGE_SIZE, after: state.cursors[state.page], search: state.search || null, order: state.order },
+    );
+    say("");
+    render(data.event);
+  } catch (error) {
+    show("events");
+    say(error.message);
+  }
+}
+
+const number = (value) => (value === null || value === undefined ? null : value);
+const percent = (value) => (value === null ? null : `${value.toFixed(1)} %`);
+const seconds = (value) => (value === null ? null : Number.isInteger(value) ? String(value) : value.toFixed(1));
+
+function cell(value, field) {
+  const td = document.createElement("td");
+  td.dataset.field = field;
+  if (value === null || value === undefined) {
+    td.textContent = "—";
+    td.className = "na";
+    td.title = "Not available for this session";
+  } else {
+    td.textContent = value;
+  }
+  return td;
+}
+
+function isLive(session, now = Date.now()) {
+  return Date.parse(session.startTime) <= now && now < Date.parse(session.endTime);
+}
+
+function render(event) {
+  show("events", "overview", ...(state.selected ? ["detail"] : []));
+  const totals = event.analytics;
+  $("totals").textContent =
+    `${totals.sessions} sessions · ${totals.uniqueViewers} unique viewers · ` +
+    `${totals.liveViews} live views · ${totals.recordingViews} recording views · ` +
+    `watch time ${totals.watchTime.live} s live, ${totals.watchTime.recording} s recorded`;
+  const page = event.sessions;
+  state.nodes = page.nodes;
+  state.hasNext = page.pageInfo.hasNextPage;
+  state.cursors[state.page + 1] = page.pageInfo.endCursor;
+  $("count").textContent = `${page.totalCount} sessions`;
+  $("page").textContent = `Page ${state.page + 1} of ${Math.max(1, Math.ceil(page.totalCount / PAGE_SIZE))}`;
+  $("previous").disabled = state.page === 0;
+  $("next").disabled = !page.pageInfo.hasNextPage;
+  $("csv").href = "#";
+  const rows = page.nodes.map((s) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = s.id;
+    const title = cell(s.title, "title");
+    if (isLive(s)) title.append(" ", Object.assign(document.createElement("span"), { className: "live", textContent: "LIVE" }));
+    tr.append(
+      title,
+      cell(new Date(s.startTime).toLocaleString(), "startTime"),
+      cell(s.format, "format"),
+      cell(s.streamProvider, "streamProvider"),
+      cell(number(s.duration), "duration"),
+      cell(s.registeredUserCount, "registeredUserCount"),
+      cell(s.attendeeCount, "attendeeCount"),
+      cell(number(s.liveViews), "liveViews"),
+      cell(number(s.recordingViews), "recordingViews"),
+      cell(seconds(s.avgAttendedDuration), "avgAttendedDuration"),
+      cell(s.watchTime?.live, "watchTimeLive"),
+      cell(s.watchTime?.recording, "watchTimeRecording"),
+      cell(percent(s.liveEngagement), "liveEngagement"),
+      cell(percent(s.recordingEngagement), "recordingEngagement"),
+    );
+    tr.addEventListener("click", () => openSession(s.id));
+    if (s.id === state.selected) tr.className = "selected";
+    return tr;
+  });
+  $("sessions").tBodies[0].replaceChildren(...rows);
+  for (const button of document.querySelectorAll("th button")) {
+    button.classList.toggle("active", state.order.startsWith(button.dataset.sort));
+  }
+  drawViews(page.nodes.filter((s) => s.analyticsAvailable));
+}
+
+function chart(id, options, data) {
+  const target = $(id);
+  target.replaceChildren();
+  const width = Math.max(320, Math.min(1000, target.clientWidth || 800));
+  state.charts.push(new uPlot({ width, height: 240, ...options }, data, target));
+}
+
+function drawViews(sessions) {
+  const x = sessions.map((_, i) => i);
+  const bars = uPlot.paths.bars({ size: [0.35, 40], align: 0 });
+  chart("views-chart", {
+    scales: { x: { time: false, range: [-0.5, Math.max(0.5, sessions.length - 0.5)] } },
+    axes: [{ values: (_, ticks) => ticks.map((t) => sessions[t]?.title.slice(0, 14) ?? "") }, { label: "views" }],
+    series: [
+      {},
+      { label: "Live", fill: "#3b6fd8", stroke: "#3b6fd8", paths: bars, points: { show: false } },
+      { label: "Recording", fill: "#e0892f", stroke: "#e0892f", paths: uPlot.paths.bars({ size: [0.35, 40], align: 1 }), points: { show: false } },
+    ],
+  }, [x, sessions.map((s) => s.liveViews), sessions.map((s) => s.recordingViews)]);
+}
+
+const DETAIL = `query($e: ID!, $s: ID!) { event(id: $e) { session(id: $s) { ${FIELDS}
+  retention(mode: LIVE, buckets: 10) { viewers points { startSecond endSecond percent } }
+  recording: retention(mode: RECORDING, buckets: 10) { viewers points { percent } }
+  concurrency(bucketSeconds: 60) { peakConcurrentViewers peakAt points { start viewers } } } } }`;
+
+async function openSession(sessionId) {
+  state.selected = sessionId;
+  for (const tr of $("sessions").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.id === sessionId);
+  try {
+    const data = await api(DETAIL, { e: state.eventId, s: sessionId });
+    const session = data.event.session;
+    if (!session) throw new ApiError(404800);
+    drawDetail(session);
+    closeSocket();
+    if (isLive(session)) follow(session.id);
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+function drawDetail(s) {
+  $("detail").hidden = false;
+  $("detail-title").textContent = s.title;
+  $("detail-numbers").textContent = s.analyticsAvailable
+    ? `${s.liveViews} live views, ${s.recordingViews} recording views, ` +
+      `${s.registeredUserCount} registered, ${s.attendeeCount} attended` + (isLive(s) ? " · live now, updating" : "")
+    : `${s.streamProvider ?? "This format"} sessions have no watch analytics: ${s.registeredUserCount} registered, ${s.attendeeCount} attended.`;
+  if (s.retention) {
+    $("retention-note").textContent = `${s.retention.viewers} live viewers, ${s.recording.viewers} recording viewers.`;
+    chart("retention-chart", {
+      scales: { x: { time: false }, y: { range: [0, 100] } },
+      axes: [{ label: "second of the video" }, { label: "% of viewers" }],
+      series: [{}, { label: "Live", stroke: "#3b6fd8" }, { label: "Recording", stroke: "#e0892f" }],
+    }, [s.retention.points.map((p) => p.startSecond), s.retention.points.map((p) => p.percent), s.recording.points.map((p) => p.percent)]);
+  } else {
+    $("retention-chart").replaceChildren();
+    $("retention-note").textContent = s.analyticsAvailable
+      ? "No retention curve: the video's duration is not known yet."
+      : "No retention curve for this session.";
+  }
+  if (s.concurrency) {
+    const peak = s.concurrency.peakAt ? ` at ${new Date(s.concurrency.peakAt).toLocaleTimeString()}` : "";
+    $("concurrency-note").textContent = `Peak: ${s.concurrency.peakConcurrentViewers} viewers${peak}.`;
+    chart("concurrency-chart", {
+      axes: [{}, { label: "viewers" }],
+      series: [{}, { label: "Live viewers", stroke: "#b3261e", fill: "rgba(179,38,30,.1)" }],
+    }, [s.concurrency.points.map((p) => Date.parse(p.start) / 1000), s.concurrency.points.map((p) => p.viewers)]);
+  } else {
+    $("concurrency-chart").replaceChildren();
+    $("concurrency-note").textContent = "No live concurrency for this session.";
+  }
+}
+
+// Live sessions: the server pushes the session when its numbers change (at
+// most once a second); the charts are then fetched again.
+function follow(sessionId) {
+  const socket = new WebSocket(`${location.origin.replace(/^http/, "ws")}/graphql`, "graphql-transport-ws");
+  state.socket = socket;
+  socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${state.token}` } }));
+  socket.onmessage = async (message) => {
+    const data = JSON.parse(message.data);
+    if (data.type === "connection_ack") {
+      socket.send(JSON.stringify({
+        id: "session", type: "subscribe",
+        payload: { query: "subscription($s: ID!) { sessionUpdates(sessionId: $s) { id asOf } }", variables: { s: sessionId } },
+      }));
+    } else if (data.type === "next" && data.payload.data && state.selected === sessionId) {
+      const fresh = await api(DETAIL, { e: state.eventId, s: sessionId });
+      if (fresh.event.session) drawDetail(fresh.event.session);
+    } else if (data.type === "ping") {
+      socket.send(JSON.stringify({ type: "pong" }));
+    }
+  };
+  socket.onclose = (event) => {
+    if (event.code === 4403) say("Live updates stopped: your sign-in has expired.");
+  };
+}
+
+function closeSocket() {
+  if (state.socket) state.socket.close();
+  state.socket = null;
+}
+
+async function downloadCsv(event) {
+  event.preventDefault();
+  const response = await fetch(`/events/${state.eventId}/sessions.csv`, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    const code = body.errors?.[0]?.extensions?.code ?? response.status;
+    if (code === 401) return signOut(WORDS[401]);
+    return say(new ApiError(code, body.errors?.[0]?.message).message);
+  }
+  const link = Object.assign(document.createElement("a"), {
+    href: URL.createObjectURL(await response.blob()),
+    download: `event-${state.eventId}-sessions.csv`,
+  });
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+$("sign-in").addEventListener("submit", signIn);
+$("sign-out").addEventListener("click", async () => {
+  await api("mutation { logout }").catch(() => {});
+  signOut("You are signed out.");
+});
+$("event-picker").addEventListener("change", (event) => pickEvent(event.target.value));
+$("csv").addEventListener("click", downloadCsv);
+$("previous").addEventListener("click", () => { state.page -= 1; loadPage(); });
+$("next").addEventListener("click", () => { state.page += 1; loadPage(); });
+let typing;
+$("search").addEventListener("input", (event) => {
+  clearTimeout(typing);
+  typing = setTimeout(() => { state.search = event.target.value; state.cursors = [null]; state.page = 0; loadPage(); }, 250);
+});
+for (const button of document.querySelectorAll("th button")) {
+  button.addEventListener("click", () => {
+    const sort = button.dataset.sort;
+    state.order = sort === "START_TIME" ? (state.order === "START_TIME_ASC" ? "START_TIME_DESC" : "START_TIME_ASC") : sort;
+    state.cursors = [null];
+    state.page = 0;
+    loadPage();
+  });
+}
+
+if (state.token) start().catch((error) => (error.code === 401 ? signOut(WORDS[401]) : say(error.message)));
+else show("sign-in");

@@ -1,0 +1,66 @@
+// Drives the dashboard in Debian's chromium with playwright-core and prints
+// what a person would see, as JSON, for tests/test_dashboard.py to check.
+//   node dashboard.mjs <base url> <screenshot path>
+import { chromium } from "playwright-core";
+
+const [base, screenshot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const seen = {};
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(String(error)));
+
+  async function signIn(email) {
+    await page.fill("#sign-in input[name=email]", email);
+    await page.fill("#sign-in input[name=password]", "demo-password");
+    await page.click("#sign-in button[type=submit]");
+  }
+
+  await page.goto(`${base}/dashboard`);
+  await signIn("host@demo.example");
+  await page.waitForSelector("#sessions tbody tr");
+  seen.signInHidden = await page.isHidden("#sign-in");
+  seen.who = await page.textContent("#who");
+  seen.totals = await page.textContent("#totals");
+  seen.rows = await page.$$eval("#sessions tbody tr", (rows) => rows.map((tr) =>
+    Object.fromEntries([...tr.cells].map((td) => [td.dataset.field, td.textContent]))));
+
+  await page.click("#sessions tbody tr:has-text('Opening keynote')");
+  await page.waitForSelector("#concurrency-chart canvas");
+  await page.waitForSelector("#retention-chart canvas");
+  seen.detail = {
+    title: await page.textContent("#detail-title"),
+    numbers: await page.textContent("#detail-numbers"),
+    retention: await page.textContent("#retention-note"),
+    concurrency: await page.textContent("#concurrency-note"),
+  };
+  await page.screenshot({ path: screenshot, fullPage: true });
+
+  // Search narrows the table; sorting by live views puts the most viewed first.
+  await page.fill("#search", "keynote");
+  await page.waitForFunction(() => document.querySelectorAll("#sessions tbody tr").length === 2);
+  seen.searched = await page.$$eval("#sessions tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  await page.fill("#search", "");
+  await page.click("th button[data-sort=LIVE_VIEWS_DESC]");
+  await page.waitForFunction(() => document.querySelector("th button[data-sort=LIVE_VIEWS_DESC]").classList.contains("active"));
+  await page.waitForFunction(() => document.querySelectorAll("#sessions tbody tr").length === 20);
+  seen.byLiveViews = await page.$$eval("#sessions tbody tr td[data-field=liveViews]", (tds) => tds.map((td) => td.textContent));
+
+  // Errors in words: an expired token, then someone who hosts nothing.
+  await page.evaluate(() => sessionStorage.setItem("token", "expired-token"));
+  await page.reload();
+  await page.waitForSelector("#message:not([hidden])");
+  seen.expired = await page.textContent("#message");
+  await signIn("viewer00001@demo.example");
+  await page.waitForFunction(() => document.querySelector("#message").textContent.includes("host"));
+  seen.notHost = await page.textContent("#message");
+  seen.problems = problems;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(seen));
