@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,42 @@ query($e: ID!) { event(id: $e) { sessions(first: 20) { nodes {
 """
 
 
+def _a_live_session(http: httpx.Client, host: dict[str, str], event_id: int) -> tuple[str, str]:
+    """A session on now, watched by one viewer; returns it and a second viewer's token."""
+    now = datetime.now(UTC)
+    new_session = (
+        "mutation($e: ID!, $i: CreateSessionInput!)"
+        " { createSession(eventId: $e, input: $i) { id } }"
+    )
+    spec = {
+        "title": "Live now",
+        "format": "MAIN_STAGE",
+        "streamProvider": "YOUTUBE",
+        "startTime": (now - timedelta(minutes=10)).isoformat(),
+        "endTime": (now + timedelta(minutes=50)).isoformat(),
+        "videoDuration": 3600,
+    }
+    body = {"query": new_session, "variables": {"e": event_id, "i": spec}}
+    session_id: str = http.post("/graphql", json=body, headers=host).json()["data"][
+        "createSession"
+    ]["id"]
+    tokens = []
+    for name in ("first", "second"):
+        email = f"{name}-live@demo.example"
+        sign_up = 'mutation($e: String!) { signUp(email: $e, password: "pass-word-1", name: "V") { id } }'  # noqa: E501
+        http.post("/graphql", json={"query": sign_up, "variables": {"e": email}})
+        login = 'mutation($e: String!) { login(email: $e, password: "pass-word-1") { token } }'
+        answer = http.post("/graphql", json={"query": login, "variables": {"e": email}}).json()
+        tokens.append(answer["data"]["login"]["token"])
+    record = (
+        "mutation($s: ID!) { recordWatch(segments: [{sessionId: $s, mode: LIVE,"
+        " startSecond: 0, endSecond: 40}]) { accepted } }"
+    )
+    auth = {"Authorization": f"Bearer {tokens[0]}"}
+    http.post("/graphql", json={"query": record, "variables": {"s": session_id}}, headers=auth)
+    return session_id, tokens[1]
+
+
 def _shown(value: Any) -> str:
     return "—" if value is None else str(value)
 
@@ -123,6 +160,7 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
         variables = {"e": "host@demo.example", "p": DEMO_PASSWORD}
         answer = http.post("/graphql", json={"query": login, "variables": variables}).json()
         headers = {"Authorization": f"Bearer {answer['data']['login']['token']}"}
+        live_id, viewer_token = _a_live_session(http, headers, event_id)
         body = {"query": ROW_QUERY, "variables": {"e": event_id}}
         expected = http.post("/graphql", json=body, headers=headers).json()
         result = subprocess.run(
@@ -132,6 +170,7 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
             text=True,
             timeout=180,
             check=False,
+            env={**os.environ, "VIEWER_TOKEN": viewer_token, "LIVE_SESSION_ID": live_id},
         )
     assert result.returncode == 0, result.stdout + result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
@@ -142,7 +181,9 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
     nodes = expected["data"]["event"]["sessions"]["nodes"]
     assert len(seen["rows"]) == len(nodes) == 20
     for row, node in zip(seen["rows"], nodes, strict=True):
-        assert row["title"] == node["title"]
+        # A session on now is marked LIVE after its title (it starts before the demo's).
+        live = " LIVE" if node["title"] == "Live now" else ""
+        assert row["title"] == node["title"] + live
         assert row["liveViews"] == _shown(node["liveViews"])
         assert row["recordingViews"] == _shown(node["recordingViews"])
         assert row["registeredUserCount"] == str(node["registeredUserCount"])
@@ -162,6 +203,9 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
     assert seen["searched"] == ["Opening keynote", "Closing keynote"]
     views = [int(v) if v != "—" else -1 for v in seen["byLiveViews"]]
     assert views == sorted(views, reverse=True)
+    assert seen["liveBefore"].startswith("1 live views")
+    assert seen["recorded"] == 1
+    assert seen["liveAfter"].startswith("2 live views") and "live now" in seen["liveAfter"]
     assert seen["expired"] == "Your sign-in has expired or is not valid. Please sign in again."
     assert seen["notHost"] == "You do not host any event yet."
     assert screenshot.stat().st_size > 10_000

@@ -1,12 +1,16 @@
 """Live updates over graphql-transport-ws: authorized at connection_init, throttled."""
 
+import json
 from typing import Any
 
 import pytest
-from conftest import Api
+from conftest import Api, served
 from helpers import World, create_session, make_world, record
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 PROTOCOL = ["graphql-transport-ws"]
 UPDATES = """
@@ -87,3 +91,14 @@ def test_subscriptions_are_not_served_over_http(api: Api) -> None:
     response = api.post(UPDATES, {"s": session}, world.event_admin_token)
     assert response.status_code == 405
     assert response.json()["errors"][0]["extensions"]["code"] == 405
+
+
+def test_the_real_server_speaks_websocket(database_dsn: str) -> None:
+    """uvicorn serves WebSockets only with a WebSocket library installed (websockets)."""
+    with served(database_dsn) as url:
+        endpoint = url.replace("http://", "ws://") + "/graphql"
+        with ws_connect(endpoint, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+            ws.send(json.dumps({"type": "connection_init", "payload": {"token": "unknown"}}))
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403

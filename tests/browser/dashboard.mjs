@@ -51,6 +51,25 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#sessions tbody tr").length === 20);
   seen.byLiveViews = await page.$$eval("#sessions tbody tr td[data-field=liveViews]", (tds) => tds.map((td) => td.textContent));
 
+  // A live session follows its numbers: a viewer's heartbeats arrive over the
+  // API while the page is open, and the subscription brings them in.
+  await page.fill("#search", "Live now");
+  await page.waitForFunction(() => document.querySelectorAll("#sessions tbody tr").length === 1);
+  await page.click("#sessions tbody tr:has-text('Live now')");
+  await page.waitForFunction(() => document.querySelector("#detail-title").textContent === "Live now");
+  seen.liveBefore = await page.textContent("#detail-numbers");
+  const record = await fetch(`${base}/graphql`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${process.env.VIEWER_TOKEN}` },
+    body: JSON.stringify({
+      query: "mutation($s: ID!) { recordWatch(segments: [{sessionId: $s, mode: LIVE, startSecond: 0, endSecond: 45}]) { accepted } }",
+      variables: { s: process.env.LIVE_SESSION_ID },
+    }),
+  });
+  seen.recorded = (await record.json()).data?.recordWatch?.accepted;
+  await page.waitForFunction(() => document.querySelector("#detail-numbers").textContent.startsWith("2 live views"), null, { timeout: 15000 });
+  seen.liveAfter = await page.textContent("#detail-numbers");
+
   // Errors in words: an expired token, then someone who hosts nothing.
   await page.evaluate(() => sessionStorage.setItem("token", "expired-token"));
   await page.reload();
