@@ -74,7 +74,11 @@ def test_one_session_of_an_event(api: Api) -> None:
     for missing in (elsewhere, "999999", "not-an-id"):
         got = api.data(query, {"e": world.event_id, "s": missing}, world.event_admin_token)
         assert got["event"]["session"] is None
-    grant(api, world.super_token, sign_up(api)[0], "EVENT_ADMIN", eventId=other_event)
+    other_host_id, other_host = sign_up(api)
+    grant(api, world.super_token, other_host_id, "EVENT_ADMIN", eventId=other_event)
+    got = api.data(query, {"e": other_event, "s": elsewhere}, other_host)
+    assert got["event"]["session"] == {"title": "Elsewhere", "liveViews": 0}
+    assert api.code(query, {"e": world.event_id, "s": session}, other_host) == 4030201
 
 
 def _browser_available() -> str | None:

@@ -237,13 +237,11 @@ def test_bad_arguments_are_400_naming_the_argument(
     api: Api, field: str, argument: str, value: int
 ) -> None:
     world = make_world(api)
+    # 27 hours: 97,200 one-second concurrency points, more than the 10,000 allowed.
     create_session(
-        api,
-        world.event_admin_token,
-        world.event_id,
-        startTime=when("1T09:00"),
+        api, world.event_admin_token, world.event_id, startTime=when("1T09:00"),
         endTime=when("2T12:00"),
-    )  # fmt: skip 27 hours: 97,200 one-second points
+    )  # fmt: skip
     query = (
         f"query($e: ID!, $v: Int!) {{ event(id: $e) {{ sessions {{ nodes {{ {field} }} }} }} }}"
     )

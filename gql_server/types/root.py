@@ -1,4 +1,4 @@
-"""Query and Mutation: thin resolvers over the services."""
+"""Query, Mutation and Subscription: thin resolvers over the services."""
 
 import asyncio
 from collections.abc import AsyncGenerator
