@@ -25,6 +25,11 @@ def average_attended(live_seconds: int, live_viewers: int) -> float:
     return live_seconds / live_viewers if live_viewers else 0.0
 
 
+def percent(part: int, whole: int) -> float:
+    """100 x part / whole as the double nearest the exact value; 0 when whole is 0."""
+    return float(Fraction(100 * part, whole)) if whole else 0.0
+
+
 def engagement(watched_seconds: int, viewers: int, duration: int | None) -> float | None:
     """Mean over viewers of min(100, 100 x W / D), as the double nearest the exact value.
 
@@ -34,9 +39,7 @@ def engagement(watched_seconds: int, viewers: int, duration: int | None) -> floa
     """
     if duration is None:
         return None
-    if viewers == 0:
-        return 0.0
-    return float(Fraction(100 * watched_seconds, duration * viewers))
+    return percent(watched_seconds, duration * viewers)
 
 
 def retention_slice(index: int, buckets: int, duration: int) -> tuple[int, int]:

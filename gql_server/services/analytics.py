@@ -2,11 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from fractions import Fraction
 
 import asyncpg
 
-from gql_server.analytics.rules import retention_slice
+from gql_server.analytics.rules import percent, retention_slice
 from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.errors import bad_input
 from gql_server.repo.analytics import ViewerPageArgs
@@ -16,11 +15,6 @@ MAX_BUCKETS = 1000
 MAX_BUCKET_SECONDS = 86_400
 MAX_CONCURRENCY_POINTS = 10_000
 MAX_TOP_SESSIONS = 100
-
-
-def percent(part: int, whole: int) -> float:
-    """100 x part / whole as the nearest double; 0 when whole is 0."""
-    return float(Fraction(100 * part, whole)) if whole else 0.0
 
 
 def viewer_page_args(

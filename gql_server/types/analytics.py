@@ -69,7 +69,7 @@ class SessionViewer:
 
 
 def _engagement(seconds: int, duration: int | None) -> float | None:
-    return None if duration is None else min(100.0, service.percent(seconds, duration))
+    return None if duration is None else min(100.0, rules.percent(seconds, duration))
 
 
 @strawberry.type
@@ -79,14 +79,14 @@ class SessionViewerEdge:
 
 
 @strawberry.type
-class ViewerPageInfo:
+class PageInfo:
     has_next_page: bool
     end_cursor: str | None
 
 
 @strawberry.type
 class SessionViewerConnection:
-    page_info: ViewerPageInfo
+    page_info: PageInfo
     nodes: list[SessionViewer]
     edges: list[SessionViewerEdge]
     as_of: datetime = strawberry.field(
@@ -118,7 +118,7 @@ class SessionViewerConnection:
         nodes = [SessionViewer.from_row(r, analytics=analytics, duration=duration) for r in page]
         cursors = [service.viewer_cursor(args, r) for r in page]
         return cls(
-            page_info=ViewerPageInfo(
+            page_info=PageInfo(
                 has_next_page=len(people) > len(page), end_cursor=cursors[-1] if cursors else None
             ),
             nodes=nodes,

@@ -14,9 +14,9 @@ from gql_server.services import analytics as analytics_service
 from gql_server.services import sessions as service
 from gql_server.services.sessions import Window
 from gql_server.types.accounts import Organizer
+from gql_server.types.analytics import PageInfo
 from gql_server.types.enums import SessionOrder, WatchMode
 from gql_server.types.sessions import (
-    PageInfo,
     Session,
     SessionConnection,
     SessionEdge,

@@ -15,6 +15,7 @@ from gql_server.services import sessions as service
 from gql_server.types.analytics import (
     ConcurrencyPoint,
     LiveConcurrency,
+    PageInfo,
     Retention,
     RetentionPoint,
     SessionViewerConnection,
@@ -248,12 +249,6 @@ class Session:
 class SessionEdge:
     cursor: str
     node: Session
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type
