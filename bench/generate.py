@@ -192,6 +192,27 @@ async def build(dsn: str, *, sessions: int, viewers: int, segments: int, seed: i
         await pool.close()
 
 
+def event_parser(doc: str | None, seconds_help: str | None = None) -> argparse.ArgumentParser:
+    """The options every measuring script shares: --quick, or --dsn and --event; --seconds."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="own database, small event, <60 s")
+    parser.add_argument("--dsn", help="a database prepared by bench/generate.py")
+    parser.add_argument("--event", type=int, help="the event id generate.py printed")
+    parser.add_argument("--seconds", type=float, default=None, help=seconds_help)
+    return parser
+
+
+def parse_event_args(
+    parser: argparse.ArgumentParser, *, quick_seconds: float, seconds: float
+) -> argparse.Namespace:
+    """Parsed options; --seconds defaults to `quick_seconds` with --quick, else `seconds`."""
+    args = parser.parse_args()
+    if not args.quick and not (args.dsn and args.event):
+        parser.error("give --quick, or --dsn and --event")
+    args.seconds = args.seconds or (quick_seconds if args.quick else seconds)
+    return args
+
+
 def quick_or_given(stack: ExitStack, args: argparse.Namespace) -> tuple[str, int]:
     """The database and event to measure: with --quick, a throwaway embedded database
     (closed with `stack`) holding the small event; otherwise --dsn and --event."""

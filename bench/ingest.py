@@ -15,7 +15,6 @@ equal what was there before plus what the players covered, and the rollups
 must equal a recount from the raw segments.
 """
 
-import argparse
 import asyncio
 import itertools
 import random
@@ -26,7 +25,7 @@ from typing import Any
 
 import orjson
 from common import RawClient, login, machine, median, percentile, server
-from generate import HOST_EMAIL, PASSWORD, quick_or_given
+from generate import HOST_EMAIL, PASSWORD, event_parser, parse_event_args, quick_or_given
 
 from gql_server.db import create_pool
 from gql_server.repo.verify import find_rollup_mismatches
@@ -167,20 +166,13 @@ async def run(dsn: str, url: str, event_id: int, args: Any) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="own database, small event, <60 s")
-    parser.add_argument("--dsn", help="a database prepared by bench/generate.py")
-    parser.add_argument("--event", type=int, help="the event id generate.py printed")
+    parser = event_parser(__doc__)
     parser.add_argument("--players", type=int, default=20)
     parser.add_argument("--batch", type=int, default=100, help="segments per recordWatch")
-    parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--read-interval", type=float, default=0.25,
                         help="seconds between the host's reads of the whole event")  # fmt: skip
-    args = parser.parse_args()
-    if not args.quick and not (args.dsn and args.event):
-        parser.error("give --quick, or --dsn and --event")
-    args.seconds = args.seconds or (10.0 if args.quick else 30.0)
+    args = parse_event_args(parser, quick_seconds=10.0, seconds=30.0)
     with ExitStack() as stack:
         dsn, event_id = quick_or_given(stack, args)
         url = stack.enter_context(server(dsn, workers=args.workers))

@@ -11,7 +11,6 @@ over the whole event. Prints p50/p99 and the sizes involved; the last line is
 key=value figures.
 """
 
-import argparse
 import asyncio
 from contextlib import ExitStack
 from functools import partial
@@ -19,7 +18,7 @@ from typing import Any
 
 import orjson
 from common import RawClient, login, machine, median, percentile, server
-from generate import HOST_EMAIL, PASSWORD, quick_or_given
+from generate import HOST_EMAIL, PASSWORD, event_parser, parse_event_args, quick_or_given
 from read import timed
 
 from gql_server.db import create_pool
@@ -76,15 +75,9 @@ async def run(dsn: str, url: str, event_id: int, seconds: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="own database, small event, <60 s")
-    parser.add_argument("--dsn", help="a database prepared by bench/generate.py")
-    parser.add_argument("--event", type=int, help="the event id generate.py printed")
-    parser.add_argument("--seconds", type=float, default=None)
-    args = parser.parse_args()
-    if not args.quick and not (args.dsn and args.event):
-        parser.error("give --quick, or --dsn and --event")
-    seconds = args.seconds or (3.0 if args.quick else 10.0)
+    parser = event_parser(__doc__)
+    args = parse_event_args(parser, quick_seconds=3.0, seconds=10.0)
+    seconds = args.seconds
     with ExitStack() as stack:
         dsn, event_id = quick_or_given(stack, args)
         url = stack.enter_context(server(dsn))

@@ -14,7 +14,6 @@ requests served, error counts by code, p50/p99 per kind and overall, and the
 server process's peak resident memory. Any 5xx other than 503 is a bug.
 """
 
-import argparse
 import asyncio
 import itertools
 import threading
@@ -28,7 +27,7 @@ from typing import Any
 import orjson
 import psutil
 from common import RawClient, login, machine, median, percentile, server_process
-from generate import HOST_EMAIL, PASSWORD, quick_or_given
+from generate import HOST_EMAIL, PASSWORD, event_parser, parse_event_args, quick_or_given
 from ingest import SIGN_UP
 from read import WITH_WATCH
 
@@ -192,18 +191,11 @@ async def run(dsn: str, url: str, event_id: int, pid: int, args: Any) -> dict[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="own database, small event, <60 s")
-    parser.add_argument("--dsn", help="a database prepared by bench/generate.py")
-    parser.add_argument("--event", type=int, help="the event id generate.py printed")
-    parser.add_argument("--seconds", type=float, default=None)
+    parser = event_parser(__doc__)
     parser.add_argument("--readers", type=int, default=3)
     parser.add_argument("--players", type=int, default=6)
     parser.add_argument("--batch", type=int, default=50, help="segments per recordWatch")
-    args = parser.parse_args()
-    if not args.quick and not (args.dsn and args.event):
-        parser.error("give --quick, or --dsn and --event")
-    args.seconds = args.seconds or (10.0 if args.quick else 30.0)
+    args = parse_event_args(parser, quick_seconds=10.0, seconds=30.0)
     with ExitStack() as stack:
         dsn, event_id = quick_or_given(stack, args)
         url, process = stack.enter_context(server_process(dsn))

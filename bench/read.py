@@ -11,7 +11,6 @@ the same rows fetched with asyncpg and serialized with orjson in this
 process. The load generator shares the machine's cores with the server.
 """
 
-import argparse
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +20,7 @@ from typing import Any
 
 import orjson
 from common import RawClient, login, machine, median, percentile, server
-from generate import HOST_EMAIL, PASSWORD, quick_or_given
+from generate import HOST_EMAIL, PASSWORD, event_parser, parse_event_args, quick_or_given
 
 from gql_server.analytics import rules
 from gql_server.db import Pool, create_pool
@@ -170,17 +169,11 @@ async def measure(dsn: str, url: str, event_id: int, seconds: float, concurrency
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="own database, small event, <60 s")
-    parser.add_argument("--dsn", help="a database prepared by bench/generate.py")
-    parser.add_argument("--event", type=int, help="the event id generate.py printed")
-    parser.add_argument("--seconds", type=float, default=None, help="per measurement")
+    parser = event_parser(__doc__, seconds_help="per measurement")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
-    args = parser.parse_args()
-    if not args.quick and not (args.dsn and args.event):
-        parser.error("give --quick, or --dsn and --event")
-    seconds = args.seconds or (3.0 if args.quick else 10.0)
+    args = parse_event_args(parser, quick_seconds=3.0, seconds=10.0)
+    seconds = args.seconds
     with ExitStack() as stack:
         dsn, event_id = quick_or_given(stack, args)
         url = stack.enter_context(server(dsn, workers=args.workers))
