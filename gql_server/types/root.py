@@ -232,14 +232,17 @@ class Subscription:
         row = await sessions.get_hosted_session(ctx.pool, ctx.viewer, session_id=session_id)
         key = {"event_id": row["event_id"], "session_id": row["id"]}
         sent_at = None
+        fresh = True  # `row` was just read
         while True:
             changed_at = await sessions.stats_changed_at(ctx.pool, **key)
             if changed_at != sent_at:
                 # Re-read (and re-authorize) the session, with fresh loaders:
                 # the connection's context lives as long as the socket.
-                row = await sessions.get_hosted_session(
-                    ctx.pool, ctx.viewer, session_id=session_id
-                )
+                if not fresh:
+                    row = await sessions.get_hosted_session(
+                        ctx.pool, ctx.viewer, session_id=session_id
+                    )
+                fresh = False
                 ctx.loaders = Loaders(ctx.pool)
                 session = Session.from_row(row)
                 await load_stats(info, [session])
