@@ -51,6 +51,31 @@ def test_every_dashboard_query_fits_the_limits(api: Api) -> None:
     assert api.data(query, {"e": world.event_id}, world.super_token)["event"]["sessions"]
 
 
+def test_a_document_is_validated_once_not_per_request(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The limits are validation rules; they must not defeat the validation
+    # cache (new rule classes per request did: every request was validated).
+    from graphql import validate
+
+    validated: list[object] = []
+
+    def counting_validate(*args: Any, **kwargs: Any) -> Any:
+        validated.append(args[1])
+        return validate(*args, **kwargs)
+
+    world = make_world(api)
+    monkeypatch.setattr("strawberry.schema.schema.validate", counting_validate)
+    query = "query ValidatedOnce($e: ID!) { event(id: $e) { name } }"
+    for _ in range(3):
+        assert api.data(query, {"e": world.event_id}, world.super_token)["event"]["name"]
+    assert len(validated) == 1
+    too_many_aliases = "{ " + " ".join(f"a{n}: me {{ id }}" for n in range(60)) + " }"
+    refused(api, too_many_aliases)
+    refused(api, too_many_aliases)
+    assert len(validated) == 2
+
+
 def test_too_deep_is_refused_before_the_database(database_dsn: str) -> None:
     # The schema's deepest path (event > sessions > edges > node > watchTime >
     # live) has depth 5 as the limiter counts (the root field is 0).
