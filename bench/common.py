@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 
 from gql_server.db import EmbeddedPostgres
 
@@ -151,6 +152,13 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its live children (uvicorn's workers)."""
+    process = psutil.Process(pid)
+    times = [process.cpu_times(), *(c.cpu_times() for c in process.children(recursive=True))]
+    return sum(t.user + t.system for t in times)
 
 
 def machine() -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from common import RawClient, login, machine, median, percentile, server
+from common import RawClient, cpu_seconds, login, machine, median, percentile, server_process
 from generate import HOST_EMAIL, PASSWORD, event_parser, parse_event_args, quick_or_given
 
 from gql_server.db import create_pool
@@ -120,7 +120,7 @@ async def reader(url: str, token: str, event_id: int, totals: Totals, deadline: 
     await client.close()
 
 
-async def run(dsn: str, url: str, event_id: int, args: Any) -> None:
+async def run(dsn: str, url: str, server_pid: int, event_id: int, args: Any) -> None:
     pool = await create_pool(dsn, min_size=1, max_size=2)
     token = login(url, HOST_EMAIL, PASSWORD)
     targets = [str(r["id"]) for r in await pool.fetch(
@@ -136,6 +136,8 @@ async def run(dsn: str, url: str, event_id: int, args: Any) -> None:
     stale: list[str] = []
     tokens = [await sign_up_player(url, i) for i in range(args.players)]
     began = time.perf_counter()
+    server_cpu = cpu_seconds(server_pid)
+    client_cpu = time.process_time()
     deadline = began + args.seconds
     assignment = itertools.cycle(targets)
     await asyncio.gather(
@@ -144,6 +146,8 @@ async def run(dsn: str, url: str, event_id: int, args: Any) -> None:
         reader(url, token, event_id, totals, deadline, lags, stale, args.read_interval),
     )  # fmt: skip
     elapsed = time.perf_counter() - began
+    server_cpu = cpu_seconds(server_pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
     final = await live_seconds(RawClient(url), token, event_id)
     exact = all(final[s] == totals.expected[s] for s in targets)
     mismatches = await find_rollup_mismatches(pool, event_id)
@@ -157,11 +161,17 @@ async def run(dsn: str, url: str, event_id: int, args: Any) -> None:
           f" p99 {percentile(totals.ack_latency, 0.99):.1f} ms")  # fmt: skip
     print(f"  freshness lag p50 {median(lags):.1f} ms, p99 {percentile(lags, 0.99):.1f} ms,"
           f" reads {len(lags)}, stale reads {len(stale)}")  # fmt: skip
+    # Less noisy than segments/s when the load generator shares the cores.
+    cpu_per_batch = server_cpu * 1000 / max(1, len(totals.ack_latency))
+    print(f"  server CPU {server_cpu:.1f} s ({server_cpu / elapsed:.0%} of a core),"
+          f" {cpu_per_batch:.2f} ms per batch incl. the host's reads;"
+          f" load generator CPU {client_cpu:.1f} s")  # fmt: skip
     print(f"  exact: API = expected {exact}; rollups = raw recount {not mismatches}")
     print(f"segments_per_s={rate:.0f} acks={len(totals.ack_latency)}"
           f" ack_p50_ms={median(totals.ack_latency):.1f}"
           f" ack_p99_ms={percentile(totals.ack_latency, 0.99):.1f}"
           f" freshness_p50_ms={median(lags):.1f} freshness_p99_ms={percentile(lags, 0.99):.1f}"
+          f" server_cpu_ms_per_batch={cpu_per_batch:.2f}"
           f" stale_reads={len(stale)} exact={str(exact and not mismatches).lower()}")  # fmt: skip
 
 
@@ -175,8 +185,8 @@ def main() -> None:
     args = parse_event_args(parser, quick_seconds=10.0, seconds=30.0)
     with ExitStack() as stack:
         dsn, event_id = quick_or_given(stack, args)
-        url = stack.enter_context(server(dsn, workers=args.workers))
-        asyncio.run(run(dsn, url, event_id, args))
+        url, process = stack.enter_context(server_process(dsn, workers=args.workers))
+        asyncio.run(run(dsn, url, process.pid, event_id, args))
 
 
 if __name__ == "__main__":

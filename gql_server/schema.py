@@ -23,6 +23,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from gql_server import coercion
 from gql_server.db import UNAVAILABLE_ERRORS
 from gql_server.errors import BAD_REQUEST, INTERNAL, UNAVAILABLE, ApiError, ErrorKind
 from gql_server.execution import FastListExecutor
@@ -97,6 +98,7 @@ def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
 
 def create_schema(settings: Settings | None = None, *, fast_lists: bool = True) -> Schema:
     """The schema; fast_lists=False runs graphql-core's general path only (tests compare)."""
+    coercion.install()
     settings = settings or Settings()
     extensions: list[Callable[[], SchemaExtension]] = [
         # Dashboards send the same few documents over and over: parse and
