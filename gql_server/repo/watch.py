@@ -1,14 +1,14 @@
 """Watch segments and the per-viewer unions and per-session counters built from them."""
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import asyncpg
 
 from gql_server.db import Connection, Executor
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     event_id: int
     session_id: int
     mode: str
@@ -134,14 +134,18 @@ async def record_batch(
     db: Executor, *, user_id: int, segments: list[Segment], sessions: list[CheckedSession]
 ) -> bool:
     """Store the batch and move the counters; False (nothing written) if a session changed."""
+    if not segments:
+        return True
+    # Columns for unnest(): one transpose instead of five passes over the batch.
+    event_ids, session_ids, modes, starts, ends = zip(*segments, strict=True)
     written: bool = await db.fetchval(
         RECORD_BATCH,
-        [s.event_id for s in segments],
-        [s.session_id for s in segments],
+        event_ids,
+        session_ids,
         user_id,
-        [s.mode for s in segments],
-        [s.start_second for s in segments],
-        [s.end_second for s in segments],
+        modes,
+        starts,
+        ends,
         [s.id for s in sessions],
         [s.format for s in sessions],
         [s.stream_provider for s in sessions],

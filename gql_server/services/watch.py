@@ -1,6 +1,6 @@
 """Recording what players report, and keeping the per-session counters in step."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import asyncpg
 
@@ -18,8 +18,8 @@ MAX_SEGMENTS = 1000
 MAX_SECOND = 2**31 - 1
 
 
-@dataclass(frozen=True)
-class ReportedSegment:
+class ReportedSegment(NamedTuple):
+    # A tuple, not a dataclass: a batch makes up to 1000 of them per request.
     session_id: str
     mode: str
     start_second: int
@@ -33,6 +33,10 @@ def _segment_problem(segment: ReportedSegment, session: asyncpg.Record) -> str |
         return "endSecond must be greater than startSecond"
     if segment.end_second > MAX_SECOND:
         return f"endSecond must be at most {MAX_SECOND}"
+    return _session_problem(session)
+
+
+def _session_problem(session: asyncpg.Record) -> str | None:
     if not has_video(session["format"], session["stream_provider"]):
         return "the session has no video"
     if not analytics_available(session["format"], session["stream_provider"]):
@@ -57,7 +61,9 @@ async def record_watch(pool: Pool, viewer: Viewer | None, segments: list[Reporte
         raise bad_input(f"at most {MAX_SEGMENTS} segments per call, got {len(segments)}")
     if not segments:
         return 0
-    ids = [parse_id(s.session_id) for s in segments]
+    # A batch names a handful of sessions, each many times: parse each once.
+    parsed = {name: parse_id(name) for name in {s.session_id for s in segments}}
+    ids = [parsed[s.session_id] for s in segments]
     wanted = sorted({i for i in ids if i is not None})
     for _ in range(MAX_ATTEMPTS):
         sessions = {row["id"]: row for row in await repo.get_sessions(pool, wanted)}
@@ -81,15 +87,18 @@ def _validated(
     segments: list[ReportedSegment], ids: list[int | None], sessions: dict[int, asyncpg.Record]
 ) -> list[Segment]:
     """The batch to store; the first bad segment, in index order, rejects it all."""
+    sessions_ok = {sid: _session_problem(row) is None for sid, row in sessions.items()}
+    event_ids = {sid: row["event_id"] for sid, row in sessions.items()}
     batch = []
     for index, (segment, session_id) in enumerate(zip(segments, ids, strict=True)):
-        session = sessions.get(session_id) if session_id is not None else None
-        if session is None or session_id is None:
+        _name, mode, start, end = segment
+        if session_id is None or session_id not in sessions:
             raise ApiError(SESSION_NOT_FOUND, f"segments[{index}]: Session Not Found")
-        if problem := _segment_problem(segment, session):
-            raise bad_input(f"segments[{index}]: {problem}")
-        batch.append(Segment(session["event_id"], session_id, segment.mode,
-                             segment.start_second, segment.end_second))  # fmt: skip
+        if not (0 <= start < end <= MAX_SECOND and sessions_ok[session_id]):
+            raise bad_input(
+                f"segments[{index}]: {_segment_problem(segment, sessions[session_id])}"
+            )
+        batch.append(Segment(event_ids[session_id], session_id, mode, start, end))
     return batch
 
 

@@ -199,12 +199,7 @@ async def resolve_record_watch_fast(
     Same service call, same errors as Mutation.record_watch.
     """
     reported = [
-        watch.ReportedSegment(
-            session_id=s["sessionId"],
-            mode=s["mode"].value,
-            start_second=s["startSecond"],
-            end_second=s["endSecond"],
-        )
+        watch.ReportedSegment(s["sessionId"], s["mode"].value, s["startSecond"], s["endSecond"])
         for s in segments
     ]
     accepted = await watch.record_watch(info.context.pool, info.context.viewer, reported)
