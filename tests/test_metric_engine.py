@@ -8,6 +8,7 @@ union with what was stored, watched_seconds() to clip and measure.
 
 import asyncio
 from collections.abc import Iterator
+from fractions import Fraction
 
 import asyncpg
 import pytest
@@ -16,7 +17,7 @@ from helpers import watched
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gql_server.analytics.rules import view_threshold
+from gql_server.analytics.rules import percent, view_threshold
 
 intervals = st.lists(
     st.tuples(st.integers(0, 120), st.integers(1, 40)).map(lambda t: (t[0], t[0] + t[1])),
@@ -87,3 +88,20 @@ def test_a_view_is_min_30_d_distinct_seconds(duration: int | None, seconds: int)
         assert (seconds >= threshold) == (seconds >= 30)
     else:
         assert (seconds >= threshold) == (seconds == duration)  # every second of it
+
+
+@given(
+    st.integers(min_value=0, max_value=2**62),
+    st.integers(min_value=1, max_value=2**62),
+)
+def test_percent_is_the_double_nearest_the_exact_ratio(part: int, whole: int) -> None:
+    assert percent(part, whole) == float(Fraction(100 * part, whole))
+
+
+def test_percent_rounds_once_where_float_division_would_round_twice() -> None:
+    # Neither number has a double: float(100 * part) / float(whole) rounds
+    # three times and misses; int / int rounds once, to the nearest.
+    part, whole = 33043158787907849, 322455659951755601
+    assert float(100 * part) / float(whole) != float(Fraction(100 * part, whole))
+    assert percent(part, whole) == float(Fraction(100 * part, whole))
+    assert percent(0, 0) == 0.0
