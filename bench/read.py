@@ -19,7 +19,15 @@ from functools import partial
 from typing import Any
 
 import orjson
-from common import RawClient, login, machine, median, percentile, server
+from common import (
+    RawClient,
+    cpu_seconds,
+    login,
+    machine,
+    median,
+    percentile,
+    server_process,
+)
 from generate import HOST_EMAIL, PASSWORD, event_parser, parse_event_args, quick_or_given
 
 from gql_server.analytics import rules
@@ -52,8 +60,10 @@ async def timed(work: Callable[[], Awaitable[Any]], seconds: float) -> list[floa
     return samples
 
 
-async def throughput(works: list[Callable[[], Awaitable[Any]]], seconds: float) -> float:
-    """Requests per second with one closed loop per element of `works`."""
+async def throughput(
+    works: list[Callable[[], Awaitable[Any]]], seconds: float
+) -> tuple[float, int]:
+    """Requests per second with one closed loop per element of `works`, and how many."""
     done = 0
     deadline = time.perf_counter() + seconds
 
@@ -65,7 +75,7 @@ async def throughput(works: list[Callable[[], Awaitable[Any]]], seconds: float) 
 
     began = time.perf_counter()
     await asyncio.gather(*(loop(work) for work in works))
-    return done / (time.perf_counter() - began)
+    return done / (time.perf_counter() - began), done
 
 
 class Client:
@@ -128,7 +138,9 @@ async def limit_pages(pool: Pool, event_id: int, first: int, pages: int) -> int:
     return size
 
 
-async def measure(dsn: str, url: str, event_id: int, seconds: float, concurrency: int) -> None:
+async def measure(
+    dsn: str, url: str, server_pid: int, event_id: int, seconds: float, concurrency: int
+) -> None:
     token = login(url, HOST_EMAIL, PASSWORD)
     pool = await create_pool(dsn, min_size=1, max_size=2)
     total = await pool.fetchval("SELECT count(*) FROM sessions WHERE event_id = $1", event_id)
@@ -148,7 +160,11 @@ async def measure(dsn: str, url: str, event_id: int, seconds: float, concurrency
         "event": await timed(client.whole_event, seconds),
     }
     clients = [Client(url, token, event_id) for _ in range(concurrency)]
-    rps = await throughput([partial(c.page, WITH_WATCH, 100) for c in clients], seconds)
+    server_cpu = cpu_seconds(server_pid)
+    rps, served = await throughput([partial(c.page, WITH_WATCH, 100) for c in clients], seconds)
+    # The server's CPU per page: steadier than requests/s when the load
+    # generator and PostgreSQL share the cores with the server.
+    cpu_per_page = (cpu_seconds(server_pid) - server_cpu) * 1000 / max(1, served)
     for each in [client, *clients]:
         await each.http.close()
     await pool.close()
@@ -157,7 +173,8 @@ async def measure(dsn: str, url: str, event_id: int, seconds: float, concurrency
     for name, values in figures.items():
         print(f"  {name:<12} p50 {median(values):8.2f} ms   p99 {percentile(values, 0.99):8.2f} ms"
               f"   n={len(values)}")  # fmt: skip
-    print(f"  page requests/s at concurrency {concurrency}: {rps:.0f}")
+    print(f"  page requests/s at concurrency {concurrency}: {rps:.0f}"
+          f" (server CPU {cpu_per_page:.2f} ms per page)")  # fmt: skip
     print(
         f"page_p50_ms={p50['page']:.2f} limit_p50_ms={p50['limit']:.2f}"
         f" page_p50_ratio={p50['page'] / p50['limit']:.2f} page_rps={rps:.0f}"
@@ -165,6 +182,7 @@ async def measure(dsn: str, url: str, event_id: int, seconds: float, concurrency
         f" event_p50_ms={p50['event']:.2f} event_limit_p50_ms={p50['event_limit']:.2f}"
         f" event_p50_ratio={p50['event'] / p50['event_limit']:.2f}"
         f" page_p99_ms={percentile(figures['page'], 0.99):.2f}"
+        f" server_cpu_ms_per_page={cpu_per_page:.2f}"
     )
 
 
@@ -176,8 +194,8 @@ def main() -> None:
     seconds = args.seconds
     with ExitStack() as stack:
         dsn, event_id = quick_or_given(stack, args)
-        url = stack.enter_context(server(dsn, workers=args.workers))
-        asyncio.run(measure(dsn, url, event_id, seconds, args.concurrency))
+        url, process = stack.enter_context(server_process(dsn, workers=args.workers))
+        asyncio.run(measure(dsn, url, process.pid, event_id, seconds, args.concurrency))
 
 
 if __name__ == "__main__":
