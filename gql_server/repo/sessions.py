@@ -14,6 +14,11 @@ SESSION_COLUMNS = (
     "s.event_id, s.id, s.title, s.start_time, s.end_time, s.format,"
     " s.stream_provider, s.video_duration"
 )
+# A session's counters (session_stats, aliased st), as load_session_stats gives them.
+STATS_COLUMNS = (
+    "st.registered_count, st.attendee_count, st.updated_at, st.live_viewers, st.live_views,"
+    " st.live_seconds, st.recording_viewers, st.recording_views, st.recording_seconds"
+)
 
 
 @dataclass(frozen=True)
@@ -162,8 +167,13 @@ async def list_sessions(
     limit: int,
     starts_after: datetime | None = None,
     starts_before: datetime | None = None,
+    with_stats: bool = False,
 ) -> list[asyncpg.Record]:
-    """One page of an event's sessions, each row with its key (`sort_key_0`, `sort_key_1`)."""
+    """One page of an event's sessions, each row with its key (`sort_key_0`, `sort_key_1`).
+
+    with_stats: each row also carries its counters (STATS_COLUMNS), read in
+    the same statement (the page joins session_stats anyway, for its order).
+    """
     keys, direction = ORDER_KEYS[order]
     params: list[Any] = [event_id, title_pattern(search), limit]
     where = f"s.event_id = $1 AND {SEARCH_CONDITION}"
@@ -172,8 +182,9 @@ async def list_sessions(
         where += f" AND ({', '.join(keys)}) {op} ($4, $5)"
         params += list(after)
     where += _window(params, starts_after, starts_before)
+    stats = f" {STATS_COLUMNS}," if with_stats else ""
     sql = (
-        f"SELECT {SESSION_COLUMNS},"
+        f"SELECT {SESSION_COLUMNS},{stats}"
         f" {keys[0]} AS sort_key_0, {keys[1]} AS sort_key_1"
         " FROM sessions s JOIN session_stats st"
         "   ON st.event_id = s.event_id AND st.session_id = s.id"

@@ -160,6 +160,7 @@ async def list_sessions(
     search: str | None,
     order: str,
     window: Window = ANY_TIME,
+    with_stats: bool = False,
 ) -> SessionPage:
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise bad_input(f"first must be between 1 and {MAX_PAGE_SIZE}")
@@ -175,6 +176,7 @@ async def list_sessions(
         limit=first + 1,
         starts_after=window.starts_after,
         starts_before=window.starts_before,
+        with_stats=with_stats,
     )
     return SessionPage(
         rows=rows[:first], has_next_page=len(rows) > first, order=order, scope=scope

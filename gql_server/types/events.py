@@ -17,6 +17,7 @@ from gql_server.types.accounts import Organizer
 from gql_server.types.analytics import PageInfo
 from gql_server.types.enums import SessionOrder, WatchMode
 from gql_server.types.sessions import (
+    STATS_FIELDS,
     Session,
     SessionConnection,
     SessionEdge,
@@ -73,6 +74,8 @@ class Event:
     ) -> SessionConnection:
         order = (order_by or SessionOrder.START_TIME_ASC).value
         window = Window(starts_after, starts_before)
+        # The counters come with the page (one statement, not two) when selected.
+        with_stats = selects_any(info, STATS_FIELDS)
         page = await service.list_sessions(
             info.context.pool,
             event_id=int(self.id),
@@ -81,9 +84,12 @@ class Event:
             search=search,
             order=order,
             window=window,
+            with_stats=with_stats,
         )
         nodes = [Session.from_row(row) for row in page.rows]
-        await load_stats(info, nodes)
+        if with_stats:
+            for node, row in zip(nodes, page.rows, strict=True):
+                node.apply_stats(row)
         edges = []
         if selects_any(info, EDGES):
             edges = [SessionEdge(cursor=page.cursor(i), node=n) for i, n in enumerate(nodes)]
