@@ -184,7 +184,8 @@ async def build(dsn: str, *, sessions: int, viewers: int, segments: int, seed: i
                 log: bool = True) -> Generated:  # fmt: skip
     """Migrate the database at `dsn` if needed and generate an event in it."""
     await migrate(dsn)
-    pool = await create_pool(dsn, min_size=1, max_size=2)
+    # The bulk rebuild of a 10M-segment event takes longer than a request may.
+    pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=None)
     try:
         return await generate(pool, sessions=sessions, viewers=viewers, segments=segments,
                               seed=seed, log=log)  # fmt: skip

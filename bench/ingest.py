@@ -121,7 +121,8 @@ async def reader(url: str, token: str, event_id: int, totals: Totals, deadline: 
 
 
 async def run(dsn: str, url: str, server_pid: int, event_id: int, args: Any) -> None:
-    pool = await create_pool(dsn, min_size=1, max_size=2)
+    # No statement limit: the final recount of 10M raw segments takes ~30 s.
+    pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=None)
     token = login(url, HOST_EMAIL, PASSWORD)
     targets = [str(r["id"]) for r in await pool.fetch(
         "SELECT id FROM sessions WHERE event_id = $1 AND video_duration IS NULL"

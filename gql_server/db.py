@@ -148,9 +148,17 @@ class GuardedConnection(asyncpg.Connection):
 
 
 async def create_pool(
-    dsn: str, *, min_size: int = 2, max_size: int = 10, on_query: QueryHook | None = None
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    on_query: QueryHook | None = None,
+    command_timeout: float | None = COMMAND_TIMEOUT_SECONDS,
 ) -> Pool:
-    """The application's pool. `on_query` sees every statement sent (tests count them)."""
+    """The application's pool. `on_query` sees every statement sent (tests count them).
+
+    command_timeout=None: no limit, for bulk work outside requests (bench/generate.py).
+    """
 
     async def init(conn: Connection) -> None:
         if on_query is not None:
@@ -164,7 +172,7 @@ async def create_pool(
         reset=_rollback_only,
         connection_class=GuardedConnection,
         timeout=5,  # connecting
-        command_timeout=COMMAND_TIMEOUT_SECONDS,
+        command_timeout=command_timeout,
     )
     assert pool is not None
     return pool
