@@ -27,6 +27,7 @@ import keyword
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from enum import Enum
 from types import CodeType
 from typing import Any
 
@@ -84,14 +85,32 @@ def _enum_serializer(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return enum_name
 
 
-# Values of exactly these Python types serialize to themselves in these scalars
-# (not Float: NaN and infinities are errors there).
+# Values of exactly these Python types serialize to themselves in these scalars.
 _IDENTITY: dict[str, type] = {
     "String": str,
     "ID": str,
     "Boolean": bool,
     "Int": int,  # within 32 bits (checked in the generated code)
+    "Float": float,  # finite (checked in the generated code): NaN and infinities are errors
 }
+
+
+def _enum_names(enum_type: GraphQLEnumType) -> tuple[type, dict[Any, str]] | None:
+    """The Python enum behind a Strawberry enum type and each value's GraphQL name.
+
+    Looking a member up by its value (a str) skips Enum.__hash__, a Python
+    function; whatever is not found goes through the type's serializer.
+    """
+    enum_class = getattr(enum_type, "wrapped_cls", None)
+    if not (isinstance(enum_class, type) and issubclass(enum_class, Enum)):
+        return None
+    names: dict[Any, str] = {}
+    for member in enum_class:
+        with contextlib.suppress(Exception):
+            name = enum_type.serialize(member)
+            if isinstance(name, str):
+                names[member._value_] = name
+    return enum_class, names
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,7 @@ class _Field:
     identity: type | None = None  # values of this exact type need no serializer
     serialize: Callable[[Any], Any] | None = None  # leaf values otherwise
     nested: Complete | None = None  # object values
+    members: dict[Any, str] | None = None  # enum values' names (identity: the enum class)
 
 
 def _compile(fields: list[_Field]) -> Complete:
@@ -138,6 +158,15 @@ def _compile(fields: list[_Field]) -> Complete:
         if f.identity is int:
             lines.append(f"        r{i} = v{i} if type(v{i}) is int and"
                          f" -2147483648 <= v{i} <= 2147483647 else S{i}(v{i})")  # fmt: skip
+        elif f.identity is float:  # finite: NaN and infinities fail v - v == 0
+            lines.append(f"        r{i} = v{i} if type(v{i}) is float and"
+                         f" v{i} - v{i} == 0.0 else S{i}(v{i})")  # fmt: skip
+        elif f.members is not None:  # an enum: its name by the member's value
+            namespace[f"T{i}"] = f.identity
+            namespace[f"M{i}"] = f.members
+            lines.append(f"        r{i} = M{i}.get(v{i}._value_) if type(v{i}) is T{i} else None")
+            lines.append(f"        if r{i} is None:")
+            lines.append(f"            r{i} = S{i}(v{i})")
         elif f.identity is not None:
             namespace[f"T{i}"] = f.identity
             lines.append(f"        r{i} = v{i} if type(v{i}) is T{i} else S{i}(v{i})")
@@ -299,7 +328,12 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         if is_leaf_type(field_type):
             serialize: Callable[[Any], Any] = field_type.serialize
             if isinstance(field_type, GraphQLEnumType):
-                serialize = _enum_serializer(serialize)
+                members = _enum_names(field_type)
+                serialize = _checked(_enum_serializer(serialize))
+                if members is None:
+                    return replace(base, serialize=serialize)
+                enum_class, names = members
+                return replace(base, identity=enum_class, members=names, serialize=serialize)
             standard = field_type in STANDARD  # the built-in scalars, not a custom "Int"
             identity = _IDENTITY.get(field_type.name) if standard else None
             return replace(base, identity=identity, serialize=_checked(serialize))

@@ -143,6 +143,10 @@ class Query:
             return [*good, Thing(name="c", color=Color.RED, size=2**40)]
         if which == "nan":
             return [*good, Thing(name="e", color=Color.RED, size=1, ratio=float("nan"))]
+        if which == "infinity":
+            return [*good, Thing(name="f", color=Color.RED, size=1, ratio=float("-inf"))]
+        if which == "int-ratio":  # serialized as 2.0 both ways, no error
+            return [*good, Thing(name="g", color=Color.RED, size=1, ratio=2)]
         if which == "bad-enum":
             return [*good, Thing(name="d", color="PURPLE", size=1)]  # type: ignore[arg-type]
         return good
@@ -155,9 +159,10 @@ class Query:
 def test_lists_the_fast_loop_hands_back_report_the_same_errors() -> None:
     fast = strawberry.Schema(query=Query, execution_context_class=FastListExecutor)
     general = strawberry.Schema(query=Query)
-    for which in ("ok", "null-in-non-null", "bad-int", "bad-enum", "nan"):
+    cases = ("ok", "null-in-non-null", "bad-int", "bad-enum", "nan", "infinity", "int-ratio")
+    for which in cases:
         things = f'things(which: "{which}") {{ name color size ratio }}'
         query = f"{{ {things} maybeThings {{ size }} }}"
         one, two = fast.execute_sync(query), general.execute_sync(query)
         assert as_json(one) == as_json(two), which
-        assert bool(one.errors) == (which != "ok")
+        assert bool(one.errors) == (which not in ("ok", "int-ratio"))
