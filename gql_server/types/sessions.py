@@ -5,7 +5,7 @@ from typing import Any
 
 import asyncpg
 import strawberry
-from strawberry.types.nodes import SelectedField
+from graphql import FieldNode, FragmentSpreadNode
 
 from gql_server.analytics import rules
 from gql_server.context import Context
@@ -52,14 +52,23 @@ def selects_any(info: Info, names: frozenset[str]) -> bool:
     """Whether the selection below this field names any of `names` (fragments included).
 
     @skip/@include are not evaluated: a conditionally selected field counts as
-    selected, which costs at most one query too many.
+    selected, which costs at most one query too many. Walks graphql-core's
+    syntax tree: Strawberry's info.selected_fields would first build a
+    SelectedField (arguments converted) for every node below (~0.1 ms a page).
     """
-    pending: list[Any] = list(info.selected_fields)
+    raw = info._raw_info
+    pending: list[Any] = list(raw.field_nodes)
     while pending:
-        selection = pending.pop()
-        if isinstance(selection, SelectedField) and selection.name in names:
+        node = pending.pop()
+        if isinstance(node, FragmentSpreadNode):
+            fragment = raw.fragments.get(node.name.value)
+            if fragment is not None:
+                pending.extend(fragment.selection_set.selections)
+            continue
+        if isinstance(node, FieldNode) and node.name.value in names:
             return True
-        pending.extend(selection.selections)
+        if node.selection_set is not None:
+            pending.extend(node.selection_set.selections)
     return False
 
 
