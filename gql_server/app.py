@@ -58,7 +58,7 @@ async def healthz(request: Request) -> JSONResponse:
 # garbage collector only has to look at objects that are still in use.
 # Triggered every 700 net allocations (CPython's default), it ran a few
 # hundred times a second under load, and its full passes over the ~80k
-# objects of the loaded modules took ~85 ms each: ~15 % of the CPU of a
+# objects of the loaded modules took ~85 ms each: ~20 % of the CPU of a
 # recordWatch batch and spikes in p99 (docs/performance.md). So: what is
 # alive after start-up is frozen (never scanned again), and a young
 # collection waits for 10,000 net allocations (one request's in-flight

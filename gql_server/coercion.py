@@ -6,15 +6,17 @@ check the nesting depth. For a recordWatch batch (100 input objects of 4
 fields) that was about a quarter of the server's CPU. Here each variable
 definition's type is compiled once into nested closures (input objects,
 lists, enums, scalars), cached with the operation's variable definitions,
-and a value that is exactly what graphql-core would accept unchanged takes
-the closures.
+and a value of the usual shape takes the closures: input objects as dicts,
+lists as lists, enum names, scalars their coercers accept, optional fields
+left out (their defaults from graphql-core's own memoized coercion) and
+nullable variables without a default left out.
 
 Anything else goes to graphql-core's own `get_variable_values`, which then
-coerces it or reports the errors exactly as before: a missing variable (so
-defaults), a null for a non-null type, a single value for a list, a missing
-or unknown input field, an enum name that does not exist, a scalar its
-coercer refuses, @oneOf and recursive input types (never compiled). The
-closures only read the input, so starting over is harmless.
+coerces it or reports the errors exactly as before: a variable left out that
+has a default or is required, a null for a non-null type, a single value for
+a list, a required or unknown input field, an enum name that does not exist,
+a scalar its coercer refuses, @oneOf and recursive input types (never
+compiled). The closures only read the input, so starting over is harmless.
 tests/test_coercion.py compares both ways on random values.
 
 graphql-core's Executor.build calls `get_variable_values` by its module-level
@@ -268,6 +270,8 @@ def coerce_compiled(
             sources[name] = VariableValueSource(signature, value)
             coerced[name] = coerce(value)
     except _Unsure:
+        # The shared instance would keep this request's frames (and values).
+        _UNSURE.__traceback__ = _UNSURE.__context__ = None
         return None
     return VariableValues(sources, coerced)
 

@@ -232,8 +232,11 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
             plan = self._item_plan(item_type, field_details_list)
         if plan is not None:
             items = items if isinstance(items, list | tuple) else list(items)
-            with contextlib.suppress(Exception):  # _Fallback, or a serializer's error
+            try:
                 return [plan(item) for item in items]
+            except Exception:  # _Fallback, or a serializer's error: the general path
+                # The shared instance would keep this request's frames (and items).
+                _FALLBACK.__traceback__ = _FALLBACK.__context__ = None
         return super().complete_iterable_value(
             item_type, field_details_list, info, path, items, position_context
         )
@@ -260,7 +263,8 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
     def _selection_key(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
     ) -> tuple[Any, ...] | None:
-        """What a plan depends on: the field nodes selected at every level; None: @defer."""
+        """What a plan depends on, at every level below: each response key, its field's
+        name and whether it has arguments (object type included); None: @defer."""
         grouped_field_set, new_defer_usages, _ = self.collect_subfields(
             object_type, field_details_list
         )
@@ -344,10 +348,11 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
 
 
 Plans = dict[tuple[Any, ...], Complete | None]
-# Plans by operation (keyed by what each request selects of it), for the
-# operations seen last. An entry holds its operation and fragment nodes, so
-# their ids cannot be reused while it exists. A document parsed again
-# (evicted from the parser cache) is a new operation node and a new entry.
+# Plans by operation (keyed by what each request selects of it), for the 256
+# operations seen last: a bound on memory whatever documents clients send.
+# An entry is found by id(operation) and holds that operation (and its
+# fragments), so the id cannot name another node while the entry exists. A
+# document parsed again (evicted from the parser cache) gets a new entry.
 _PLANS: collections.OrderedDict[int, tuple[Any, Any, Plans]] = collections.OrderedDict()
 MAX_CACHED_OPERATIONS = 256
 
