@@ -54,12 +54,7 @@ WITHOUT_WATCH = PAGE % FIELDS
 
 async def timed(work: Callable[[], Awaitable[Any]], seconds: float) -> list[float]:
     """Latencies (ms) of `work` run back to back for `seconds`."""
-    samples: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(samples) < 5:
-        began = time.perf_counter()
-        await work()
-        samples.append((time.perf_counter() - began) * 1000)
+    (samples,) = await timed_together([work], seconds)
     return samples
 
 
