@@ -38,7 +38,6 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLResolveInfoHelpers,
-    OperationDefinitionNode,
     get_nullable_type,
     is_leaf_type,
     is_non_null_type,
@@ -248,17 +247,21 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
         if not is_object_type(object_type):
             return None
-        # The same selection (after @include/@skip, all the way down) of the
-        # same document gets the same plan: made once, not per request
-        # (~0.7 ms a page of 100).
-        key = self._selection_key(object_type, field_details_list)
-        if key is None:
+        # The same selection (after @include/@skip, all the way down) gets the
+        # same plan: made once, not per request (~0.7 ms a page of 100).
+        selection = self._selection_key(object_type, field_details_list)
+        if selection is None:
             return None
-        plans = _plans_of(self.operation, self.fragment_definitions)
-        if key not in plans:
-            plan = self._object_plan(object_type, field_details_list)
-            plans[key] = None if plan is None else _nested(plan, non_null)
-        return plans[key]
+        key = (non_null, selection)  # the same selection in [T] and [T!] differs
+        if key in _PLANS:
+            _PLANS.move_to_end(key)
+            return _PLANS[key]
+        made = self._object_plan(object_type, field_details_list)
+        plan = None if made is None else _nested(made, non_null)
+        _PLANS[key] = plan
+        if len(_PLANS) > MAX_CACHED_PLANS:
+            _PLANS.popitem(last=False)
+        return plan
 
     def _selection_key(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -347,32 +350,11 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         return None
 
 
-Plans = dict[tuple[Any, ...], Complete | None]
-# Plans by operation (keyed by what each request selects of it), for the 256
-# operations seen last: a bound on memory whatever documents clients send.
-# An entry is found by id(operation) and holds that operation (and its
-# fragments), so the id cannot name another node while the entry exists. A
-# document parsed again (evicted from the parser cache) gets a new entry.
-_PLANS: collections.OrderedDict[int, tuple[Any, Any, Plans]] = collections.OrderedDict()
-MAX_CACHED_OPERATIONS = 256
-
-
-def _plans_of(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> Plans:
-    nodes = tuple(fragments.values())  # the dict is new per request, its nodes are not
-    entry = _PLANS.get(id(operation))
-    if (
-        entry is not None
-        and entry[0] is operation
-        and len(entry[1]) == len(nodes)
-        and all(a is b for a, b in zip(entry[1], nodes, strict=True))
-    ):
-        _PLANS.move_to_end(id(operation))
-        return entry[2]
-    plans: Plans = {}
-    _PLANS[id(operation)] = (operation, nodes, plans)
-    if len(_PLANS) > MAX_CACHED_OPERATIONS:
-        _PLANS.popitem(last=False)
-    return plans
+# Plans by what a list selects (see _selection_key): the same for every
+# request and document that selects the same, so cached across them; the
+# 1,024 used last are kept, whatever documents clients send.
+_PLANS: collections.OrderedDict[tuple[Any, ...], Complete | None] = collections.OrderedDict()
+MAX_CACHED_PLANS = 1024
 
 
 def _alive(executor: "weakref.ref[FastListExecutor]") -> "FastListExecutor":

@@ -147,6 +147,8 @@ class Query:
             return [*good, Thing(name="f", color=Color.RED, size=1, ratio=float("-inf"))]
         if which == "int-ratio":  # serialized as 2.0 both ways, no error
             return [*good, Thing(name="g", color=Color.RED, size=1, ratio=2)]
+        if which == "null-item":  # a null in a list of non-null items
+            return [*good, None]  # type: ignore[list-item]
         if which == "bad-enum":
             return [*good, Thing(name="d", color="PURPLE", size=1)]  # type: ignore[arg-type]
         return good
@@ -159,10 +161,31 @@ class Query:
 def test_lists_the_fast_loop_hands_back_report_the_same_errors() -> None:
     fast = strawberry.Schema(query=Query, execution_context_class=FastListExecutor)
     general = strawberry.Schema(query=Query)
-    cases = ("ok", "null-in-non-null", "bad-int", "bad-enum", "nan", "infinity", "int-ratio")
+    cases = (
+        "ok",
+        "null-in-non-null",
+        "bad-int",
+        "bad-enum",
+        "nan",
+        "infinity",
+        "int-ratio",
+        "null-item",
+    )
     for which in cases:
         things = f'things(which: "{which}") {{ name color size ratio }}'
         query = f"{{ {things} maybeThings {{ size }} }}"
         one, two = fast.execute_sync(query), general.execute_sync(query)
         assert as_json(one) == as_json(two), which
         assert bool(one.errors) == (which not in ("ok", "int-ratio"))
+
+
+def test_the_same_selection_in_lists_of_nullable_and_non_null_items_is_told_apart() -> None:
+    # maybeThings ([Thing]) and things ([Thing!]!) select the same fields of
+    # the same type: a plan made for one must not complete the other.
+    fast = strawberry.Schema(query=Query, execution_context_class=FastListExecutor)
+    general = strawberry.Schema(query=Query)
+    query = '{ maybeThings { size } things(which: "null-item") { size } }'
+    for _ in range(2):  # the second time from the cache
+        one, two = fast.execute_sync(query), general.execute_sync(query)
+        assert as_json(one) == as_json(two)
+        assert one.errors

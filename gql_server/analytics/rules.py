@@ -28,7 +28,7 @@ def percent(part: int, whole: int) -> float:
 
     Python's true division of two ints is correctly rounded (unlike dividing
     floats, which rounds twice), so no Fraction is needed: 40x cheaper, and
-    tests/test_analytics.py checks it against Fraction.
+    tests/test_metric_engine.py checks it against Fraction.
     """
     return 100 * part / whole if whole else 0.0
 
