@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import psutil
 
 from gql_server.db import EmbeddedPostgres
@@ -64,9 +64,9 @@ def server_process(dsn: str, *, workers: int = 1) -> Iterator[tuple[str, subproc
             if process.poll() is not None:
                 raise SystemExit("the server exited during start-up")
             try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not start within 60 s")
@@ -78,7 +78,7 @@ def server_process(dsn: str, *, workers: int = 1) -> Iterator[tuple[str, subproc
 
 
 def login(url: str, email: str, password: str) -> str:
-    response = httpx.post(
+    response = httpx2.post(
         f"{url}/graphql",
         json={
             "query": "mutation($e: String!, $p: String!)"
@@ -92,10 +92,10 @@ def login(url: str, email: str, password: str) -> str:
 
 class RawClient:
     """A minimal keep-alive HTTP/1.1 client: the load generator shares the CPU with
-    the server, so it should cost as little as possible (httpx costs ~2-4 ms a request)."""
+    the server, so it should cost as little as possible (httpx2 costs ~2-4 ms a request)."""
 
     def __init__(self, url: str) -> None:
-        parts = httpx.URL(url)
+        parts = httpx2.URL(url)
         self.host, self.port = parts.host, parts.port or 80
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import psutil
 import pytest
 
@@ -69,16 +69,16 @@ class Server:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.communicate()[1]
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx2.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             time.sleep(0.1)
         raise AssertionError("the server did not become healthy in 60 s")
 
     def graphql(self, query: str, token: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = httpx.post(f"{self.url}/graphql", json={"query": query}, headers=headers)
+        response = httpx2.post(f"{self.url}/graphql", json={"query": query}, headers=headers)
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from conftest import FAST_HASHING, Api, served
 from helpers import create_event, create_organizer, create_session, grant, make_world, sign_up
@@ -97,7 +97,7 @@ query($e: ID!) { event(id: $e) { sessions(first: 20) { nodes {
 """
 
 
-def _a_live_session(http: httpx.Client, host: dict[str, str], event_id: int) -> tuple[str, str]:
+def _a_live_session(http: httpx2.Client, host: dict[str, str], event_id: int) -> tuple[str, str]:
     """A session on now, watched by one viewer; returns it and a second viewer's token."""
     now = datetime.now(UTC)
     new_session = (
@@ -159,7 +159,7 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
     artifacts = ROOT / "artifacts"
     artifacts.mkdir(exist_ok=True)
     screenshot = artifacts / "dashboard.png"
-    with served(database_dsn) as url, httpx.Client(base_url=url) as http:
+    with served(database_dsn) as url, httpx2.Client(base_url=url) as http:
         login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
         variables = {"e": "host@demo.example", "p": DEMO_PASSWORD}
         answer = http.post("/graphql", json={"query": login, "variables": variables}).json()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import schemathesis
 from conftest import FAST_HASHING, TEMPLATE, _admin, with_database
@@ -52,7 +52,7 @@ def live(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         asyncio.run(_admin(server_dsn, f"DROP DATABASE {name} WITH (FORCE)"))
 
 
-def check(response: httpx.Response) -> None:
+def check(response: httpx2.Response) -> None:
     assert response.status_code < 500, response.text
     assert "Traceback" not in response.text
     body: Any = response.json()
@@ -80,7 +80,7 @@ def test_no_operation_breaks_the_server(case: Any, live: tuple[str, str], as_hos
     as_host = as_host and "logout" not in body["query"]
     headers = {"Authorization": f"Bearer {token}"} if as_host else {}
     seen.append(body["query"])
-    response = httpx.post(f"{url}/graphql", json=body, headers=headers, timeout=30)
+    response = httpx2.post(f"{url}/graphql", json=body, headers=headers, timeout=30)
     check(response)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from conftest import FAST_HASHING, Api, QueryLog, app_settings, served
 from helpers import PASSWORD, create_event, create_organizer, create_session, login, sign_up
 from starlette.testclient import TestClient
@@ -73,7 +73,7 @@ class Player:
     """Sends batches of new seconds; a batch is resent until acknowledged."""
 
     def __init__(self, url: str, token: str, session_id: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=60)
+        self.http = httpx2.Client(base_url=url, timeout=60)
         self.token = token
         self.session_id = session_id
         self.acked = 0
@@ -93,7 +93,7 @@ class Player:
             response = self.http.post(
                 "/graphql", json=body, headers={"Authorization": f"Bearer {self.token}"}
             )
-        except httpx.TransportError as error:
+        except httpx2.TransportError as error:
             self.outcomes.append(
                 Outcome(began, time.monotonic() - began, type(error).__name__, [])
             )
@@ -119,7 +119,7 @@ def test_every_acknowledged_batch_counts_once_across_an_outage_under_load() -> N
     database = EmbeddedPostgres(data_dir)
     try:
         dsn = database.start()
-        with served(dsn) as url, httpx.Client(base_url=url, timeout=60) as http:
+        with served(dsn) as url, httpx2.Client(base_url=url, timeout=60) as http:
             api = Api(http, QueryLog())  # type: ignore[arg-type]
             asyncio.run(_create_super_admin(dsn))
             host = login(api, "root@example.com")
