@@ -15,6 +15,7 @@ from gql_server.auth import Passwords
 from gql_server.db import Database, Pool, create_pool, migrate
 from gql_server.errors import ApiError
 from gql_server.schema import export_sdl
+from gql_server.serving import uvicorn_options
 from gql_server.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -65,9 +66,18 @@ def serve(
         _with_database(_nothing)
     # The app's lifespan owns the database from here on (each worker attaches
     # to the embedded server; the last one to stop shuts it down).
-    if Settings().graphiql:
-        console.print(f"GraphiQL: http://{host}:{port}/graphql")
-    uvicorn.run("gql_server.app:create_app", factory=True, host=host, port=port, workers=workers)
+    settings = Settings()
+    console.print(f"Dashboard: http://{host}:{port}/")
+    if settings.graphiql:
+        console.print(f"GraphiQL:  http://{host}:{port}/graphql")
+    uvicorn.run(
+        "gql_server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        **uvicorn_options(settings),
+    )
 
 
 @app.command("migrate")

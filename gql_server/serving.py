@@ -1,20 +1,119 @@
-"""uvicorn's HTTP protocol, with TCP_NODELAY set on every accepted connection.
+"""How uvicorn serves the app: one place for its options, used by `serve` and the tests.
 
-With --workers > 1, uvicorn 0.54 hands the workers a shared listening socket
-and the accepted connections do not get TCP_NODELAY (Kludex/uvicorn#3149):
-every keep-alive response then waits ~44 ms for the peer's delayed ACK
-(`{ __typename }` fell from ~1,000 to 222 requests/s on this machine kind).
+- uvicorn's own access log is off: it prints the request line as sent, so a
+  GET carrying `?query=mutation { login(password: ...) }` or `?token=` would
+  put a secret in the log (gql_server/access_log.py logs the path alone).
+- TCP_NODELAY on every accepted connection: with --workers > 1, uvicorn 0.54
+  hands the workers a shared listening socket and the accepted connections
+  do not get it (Kludex/uvicorn#3149); every keep-alive response then waits
+  ~44 ms for the peer's delayed ACK (`{ __typename }` fell from ~1,000 to
+  222 requests/s on this machine kind).
+- The request line and headers together are bounded by MAX_HEAD_BYTES
+  (httptools itself buffers any amount): past it the client gets 431 and the
+  connection is closed before the app sees anything. A constant, like
+  nginx's large_client_header_buffers (4 x 8 KiB): a setting would have to
+  reach the worker processes, which uvicorn makes the protocol in itself.
+- A WebSocket message is bounded by uvicorn's ws_max_size (close code 1009).
 """
 
 import asyncio
 import socket
+from typing import Any
 
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from gql_server.errors import HEADERS_TOO_LARGE
+from gql_server.settings import Settings
 
 
-class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
-    def connection_made(self, transport: asyncio.Transport) -> None:
+def error_body(code: int, status: int, message: str) -> bytes:
+    return orjson.dumps(
+        {"errors": [{"message": message, "extensions": {"code": code, "status": status}}]}
+    )
+
+
+MAX_HEAD_BYTES = 32 * 1024
+# After a 431, what the client still sends is read and dropped for a while
+# (a lingering close, as nginx does): closing with unread data resets the
+# connection, and a client still sending would lose the answer.
+LINGER_BYTES = 1 << 20
+LINGER_SECONDS = 2.0
+
+
+class BoundedHTTPProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with TCP_NODELAY and a bound on the request head."""
+
+    max_head_bytes = MAX_HEAD_BYTES
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Bytes of the current request's head read so far; None once it is complete.
+        self.head_bytes: int | None = 0
+        self.messages_done = 0
+        self.linger_budget: int | None = None  # set once the head was refused
         super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.linger_budget is not None:
+            self.linger_budget -= len(data)
+            if self.linger_budget <= 0:
+                self.transport.close()
+            return
+        while self.head_bytes is not None and len(data) > self.max_head_bytes - self.head_bytes:
+            # Feed what fits: the head may end within it (the rest is body).
+            room = self.max_head_bytes - self.head_bytes
+            done_before = self.messages_done
+            super().data_received(data[:room])
+            data = data[room:]
+            if self.transport.is_closing():
+                return
+            if self.head_bytes is not None and self.messages_done == done_before:
+                self._refuse_head()
+                return
+            # A request ended within it and the next one's head began: its
+            # bytes so far are not known here, so a pipelined request's head
+            # may reach twice the limit before it is refused. The first
+            # request on a connection is held to the limit exactly.
+        if self.head_bytes is not None:
+            self.head_bytes += len(data)
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self.head_bytes = None
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self.head_bytes = 0  # what follows is the next request's head
+        self.messages_done += 1
+        super().on_message_complete()
+
+    def _refuse_head(self) -> None:
+        kind = HEADERS_TOO_LARGE
+        body = error_body(
+            kind.code,
+            kind.status,
+            f"The request line and headers exceed {self.max_head_bytes} bytes",
+        )
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/json; charset=utf-8\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + body
+        )
+        self.head_bytes = None
+        self.linger_budget = LINGER_BYTES
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for uvicorn.run / uvicorn.Config."""
+    return {
+        "http": BoundedHTTPProtocol,
+        "ws_max_size": settings.max_ws_message_bytes,
+        "access_log": False,
+    }

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # One WebSocket message (subscriptions send small ones); larger: close 1009.
+    max_ws_message_bytes: int = Field(default=65_536, gt=0)
     pool_min_size: int = Field(default=2, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     # Seconds before a request is answered 503 whatever it is waiting for

@@ -25,6 +25,7 @@ from starlette.testclient import TestClient
 
 from gql_server.app import create_app
 from gql_server.db import EmbeddedPostgres, Pool, migrate
+from gql_server.serving import uvicorn_options
 from gql_server.settings import Settings
 
 T = TypeVar("T")
@@ -162,12 +163,15 @@ class Api:
 
 
 @contextlib.contextmanager
-def served(dsn: str) -> Iterator[str]:
+def served(dsn: str, **overrides: Any) -> Iterator[str]:
     """The app under uvicorn on loopback, in a thread: real sockets, real concurrency."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(app_settings(dsn)), port=port, log_level="warning")
+    settings = app_settings(dsn, **overrides)
+    config = uvicorn.Config(
+        create_app(settings), port=port, log_level="warning", **uvicorn_options(settings)
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
