@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from gql_server.auth import MalformedAuthorization, Viewer, bearer_token
@@ -38,7 +38,7 @@ from gql_server.errors import (
     UNSUPPORTED_MEDIA_TYPE,
     ErrorKind,
 )
-from gql_server.schema import Schema, format_error
+from gql_server.schema import Schema, format_error, operation_problem
 from gql_server.services.accounts import viewer_for_token
 
 log = logging.getLogger(__name__)
@@ -267,6 +267,8 @@ class GraphQLEndpoint:
             ) from None
         except MissingQueryError:
             raise HttpError(BAD_REQUEST, "query must not be empty") from None
+        except CannotGetOperationTypeError:
+            raise HttpError(BAD_REQUEST, operation_problem(params.operation_name)) from None
         payload: dict[str, Any] = {}
         errors = result.errors or []
         request_error = result.data is None and errors and all(not e.path for e in errors)
@@ -274,6 +276,8 @@ class GraphQLEndpoint:
             payload["data"] = result.data
         if errors:
             payload["errors"] = [format_error(e) for e in errors]
+        if result.extensions:
+            payload["extensions"] = result.extensions
         status = 400 if request_error and media == GRAPHQL_RESPONSE else 200
         return _json_response(payload, status, media)
 

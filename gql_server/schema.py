@@ -1,32 +1,33 @@
 """The Strawberry schema, and how its errors reach clients."""
 
+import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 import asyncpg
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, GraphQLSchema, OperationDefinitionNode
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.language import DocumentNode
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from gql_server import coercion
 from gql_server.db import UNAVAILABLE_ERRORS
-from gql_server.errors import BAD_REQUEST, INTERNAL, UNAVAILABLE, ApiError, ErrorKind
+from gql_server.errors import BAD_REQUEST, INTERNAL, UNAVAILABLE, ApiError, ErrorKind, bad_input
 from gql_server.execution import FastListExecutor
+from gql_server.limits import Limits, check_shape, estimate_cost
 from gql_server.settings import Settings
 from gql_server.types.root import Mutation, Query, Subscription, resolve_record_watch_fast
 from gql_server.types.scalars import DATETIME
@@ -89,29 +90,113 @@ class Schema(strawberry.Schema):
                 )
 
 
-def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    """The depth and alias limits as validation rules, made once per schema."""
-    depth = QueryDepthLimiter(max_depth=settings.max_query_depth)
-    aliases = MaxAliasesLimiter(max_alias_count=settings.max_aliases)
-    return [*depth.validation_rules, *aliases.validation_rules]
+Validate = Callable[
+    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
+]
+
+
+def cached_validation(limits: Limits, maxsize: int = 512) -> Validate:
+    """graphql-core's validation after our limits, cached per document (parsed once, too).
+
+    Dashboards send the same few documents over and over: validation alone
+    was ~10 ms per sessions query. The limits come first because one of the
+    standard rules (overlapping fields) is quadratic in a selection set's
+    fields: limits.check_shape bounds that, in linear time.
+    """
+
+    @functools.lru_cache(maxsize=maxsize)
+    def validate(
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        return check_shape(document, limits) or validate_document(schema, document, rules)
+
+    return validate
+
+
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    """The operation to run: the named one, or the only one (the spec's GetOperation)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == name), None)
+
+
+class DocumentLimits(SchemaExtension):
+    """Refuses, before execution, what asks for too much; reports the cost in `extensions`."""
+
+    def __init__(self, *, validate: Validate, max_cost: int) -> None:
+        self.validate = validate
+        self.max_cost = max_cost
+        self.cost: int | None = None
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        errors = self.validate(
+            context.schema._schema, context.graphql_document, tuple(context.validation_rules)
+        )
+        name = requested_operation(context)
+        if not errors and operation_of(context.graphql_document, name) is None:
+            errors = [GraphQLError(operation_problem(name))]
+        context.pre_execution_errors = errors
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.graphql_document is not None
+        operation = operation_of(context.graphql_document, requested_operation(context))
+        assert operation is not None, "checked at validation"
+        self.cost = estimate_cost(
+            context.schema._schema, context.graphql_document, operation, context.variables or {}
+        )
+        if self.cost > self.max_cost:
+            message = (
+                f"The query's estimated cost is {self.cost}, over the limit of"
+                f" {self.max_cost}: ask for fewer items (first) or fewer fields"
+            )
+            context.result = GraphQLExecutionResult(
+                data=None, errors=[GraphQLError(message, original_error=bad_input(message))]
+            )
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        if self.cost is None:
+            return {}
+        return {"cost": {"requested": self.cost, "limit": self.max_cost}}
+
+
+def requested_operation(context: ExecutionContext) -> str | None:
+    """The operationName the client sent (ExecutionContext.operation_name falls
+    back to the first operation's name, which would run the first of several)."""
+    name: str | None = context._provided_operation_name
+    return name
+
+
+def operation_problem(name: str | None) -> str:
+    if name is None:
+        return "The document has several operations: say which to run with operationName"
+    return f"The document has no operation named {name!r}"
 
 
 def create_schema(settings: Settings | None = None, *, fast_lists: bool = True) -> Schema:
     """The schema; fast_lists=False runs graphql-core's general path only (tests compare)."""
     coercion.install()
     settings = settings or Settings()
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_fields=settings.max_fields,
+        max_selections=settings.max_selections,
+    )
+    # One validation function (and its cache) per schema, made here: the
+    # extensions themselves are made per request.
+    validate = cached_validation(limits)
     extensions: list[Callable[[], SchemaExtension]] = [
-        # Dashboards send the same few documents over and over: parse and
-        # validate each once (validation alone was ~10 ms per sessions query).
         partial(ParserCache, maxsize=512),
-        partial(ValidationCache, maxsize=512),
-        # Too much asked for is a validation error (code 400) before execution.
-        # The limiters build a new rule class per instance, and the rule
-        # classes are part of ValidationCache's key: made per request, they
-        # made every request miss the cache (a page of 100 sessions went from
-        # 10 to 18 ms). So the rules are made once, here, and reused.
-        partial(AddValidationRules, limit_rules(settings)),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(DocumentLimits, validate=validate, max_cost=settings.max_query_cost),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

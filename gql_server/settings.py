@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     # watchTime > live, has depth 5 as Strawberry's limiter counts).
     max_query_depth: int = Field(default=8, ge=1)  # introspection fields not counted
     max_aliases: int = Field(default=30, ge=0)
+    # Counted with every fragment expanded where it is spread (gql_server/limits.py).
+    max_fields: int = Field(default=2000, ge=1)
+    # Fields one selection set collects, its fragments included: graphql-core's
+    # overlapping-fields rule is quadratic in it (495 took 1.2 s).
+    max_selections: int = Field(default=100, ge=1)
+    # The estimated cost of an operation (docs/security.md has the weights).
+    max_query_cost: int = Field(default=50_000, ge=1)
     max_tokens: int = Field(default=2000, ge=10)
     introspection: bool = True  # GQL_SERVER_INTROSPECTION=false turns it off
     graphiql: bool = True  # GQL_SERVER_GRAPHIQL=false: GET /graphql in a browser is 400

@@ -54,8 +54,9 @@ def test_every_dashboard_query_fits_the_limits(api: Api) -> None:
 def test_a_document_is_validated_once_not_per_request(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The limits are validation rules; they must not defeat the validation
-    # cache (new rule classes per request did: every request was validated).
+    # The limits must not defeat the validation cache (new rule classes per
+    # request did: every request was validated), and a document over them is
+    # refused before graphql-core's rules run at all.
     from graphql import validate
 
     validated: list[object] = []
@@ -73,7 +74,7 @@ def test_a_document_is_validated_once_not_per_request(
     too_many_aliases = "{ " + " ".join(f"a{n}: me {{ id }}" for n in range(60)) + " }"
     refused(api, too_many_aliases)
     refused(api, too_many_aliases)
-    assert len(validated) == 2
+    assert len(validated) == 1
 
 
 def test_too_deep_is_refused_before_the_database(database_dsn: str) -> None:
@@ -85,7 +86,7 @@ def test_too_deep_is_refused_before_the_database(database_dsn: str) -> None:
         query = '{ event(id: "1") { sessions { edges { node { watchTime { live } } } } } }'
         error = shallow.error(query)
         assert error["extensions"] == {"code": 400, "status": 400}
-        assert "exceeds maximum operation depth of 4" in error["message"]
+        assert error["message"] == "The query is deeper than 4 levels"
         assert shallow.code('{ event(id: "1") { sessions { nodes { title } } } }') == 401
 
 
@@ -134,3 +135,116 @@ def test_cors_allows_only_configured_origins(strict_api: Api, api: Api) -> None:
         "/graphql", json={"query": "{ __typename }"}, headers={"Origin": "https://dash.example"}
     )
     assert "access-control-allow-origin" not in default.headers
+
+
+def doubling_fragments(levels: int) -> str:
+    """Fragment k spreads fragment k-1 twice: 2^levels fields once expanded."""
+    fragments = ["fragment F0 on Query { __typename }"]
+    fragments += [
+        f"fragment F{k} on Query {{ ...F{k - 1} ...F{k - 1} }}" for k in range(1, levels)
+    ]
+    return f"{{ ...F{levels - 1} }} " + " ".join(fragments)
+
+
+def test_fragments_that_double_at_each_level_are_refused(api: Api) -> None:
+    query = doubling_fragments(20)
+    assert len(query) < 1000
+    error = refused(api, query)
+    # Refused at F7 already: 128 fields collected in the query's selection set.
+    assert "asks for 128 fields" in error["message"]
+    # As a GET of a short URL, too.
+    response = api.client.get("/graphql", params={"query": query})
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["extensions"]["code"] == 400
+    # Six levels (64 fields once expanded) are within the limits and answer.
+    assert api.data(doubling_fragments(6)) == {"__typename": "Query"}
+
+
+def test_more_fields_than_the_limit_once_fragments_are_expanded_are_refused(api: Api) -> None:
+    # Each selection set is small; spread 30 times, the fragment is 30 x 101 fields.
+    titles = " ".join("title" for _ in range(99))
+    spreads = " ".join(f'e{i}: event(id: "1") {{ ...E }}' for i in range(30))
+    query = f"{{ {spreads} }} fragment E on Event {{ sessions {{ nodes {{ {titles} }} }} }}"
+    assert "more than 2000 fields" in refused(api, query)["message"]
+    # 19 spreads (1,957 fields with the events) are within the limit.
+    fewer = " ".join(f'e{i}: event(id: "1") {{ ...E }}' for i in range(19))
+    query = f"{{ {fewer} }} fragment E on Event {{ sessions {{ nodes {{ {titles} }} }} }}"
+    assert {e["extensions"]["code"] for e in api.gql(query)["errors"]} == {401}
+
+
+def test_a_selection_set_of_hundreds_of_fields_is_refused(api: Api) -> None:
+    # graphql-core's overlapping-fields rule compares each pair: 495 took 1.2 s.
+    error = refused(api, "{ " + " ".join("me { id }" for _ in range(495)) + " }")
+    assert "asks for 495 fields" in error["message"]
+    # Through fragments, too.
+    half = " ".join("me { id }" for _ in range(60))
+    error = refused(api, f"{{ ...A ...B }} fragment A on Query {{ {half} }} "
+                         f"fragment B on Query {{ {half} }}")  # fmt: skip
+    assert "asks for 120 fields" in error["message"]
+
+
+def test_fragment_cycles_and_unknown_fragments_are_validation_errors(api: Api) -> None:
+    cyclic = refused(api, "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }")
+    assert "Cannot spread fragment 'A' within itself" in cyclic["message"]
+    assert "Unknown fragment 'Nope'" in refused(api, "{ ...Nope }")["message"]
+
+
+EXPENSIVE = """
+query($first: Int!) { event(id: "1") { sessions(first: $first) { nodes {
+  viewers(first: 100) { nodes { user { name } liveWatchedSeconds } }
+  retention(mode: LIVE) { points { percent } }
+  %s
+} } } }
+"""
+
+
+def test_the_estimated_cost_refuses_a_huge_page_of_deep_analytics(api: Api) -> None:
+    concurrency = " ".join(f"c{i}: concurrency {{ points {{ viewers }} }}" for i in range(25))
+    query = EXPENSIVE % concurrency
+    body = api.gql(query, {"first": 1000})
+    assert body["errors"][0]["extensions"] == {"code": 400, "status": 400}
+    # Per session: viewers 1 + 10 + 100 x (nodes 1 + user 1) = 211; retention
+    # 1 + 25 + 100 x points 1 = 126; each concurrency 1 + 25 + 100 = 126, and
+    # nodes 1: 1 + 211 + 126 + 25 x 126 = 3,488. sessions: 1 + 1000 x 3,488;
+    # event: 1 more.
+    assert body["extensions"]["cost"] == {"requested": 3_488_002, "limit": 50_000}
+    assert "estimated cost is 3488002" in body["errors"][0]["message"]
+    assert "data" not in body
+    # The same document with a small page is within the budget (and runs:
+    # an anonymous caller gets 401).
+    small = api.gql(EXPENSIVE % "", {"first": 10})
+    assert small["extensions"]["cost"]["requested"] == 2 + 10 * (1 + 211 + 126)
+    assert small["errors"][0]["extensions"]["code"] == 401
+
+
+def test_every_answer_reports_its_cost(api: Api) -> None:
+    world = make_world(api)
+    query = """query($e: ID!) { event(id: $e) { name sessions(first: 10) { totalCount nodes {
+      title watchTime { live } viewers(first: 5) { nodes { user { name } } } } } } }"""
+    body = api.gql(query, {"e": world.event_id}, world.super_token)
+    assert "errors" not in body
+    # event 1 + sessions (1 + 10 x (nodes 1 + watchTime 1 + viewers (1 + 10 + 5 x 2))) = 232
+    assert body["extensions"]["cost"] == {"requested": 232, "limit": 50_000}
+    assert api.gql("{ __typename }")["extensions"]["cost"]["requested"] == 0
+
+
+def test_graphiqls_introspection_query_fits_the_limits(api: Api) -> None:
+    from graphql import get_introspection_query
+
+    body = api.gql(get_introspection_query(descriptions=True))
+    assert "errors" not in body
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+def test_several_operations_need_an_operation_name(api: Api) -> None:
+    document = "query A { __typename } mutation B { logout }"
+    response = api.client.post("/graphql", json={"query": document})
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": 400, "status": 400}
+    assert "operationName" in error["message"]
+    assert "data" not in response.json()
+    named = api.client.post("/graphql", json={"query": document, "operationName": "A"})
+    assert named.json()["data"] == {"__typename": "Query"}
+    unknown = api.client.post("/graphql", json={"query": document, "operationName": "C"})
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["message"] == "The document has no operation named 'C'"

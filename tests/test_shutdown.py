@@ -38,7 +38,7 @@ def test_sigterm_lets_the_in_flight_request_finish_and_stops_the_database(
                 break
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
-    assert b'{"data":{"createOrganizer":{"name":"Late"}}}' in answer
+    assert b'{"data":{"createOrganizer":{"name":"Late"}}' in answer
     server.process.wait(timeout=30)
     assert not postgres_running(tmp_path)  # the embedded database stopped cleanly
     handles = tmp_path / "pgdata" / ".handle_pids.json"

@@ -58,11 +58,13 @@ def selects_any(info: Info, names: frozenset[str]) -> bool:
     """
     raw = info._raw_info
     pending: list[Any] = list(raw.field_nodes)
+    spread: set[str] = set()  # each fragment is looked into once, however often spread
     while pending:
         node = pending.pop()
         if isinstance(node, FragmentSpreadNode):
             fragment = raw.fragments.get(node.name.value)
-            if fragment is not None:
+            if fragment is not None and node.name.value not in spread:
+                spread.add(node.name.value)
                 pending.extend(fragment.selection_set.selections)
             continue
         if isinstance(node, FieldNode) and node.name.value in names:
