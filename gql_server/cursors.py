@@ -9,6 +9,7 @@ from typing import Any
 
 from gql_server.errors import bad_input
 from gql_server.ids import MAX_ID
+from gql_server.times import within_range
 
 TIME_ORDERS = frozenset({"START_TIME_ASC", "START_TIME_DESC"})
 TEXT_ORDERS = frozenset({"TITLE_ASC", "NAME_ASC", "EMAIL_ASC"})
@@ -44,8 +45,8 @@ def decode_cursor(cursor: str, order: str, search: str | None) -> tuple[Any, int
 def _decode_first(order: str, value: Any) -> Any:
     if order in TIME_ORDERS:
         parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            raise ValueError("naive time in cursor")
+        if parsed.tzinfo is None or not within_range(parsed):
+            raise ValueError("naive or out-of-range time in cursor")
         return parsed
     if order in TEXT_ORDERS and isinstance(value, str):
         return value

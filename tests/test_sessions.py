@@ -1,5 +1,7 @@
 """Creating and changing sessions, and the event.sessions connection."""
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from helpers import (
     session_input,
     sign_up,
 )
+
+from gql_server.cursors import _search_digest
 
 PAGE = """
 query($e: ID!, $first: Int, $after: String, $search: String, $order: SessionOrder) {
@@ -90,7 +94,18 @@ def test_invalid_sessions_are_refused_with_400_and_not_written(
     assert page(api, world)["totalCount"] == 0
 
 
-@pytest.mark.parametrize("value", ["2026-12-01T09:00:00", "yesterday", "2026-13-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-12-01T09:00:00",
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+        # Off the calendar once in UTC (were 500s), and before the epoch.
+        "0001-01-01T00:30:00+01:00",
+        "9999-12-31T23:00:00-02:00",
+        "1969-12-31T23:59:59+00:00",
+    ],
+)
 def test_date_times_without_offset_or_invalid_are_400(api: Api, world: World, value: str) -> None:
     error = api.error(
         CREATE_SESSION,
@@ -106,6 +121,24 @@ def test_date_times_without_offset_or_invalid_are_400(api: Api, world: World, va
         token=world.super_token,
     )
     assert literal["extensions"]["code"] == 400
+    assert page(api, world)["totalCount"] == 0
+
+
+def test_times_outside_the_range_are_400_in_updates_and_cursors(api: Api, world: World) -> None:
+    session = make_sessions(api, world, 1)[0]
+    for value in ("0001-01-01T00:30:00+01:00", "9999-12-31T23:00:00-02:00"):
+        error = api.error(UPDATE, {"s": session, "i": {"endTime": value}}, world.super_token)
+        assert error["extensions"] == {"code": 400, "status": 400}
+        assert "outside 1970-01-01 .. 9999-12-31 (UTC)" in error["message"]
+        # A forged cursor holding such a time.
+        payload = {"o": "START_TIME_ASC", "s": _search_digest(None), "k": [value, 1]}
+        forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+        variables = {"e": world.event_id, "after": forged, "order": "START_TIME_ASC"}
+        assert api.error(PAGE, variables, world.super_token)["extensions"]["code"] == 400
+    # The largest time there is comes back with its offset.
+    last = "9999-12-31T23:59:59+00:00"
+    updated = api.data(UPDATE, {"s": session, "i": {"endTime": last}}, world.super_token)
+    assert updated["updateSession"]["endTime"] == last
 
 
 UPDATE = """

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from gql_server import text
 from gql_server.analytics.rules import percent, retention_slice
 from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.errors import bad_input
@@ -22,7 +23,7 @@ def viewer_page_args(
 ) -> ViewerPageArgs:
     if not 1 <= first <= MAX_VIEWER_PAGE:
         raise bad_input(f"first must be between 1 and {MAX_VIEWER_PAGE}")
-    search = search or None
+    search = text.valid_search(search)
     start = decode_cursor(after, order, search) if after is not None else None
     return ViewerPageArgs(order=order, search=search, after=start, limit=first + 1)
 

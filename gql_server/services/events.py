@@ -2,28 +2,17 @@
 
 import asyncpg
 
-from gql_server import auth
+from gql_server import auth, text
 from gql_server.auth import EventRoles, Viewer
 from gql_server.db import Executor
 from gql_server.errors import EVENT_NOT_FOUND, NOT_FOUND, ApiError, bad_input
 from gql_server.ids import parse_id
 from gql_server.repo import events as repo
 
-MAX_NAME_LENGTH = 200
-
-
-def _valid_name(name: str, field: str) -> str:
-    name = name.strip()
-    if not name:
-        raise bad_input(f"{field} must not be empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise bad_input(f"{field} must be at most {MAX_NAME_LENGTH} characters")
-    return name
-
 
 async def create_organizer(db: Executor, viewer: Viewer | None, *, name: str) -> asyncpg.Record:
     auth.require_super_admin(viewer)
-    return await repo.create_organizer(db, name=_valid_name(name, "name"))
+    return await repo.create_organizer(db, name=text.valid_text(name, "name"))
 
 
 async def _organizer_for_admin(db: Executor, viewer: Viewer, organizer_id: str) -> int:
@@ -46,7 +35,7 @@ async def create_event(
 ) -> asyncpg.Record:
     viewer = auth.require_viewer(viewer)
     org_id = await _organizer_for_admin(db, viewer, organizer_id)
-    return await repo.create_event(db, organizer_id=org_id, name=_valid_name(name, "name"))
+    return await repo.create_event(db, organizer_id=org_id, name=text.valid_text(name, "name"))
 
 
 async def get_event_with_roles(

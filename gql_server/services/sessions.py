@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from gql_server import auth
+from gql_server import auth, text
 from gql_server.analytics.rules import NETWORKING_FORMATS, view_threshold
 from gql_server.auth import EventRoles, Viewer
 from gql_server.cursors import decode_cursor, encode_cursor
@@ -18,7 +18,6 @@ from gql_server.repo import watch as watch_repo
 from gql_server.repo.sessions import NewSession
 from gql_server.services.events import get_event_with_roles
 
-MAX_TITLE_LENGTH = 300
 MAX_PAGE_SIZE = 1000
 # Fields of a session that an explicit null may not clear.
 REQUIRED_FIELDS = ("title", "start_time", "end_time", "format")
@@ -26,11 +25,7 @@ REQUIRED_FIELDS = ("title", "start_time", "end_time", "format")
 
 def validate_session(session: NewSession) -> NewSession:
     """The session with a trimmed title; 400 naming the first rule it breaks."""
-    title = session.title.strip()
-    if not title:
-        raise bad_input("title must not be empty")
-    if len(title) > MAX_TITLE_LENGTH:
-        raise bad_input(f"title must be at most {MAX_TITLE_LENGTH} characters")
+    title = text.valid_text(session.title, "title", text.MAX_TITLE_LENGTH)
     if session.end_time <= session.start_time:
         raise bad_input("endTime must be after startTime")
     if session.format in NETWORKING_FORMATS and session.stream_provider is not None:
@@ -164,7 +159,7 @@ async def list_sessions(
 ) -> SessionPage:
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise bad_input(f"first must be between 1 and {MAX_PAGE_SIZE}")
-    search = search or None
+    search = text.valid_search(search)
     scope = window.validated().scope(search)
     start = decode_cursor(after, order, scope) if after is not None else None
     rows = await repo.list_sessions(

@@ -6,6 +6,8 @@ from typing import Any, cast
 import strawberry
 from graphql import StringValueNode, ValueNode
 
+from gql_server.times import MAX_YEAR, MIN_YEAR, within_range
+
 
 def parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str):
@@ -17,6 +19,10 @@ def parse_datetime(value: Any) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError(
             f"DateTime {value!r} has no UTC offset; write e.g. 2026-11-26T09:00:00+00:00"
+        )
+    if not within_range(parsed):
+        raise ValueError(
+            f"DateTime {value!r} is outside {MIN_YEAR}-01-01 .. {MAX_YEAR}-12-31 (UTC)"
         )
     return parsed
 
