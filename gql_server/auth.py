@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -83,6 +84,7 @@ class Viewer:
     name: str
     is_super_admin: bool
     token_hash: bytes
+    token_expires_at: datetime | None = None
 
 
 def require_viewer(viewer: Viewer | None) -> Viewer:

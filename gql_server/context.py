@@ -1,11 +1,13 @@
 """The per-request context: pool, signed-in viewer, DataLoaders."""
 
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.dataloader import DataLoader
 
 from gql_server.auth import Passwords, Viewer
@@ -125,6 +127,11 @@ async def _load_stats_of_pages(
     return [[found.get(key) for key in page] for page in pages]
 
 
+def socket_open(socket: WebSocket) -> bool:
+    closed = WebSocketState.DISCONNECTED
+    return socket.client_state != closed and socket.application_state != closed
+
+
 @dataclass
 class Context:
     pool: Pool
@@ -134,3 +141,11 @@ class Context:
     loaders: Loaders
     # The connection_init payload of a WebSocket (subscriptions.py); else None.
     connection_params: Any = None
+    # The socket a subscription runs on (subscriptions.py); else None.
+    websocket: WebSocket | None = None
+
+    async def end_connection(self, code: int, reason: str) -> None:
+        """Close the subscription's socket, if it is one and still open."""
+        if self.websocket is not None and socket_open(self.websocket):
+            with contextlib.suppress(RuntimeError):  # it closed in between
+                await self.websocket.close(code, reason)

@@ -7,6 +7,8 @@ or bad token closes the socket with 4403 before any operation runs. The
 legacy graphql-ws protocol is not offered.
 """
 
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -18,10 +20,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from gql_server.auth import MalformedAuthorization, bearer_token
-from gql_server.context import Context, Loaders
+from gql_server.context import Context, Loaders, socket_open
 from gql_server.db import UNAVAILABLE_ERRORS
 from gql_server.schema import Schema
 from gql_server.services.accounts import viewer_for_token
+from gql_server.types.root import TOKEN_ENDED
 
 
 def _token(params: Any) -> str | None:
@@ -52,13 +55,16 @@ class SubscriptionEndpoint(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         state = request.app.state
-        return Context(
+        context = Context(
             pool=state.pool,
             settings=state.settings,
             passwords=state.passwords,
             viewer=None,
             loaders=Loaders(state.pool),
         )
+        if isinstance(response, WebSocket):
+            context.websocket = response
+        return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
         token = _token(context.connection_params)
@@ -71,5 +77,31 @@ class SubscriptionEndpoint(GraphQL[Context, None]):
         if viewer is None:
             raise ConnectionRejectionError({"message": "The token is unknown or expired"})
         context.viewer = viewer
+        if viewer.token_expires_at is not None:
+            _close_at_expiry(context, viewer.token_expires_at)
         unset: UnsetType = UNSET  # a connection_ack without a payload
         return unset
+
+
+# Expiry timers of open sockets (a task is kept only while referenced).
+_expiry_tasks: set[asyncio.Task[None]] = set()
+
+
+EXPIRY_POLL_SECONDS = 30.0
+
+
+def _close_at_expiry(context: Context, expires_at: datetime) -> None:
+    """Close the socket when its token expires (a timer that ends with the socket)."""
+    socket = context.websocket
+    assert socket is not None
+
+    async def wait_then_close() -> None:
+        while (left := (expires_at - datetime.now(UTC)).total_seconds()) > 0:
+            await asyncio.sleep(min(left, EXPIRY_POLL_SECONDS))
+            if not socket_open(socket):
+                return  # closed already: nothing to wait for
+        await context.end_connection(TOKEN_ENDED, "The token has expired")
+
+    task = asyncio.create_task(wait_then_close())
+    _expiry_tasks.add(task)
+    task.add_done_callback(_expiry_tasks.discard)

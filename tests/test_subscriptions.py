@@ -1,16 +1,19 @@
 """Live updates over graphql-transport-ws: authorized at connection_init, throttled."""
 
 import json
+import time
 from typing import Any
 
 import pytest
-from conftest import Api, served
-from helpers import World, create_session, make_world, record
+from conftest import Api, QueryLog, app_settings, served
+from helpers import World, create_session, login, make_world, record
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 from websockets.typing import Subprotocol
+
+from gql_server.app import create_app
 
 PROTOCOL = ["graphql-transport-ws"]
 UPDATES = """
@@ -102,3 +105,72 @@ def test_the_real_server_speaks_websocket(database_dsn: str) -> None:
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+def until_closed(ws: Any) -> tuple[list[str], int]:
+    """The types of the messages received until the server closed the socket, and its code."""
+    types = []
+    try:
+        while True:
+            types.append(ws.receive_json()["type"])
+    except WebSocketDisconnect as closed:
+        return types, closed.code
+
+
+def second_token(api: Api, token: str) -> str:
+    """Another sign-in of the same user (so logging it out leaves the first alone)."""
+    email: str = api.data("{ me { email } }", token=token)["me"]["email"]
+    return login(api, email)
+
+
+def test_logout_ends_an_open_subscription_and_refuses_new_ones(api: Api) -> None:
+    world = make_world(api)
+    session = create_session(api, world.event_admin_token, world.event_id, title="Live")
+    host = second_token(api, world.event_admin_token)  # logged out below
+    with client_of(api).websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+        connect(ws, {"Authorization": f"Bearer {host}"})
+        subscribe(ws, session)
+        assert ws.receive_json()["type"] == "next"
+        api.data("mutation { logout }", token=host)
+        # The next change would carry viewer data: it is not sent, the socket closes.
+        record(api, world.attendee_token, session, "LIVE", (0, 40))
+        sent, code = until_closed(ws)
+        assert "next" not in sent, "an update went out after logout"
+        assert code == 4403
+    # A new socket with the revoked token is refused at connection_init.
+    with client_of(api).websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"token": host}})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4403
+
+
+def test_a_subscription_started_after_logout_on_an_open_socket_is_refused(api: Api) -> None:
+    world = make_world(api)
+    session = create_session(api, world.event_admin_token, world.event_id)
+    host = second_token(api, world.event_admin_token)
+    with client_of(api).websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+        connect(ws, {"token": host})
+        api.data("mutation { logout }", token=host)
+        subscribe(ws, session)
+        sent, code = until_closed(ws)
+        assert "next" not in sent, "a session went out after logout"
+        assert code == 4403
+
+
+def test_the_socket_closes_when_its_token_expires(database_dsn: str) -> None:
+    app = create_app(app_settings(database_dsn, token_ttl=2))
+    with TestClient(app) as client:
+        api = Api(client, QueryLog())
+        world = make_world(api)
+        session = create_session(api, world.event_admin_token, world.event_id)
+        host = second_token(api, world.event_admin_token)
+        with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+            connect(ws, {"token": host})
+            subscribe(ws, session)
+            assert ws.receive_json()["type"] == "next"
+            began = time.monotonic()
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()  # nothing changes: only the expiry ends it
+            assert closed.value.code == 4403
+            assert time.monotonic() - began < 10

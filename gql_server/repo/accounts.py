@@ -4,7 +4,7 @@ from datetime import datetime
 
 import asyncpg
 
-from gql_server.db import Executor
+from gql_server.db import Connection, Executor
 
 USER_COLUMNS = "id, email, name, is_super_admin"
 
@@ -21,6 +21,25 @@ async def create_user(
 ) -> asyncpg.Record | None:
     """The new user, or None when the email is taken."""
     return await db.fetchrow(CREATE_USER, email, name, password_hash, is_super_admin)
+
+
+async def sign_up(
+    conn: Connection, *, email: str, name: str, password_hash: str
+) -> asyncpg.Record:
+    """The new attendee; for a taken email, nothing is written and the answer has the
+    same shape: the id the refused insert drew from the sequence (so ids stay
+    consecutive either way), the email and the name as given."""
+    row = await conn.fetchrow(CREATE_USER, email, name, password_hash, False)
+    if row is not None:
+        return row
+    unused = await conn.fetchrow(
+        "SELECT currval(pg_get_serial_sequence('users', 'id')) AS id,"
+        " $1::text AS email, $2::text AS name, false AS is_super_admin",
+        email,
+        name,
+    )
+    assert unused is not None
+    return unused
 
 
 async def get_user_credentials(db: Executor, *, email: str) -> asyncpg.Record | None:
@@ -47,7 +66,7 @@ async def create_token(
 
 
 GET_SIGNED_IN_USER = """
-SELECT u.id, u.email, u.name, u.is_super_admin
+SELECT u.id, u.email, u.name, u.is_super_admin, t.expires_at
 FROM auth_tokens t JOIN users u ON u.id = t.user_id
 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()
 """

@@ -5,41 +5,13 @@ from datetime import datetime
 
 import asyncpg
 
-from gql_server import auth
+from gql_server import auth, text
 from gql_server.auth import Passwords, Viewer
-from gql_server.db import Executor
+from gql_server.db import Executor, Pool
 from gql_server.errors import TOO_MANY_SIGN_INS, UNAUTHENTICATED, ApiError, bad_input
 from gql_server.repo import accounts as repo
 
 WRONG_CREDENTIALS = "Wrong email or password"
-MAX_NAME_LENGTH = 200
-MAX_EMAIL_LENGTH = 254
-MAX_PASSWORD_LENGTH = 1024
-
-
-def _valid_email(email: str) -> str:
-    email = auth.normalize_email(email)
-    local, at, domain = email.partition("@")
-    if not (at and local and domain) or " " in email or len(email) > MAX_EMAIL_LENGTH:
-        raise bad_input("email is not a valid email address")
-    return email
-
-
-def _valid_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise bad_input("name must not be empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise bad_input(f"name must be at most {MAX_NAME_LENGTH} characters")
-    return name
-
-
-def _valid_password(password: str) -> str:
-    if len(password) < auth.MIN_PASSWORD_LENGTH:
-        raise bad_input(f"password must be at least {auth.MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise bad_input(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
-    return password
 
 
 async def create_user(
@@ -52,14 +24,30 @@ async def create_user(
     is_super_admin: bool = False,
 ) -> asyncpg.Record:
     """A new account; 400 when the input is invalid or the email is taken."""
-    email, name = _valid_email(email), _valid_name(name)
-    password_hash = await passwords.hash(_valid_password(password))
+    email, name = text.valid_email(email), text.valid_text(name, "name")
+    password_hash = await passwords.hash(text.valid_password(password))
     row = await repo.create_user(
         db, email=email, name=name, password_hash=password_hash, is_super_admin=is_super_admin
     )
     if row is None:
         raise bad_input("an account with this email already exists")
     return row
+
+
+async def sign_up(
+    pool: Pool, passwords: Passwords, *, email: str, password: str, name: str
+) -> asyncpg.Record:
+    """signUp: a new attendee account, answered the same way when the email is taken.
+
+    Telling "this address has an account" apart would let anyone test
+    addresses one by one (login hides it too). So a taken address changes
+    nothing and gets an answer of the same shape, costing the same hash; its
+    owner signs in with the password they already have (docs/security.md).
+    """
+    email, name = text.valid_email(email), text.valid_text(name, "name")
+    password_hash = await passwords.hash(text.valid_password(password))
+    async with pool.acquire() as conn:  # currval is per connection
+        return await repo.sign_up(conn, email=email, name=name, password_hash=password_hash)
 
 
 async def get_or_create_user(
@@ -87,7 +75,9 @@ class SignIn:
 async def login(
     db: Executor, passwords: Passwords, *, email: str, password: str, token_ttl: int
 ) -> SignIn:
-    email = auth.normalize_email(email)
+    if len(password) > text.MAX_PASSWORD_LENGTH:
+        raise ApiError(UNAUTHENTICATED, WRONG_CREDENTIALS)  # no such password was ever set
+    email = text.bounded(auth.normalize_email(email), "email", text.MAX_EMAIL_LENGTH)
     if await repo.is_locked_out(db, email=email):
         raise ApiError(TOO_MANY_SIGN_INS)
     row = await repo.get_user_credentials(db, email=email)
@@ -124,7 +114,15 @@ async def viewer_for_token(db: Executor, token: str) -> Viewer | None:
         name=row["name"],
         is_super_admin=row["is_super_admin"],
         token_hash=token_hash,
+        token_expires_at=row["expires_at"],
     )
+
+
+async def still_signed_in(db: Executor, viewer: Viewer | None) -> bool:
+    """Whether the viewer's token is still live (a subscription outlives its request)."""
+    if viewer is None:
+        return False
+    return await repo.get_token_user(db, token_hash=viewer.token_hash) is not None
 
 
 async def logout(db: Executor, viewer: Viewer | None) -> None:

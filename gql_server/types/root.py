@@ -95,10 +95,17 @@ class Mutation:
             user=User.from_row(signed_in.user),
         )
 
-    @strawberry.mutation(description="Public. Creates an attendee account.")
+    @strawberry.mutation(
+        description=(
+            "Public. Creates an attendee account. The answer is the same whether or not the"
+            " address already has an account (so it cannot be used to find out): when it has,"
+            " nothing changes, and its owner signs in with the password they already have."
+            " Invalid input (email, a name of 1..200 characters, a password of 8..1024): 400."
+        )
+    )
     async def sign_up(self, info: Info, email: str, password: str, name: str) -> User:
         ctx = info.context
-        row = await accounts.create_user(
+        row = await accounts.sign_up(
             ctx.pool, ctx.passwords, email=email, password=password, name=name
         )
         return User.from_row(row)
@@ -206,6 +213,21 @@ async def resolve_record_watch_fast(
     return RecordWatchPayload(accepted=accepted)
 
 
+async def _still_signed_in(ctx: Context) -> bool:
+    """Whether the socket's token is still live; if not, the socket is closed (4403).
+
+    Checked before each push and each new subscription: after logout, or
+    once the token expires, nothing more is sent (subscriptions.py also
+    closes the socket at the token's expiry, pushes or not).
+    """
+    if await accounts.still_signed_in(ctx.pool, ctx.viewer):
+        return True
+    await ctx.end_connection(TOKEN_ENDED, "The token was revoked or has expired")
+    return False
+
+
+TOKEN_ENDED = 4403
+
 # A subscriber is sent a session at most this often, however fast it changes.
 SESSION_UPDATE_INTERVAL = 1.0
 
@@ -224,6 +246,8 @@ class Subscription:
         self, info: Info, session_id: strawberry.ID
     ) -> AsyncGenerator[Session, None]:
         ctx = info.context
+        if not await _still_signed_in(ctx):
+            return
         row = await sessions.get_hosted_session(ctx.pool, ctx.viewer, session_id=session_id)
         key = {"event_id": row["event_id"], "session_id": row["id"]}
         sent_at = None
@@ -234,6 +258,8 @@ class Subscription:
                 # Re-read (and re-authorize) the session, with fresh loaders:
                 # the connection's context lives as long as the socket.
                 if not fresh:
+                    if not await _still_signed_in(ctx):
+                        return
                     row = await sessions.get_hosted_session(
                         ctx.pool, ctx.viewer, session_id=session_id
                     )
