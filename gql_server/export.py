@@ -3,7 +3,8 @@
 Same bearer token, role rules and error codes as the API (errors as JSON, with
 the HTTP status of their code). The body is streamed a page of 1,000 sessions
 at a time, starts with a UTF-8 byte order mark (so spreadsheet programs read
-names in any script correctly) and is quoted by the csv module. A cell that
+names in any script correctly); every text cell is quoted (a spreadsheet set to
+split on ";" would otherwise read `;=1+1` as a formula cell). A cell that
 would start with = + - @ (a formula, when opened in a spreadsheet) is
 prefixed with an apostrophe. Empty cells mean null: no analytics for the
 session's provider, or no known duration.
@@ -48,7 +49,8 @@ def _cell(value: Any) -> Any:
 
 def _line(values: list[Any]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([_cell(v) for v in values])
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow([_cell(v) for v in values])
     return buffer.getvalue()
 
 

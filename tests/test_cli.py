@@ -54,17 +54,21 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 class Server:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], output: Path | None = None) -> None:
+        """`gql-server serve`; its stdout and stderr go to `output` when given."""
         assert GQL_SERVER
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        sink = output.open("w") if output is not None else None
         self.process = subprocess.Popen(
             [GQL_SERVER, "serve", "--port", str(self.port)],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=sink or subprocess.DEVNULL,
+            stderr=sink or subprocess.PIPE,
             text=True,
         )
+        if sink is not None:
+            sink.close()  # the child has its own copy
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.communicate()[1]
@@ -119,7 +123,7 @@ def test_migrate_create_user_serve_and_query(
     try:
         token = server.login()
         me = server.graphql("{ me { email isSuperAdmin } }", token)
-        assert me == {"data": {"me": {"email": "root@example.com", "isSuperAdmin": True}}}
+        assert me["data"] == {"me": {"email": "root@example.com", "isSuperAdmin": True}}
         made = server.graphql('mutation { createOrganizer(name: "Kept") { id } }', token)
         assert made["data"]["createOrganizer"]["id"]
     finally:
@@ -157,3 +161,23 @@ def test_export_schema_prints_the_committed_sdl() -> None:
     printed = cli(dict(os.environ), "export-schema")
     assert printed.returncode == 0
     assert printed.stdout == (Path(__file__).parent.parent / "schema.graphql").read_text()
+
+
+def test_the_served_process_prints_no_secret(data_dir: Path) -> None:
+    # uvicorn's own access log prints the request line, query string included.
+    env = environment(data_dir, None)
+    output = data_dir / "output.txt"
+    server = Server(env, output)
+    try:
+        login = 'mutation { login(email: "a@example.com", password: "s3cret-in-url") { token } }'
+        refused = httpx2.get(f"{server.url}/graphql", params={"query": login})
+        assert refused.status_code == 405
+        httpx2.get(f"{server.url}/events/1/sessions.csv", params={"token": "t0ken-in-url"})
+        httpx2.get(f"{server.url}/healthz", headers={"Authorization": "Bearer t0ken-in-header"})
+    finally:
+        server.stop()
+    printed = output.read_text()
+    assert "GET /graphql 405" in printed, printed  # our own access log ran
+    assert f"Dashboard: http://127.0.0.1:{server.port}/" in printed
+    for secret in ("s3cret-in-url", "t0ken-in-url", "t0ken-in-header", "login("):
+        assert secret not in printed, printed

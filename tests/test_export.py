@@ -25,7 +25,7 @@ def test_the_overview_as_csv(api: Api) -> None:
     assert headers["content-disposition"] == (
         f'attachment; filename="event-{world.event_id}-sessions.csv"'
     )
-    assert body.startswith("\ufeffSession ID,Name,Date,")
+    assert body.startswith('\ufeff"Session ID","Name","Date",')
     rows = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
     assert [r["Name"] for r in rows] == ["S20", "SU", "SZ"]
     s20, su, sz = rows
@@ -48,12 +48,15 @@ def test_the_overview_as_csv(api: Api) -> None:
 
 def test_quoting_unicode_and_formulas(api: Api) -> None:
     world = make_world(api)
-    titles = ['Keynote, "the future"\nof events', "Ünïcode — 東京 🎤", "=HYPERLINK(1)", "-1+1"]
+    titles = ['Keynote, "the future"\nof events', "Ünïcode — 東京 🎤", "=HYPERLINK(1)", "-1+1",
+              ";=1+1"]  # fmt: skip
     for title in titles:
         create_session(api, world.event_admin_token, world.event_id, title=title)
     _, body, _ = download(api, world.event_id, world.super_token)
     names = [r["Name"] for r in csv.DictReader(io.StringIO(body.removeprefix("\ufeff")))]
-    assert names == [titles[0], titles[1], "'=HYPERLINK(1)", "'-1+1"]
+    assert names == [titles[0], titles[1], "'=HYPERLINK(1)", "'-1+1", ";=1+1"]
+    # Every text cell is quoted: split on ";", `;=1+1` would be a formula cell.
+    assert '",";=1+1","' in body
 
 
 def test_pages_are_streamed_in_order(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
