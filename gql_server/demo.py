@@ -105,9 +105,11 @@ async def load_demo(
     admin_id = await _account(pool, passwords, "admin@demo.example", "Demo Super Admin", True)
     admin = _as_viewer(admin_id, "admin@demo.example", super_admin=True)
     organizer = await events.create_organizer(pool, admin, name="Demo Events Inc.")
+    # Attendees only: its viewers are on the attendee list (docs/security.md).
     event = await events.create_event(
-        pool, admin, organizer_id=str(organizer["id"]), name="Hybrid Summit 2026"
-    )
+        pool, admin, organizer_id=str(organizer["id"]), name="Hybrid Summit 2026",
+        attendance="ATTENDEES_ONLY",
+    )  # fmt: skip
     org_admin = await _account(pool, passwords, "organizer@demo.example", "Olga Organizer", False)
     host = await _account(pool, passwords, "host@demo.example", "Harry Host", False)
     await events.grant_role(
@@ -127,6 +129,11 @@ async def load_demo(
             await sessions.create_session(pool, admin, event_id=str(event["id"]), session=spec)
         )
 
+    emails = [f"viewer{index:05d}@demo.example" for index in range(1, viewers + 1)]
+    for first in range(0, len(emails), events.MAX_ATTENDEES_PER_CALL):
+        batch = emails[first : first + events.MAX_ATTENDEES_PER_CALL]
+        await events.add_attendees(pool, admin, event_id=str(event["id"]), emails=batch)
+
     # Viewers share one password hash: hashing thousands of argon2id passwords
     # would take minutes and show nothing more.
     viewer_hash = await passwords.hash(DEMO_PASSWORD)
@@ -137,7 +144,7 @@ async def load_demo(
         nonlocal done
         viewer_rng = random.Random(rng.random())
         async with limit:
-            email = f"viewer{index:05d}@demo.example"
+            email = emails[index - 1]
             row = await accounts_repo.create_user(
                 pool, email=email, name=f"Viewer {index}", password_hash=viewer_hash,
                 is_super_admin=False,

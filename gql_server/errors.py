@@ -21,6 +21,7 @@ UNSUPPORTED_MEDIA_TYPE = ErrorKind(415, 415, "Unsupported content type")
 INTERNAL = ErrorKind(500, 500, "Internal server error")
 UNAVAILABLE = ErrorKind(503, 503, "Service unavailable")
 NOT_EVENT_HOST = ErrorKind(4030201, 403, "Not Event Host")
+NOT_EVENT_ATTENDEE = ErrorKind(4030202, 403, "Not on this event's attendee list")
 EVENT_NOT_FOUND = ErrorKind(4040200, 404, "Event Not Found")
 SESSION_NOT_FOUND = ErrorKind(404800, 404, "Session Not Found")
 TOO_MANY_SIGN_INS = ErrorKind(

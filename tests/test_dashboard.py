@@ -117,8 +117,12 @@ def _a_live_session(http: httpx2.Client, host: dict[str, str], event_id: int) ->
         "createSession"
     ]["id"]
     tokens = []
-    for name in ("first", "second"):
-        email = f"{name}-live@demo.example"
+    emails = [f"{name}-live@demo.example" for name in ("first", "second")]
+    # The demo event is attendees only: the host lists them first.
+    add = "mutation($e: ID!, $m: [String!]!) { addEventAttendees(eventId: $e, emails: $m) { added } }"  # noqa: E501
+    http.post("/graphql", json={"query": add, "variables": {"e": event_id, "m": emails}},
+              headers=host)  # fmt: skip
+    for email in emails:
         sign_up = 'mutation($e: String!) { signUp(email: $e, password: "pass-word-1", name: "V") { id } }'  # noqa: E501
         http.post("/graphql", json={"query": sign_up, "variables": {"e": email}})
         login = 'mutation($e: String!) { login(email: $e, password: "pass-word-1") { token } }'
@@ -137,15 +141,40 @@ def _shown(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def test_the_dashboard_in_chromium(database_dsn: str) -> None:
+def require_browser() -> None:
     missing = _browser_available()
     if missing:
         if os.environ.get("GQL_REQUIRE_BROWSER") == "1":
             pytest.fail(f"the browser test must run here: {missing}")
         pytest.skip(f"browser test not run: {missing}")
-    if not (BROWSER / "node_modules" / "playwright-core").exists():
+
+
+def install_browser_packages() -> None:
+    """npm ci (pinned by package-lock.json) unless every package is there already."""
+    wanted = json.loads((BROWSER / "package.json").read_text())["dependencies"]
+    if not all((BROWSER / "node_modules" / name).exists() for name in wanted):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER, check=True,
                        capture_output=True)  # fmt: skip
+
+
+def test_graphiql_works_under_its_content_security_policy(database_dsn: str) -> None:
+    require_browser()
+    install_browser_packages()
+    with served(database_dsn) as url:
+        result = subprocess.run(
+            ["node", "graphiql.mjs", url], cwd=BROWSER, capture_output=True, text=True,
+            timeout=180, check=False,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["problems"] == [] and seen["unknownAssets"] == []
+    assert "script-src https://unpkg.com 'sha256-" in seen["csp"]
+    assert '"__typename": "Query"' in seen["result"]
+
+
+def test_the_dashboard_in_chromium(database_dsn: str) -> None:
+    require_browser()
+    install_browser_packages()
 
     async def demo() -> int:
         pool = await create_pool(database_dsn, min_size=1, max_size=2)

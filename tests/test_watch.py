@@ -129,10 +129,10 @@ def test_players_retry_when_the_session_changes_under_them(
     real = repo.get_sessions
     calls = 0
 
-    async def stale_once(db: Any, ids: list[int]) -> Any:
+    async def stale_once(db: Any, ids: list[int], *, email: str) -> Any:
         nonlocal calls
         calls += 1
-        rows = await real(db, ids)
+        rows = await real(db, ids, email=email)
         if calls == 1:  # as if updateSession changed the duration right after this read
             return [{**dict(r), "video_duration": 999} for r in rows]
         return rows

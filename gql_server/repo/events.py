@@ -28,18 +28,25 @@ async def get_organizer_access(
     )
 
 
-async def create_event(db: Executor, *, organizer_id: int, name: str) -> asyncpg.Record:
+EVENT_COLUMNS = "id, organizer_id, name, attendance"
+
+
+async def create_event(
+    db: Executor, *, organizer_id: int, name: str, attendance: str = "OPEN"
+) -> asyncpg.Record:
     row = await db.fetchrow(
-        "INSERT INTO events (organizer_id, name) VALUES ($1, $2) RETURNING id, organizer_id, name",
+        "INSERT INTO events (organizer_id, name, attendance) VALUES ($1, $2, $3)"
+        f" RETURNING {EVENT_COLUMNS}",
         organizer_id,
         name,
+        attendance,
     )
     assert row is not None
     return row
 
 
 GET_EVENT_ACCESS = """
-SELECT e.id, e.organizer_id, e.name,
+SELECT e.id, e.organizer_id, e.name, e.attendance,
        EXISTS (SELECT 1 FROM organizer_admins a
                WHERE a.organizer_id = e.organizer_id AND a.user_id = $2) AS organizer_admin,
        EXISTS (SELECT 1 FROM event_admins a
@@ -75,7 +82,7 @@ async def add_event_admin(db: Executor, *, event_id: int, user_id: int) -> None:
 
 
 HOSTED_EVENTS = """
-SELECT e.id, e.organizer_id, e.name FROM events e
+SELECT e.id, e.organizer_id, e.name, e.attendance FROM events e
 WHERE $2
    OR EXISTS (SELECT 1 FROM event_admins a WHERE a.event_id = e.id AND a.user_id = $1)
    OR EXISTS (SELECT 1 FROM organizer_admins a
@@ -90,3 +97,62 @@ async def hosted_events(
 ) -> list[asyncpg.Record]:
     """Events the user hosts (every event for a super admin), newest first."""
     return await db.fetch(HOSTED_EVENTS, user_id, super_admin, limit)
+
+
+async def set_attendance(db: Executor, *, event_id: int, attendance: str) -> asyncpg.Record:
+    row = await db.fetchrow(
+        f"UPDATE events SET attendance = $2 WHERE id = $1 RETURNING {EVENT_COLUMNS}",
+        event_id,
+        attendance,
+    )
+    assert row is not None
+    return row
+
+
+def _count(status: str) -> int:
+    """The row count of an INSERT/DELETE command status ("INSERT 0 3" -> 3)."""
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def add_attendees(db: Executor, *, event_id: int, emails: list[str]) -> int:
+    """How many of the emails were not listed yet (and now are)."""
+    status = await db.execute(
+        "INSERT INTO event_attendees (event_id, email) SELECT $1, unnest($2::text[])"
+        " ON CONFLICT DO NOTHING",
+        event_id,
+        emails,
+    )
+    return _count(status)
+
+
+async def remove_attendees(db: Executor, *, event_id: int, emails: list[str]) -> int:
+    status = await db.execute(
+        "DELETE FROM event_attendees WHERE event_id = $1 AND email = any($2::text[])",
+        event_id,
+        emails,
+    )
+    return _count(status)
+
+
+ATTENDEES_WHERE = "event_id = $1 AND ($2::text IS NULL OR strpos(email, lower($2)) > 0)"
+
+
+async def list_attendees(
+    db: Executor, *, event_id: int, search: str | None, after: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """A page of the attendee list by email (search: part of the address)."""
+    return await db.fetch(
+        f"SELECT email, added_at FROM event_attendees WHERE {ATTENDEES_WHERE}"
+        " AND ($3::text IS NULL OR email > $3) ORDER BY email LIMIT $4",
+        event_id,
+        search,
+        after,
+        limit,
+    )
+
+
+async def count_attendees(db: Executor, *, event_id: int, search: str | None) -> int:
+    count: int = await db.fetchval(
+        f"SELECT count(*) FROM event_attendees WHERE {ATTENDEES_WHERE}", event_id, search
+    )
+    return count

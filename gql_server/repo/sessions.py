@@ -77,11 +77,21 @@ async def get_session_access(
     return await db.fetchrow(sql, session_id, user_id)
 
 
-async def get_session_event_id(db: Executor, *, session_id: int) -> int | None:
-    event_id: int | None = await db.fetchval(
-        "SELECT event_id FROM sessions WHERE id = $1", session_id
+# Whether the person with this email may attend: the event is OPEN, or lists them.
+MAY_ATTEND = """(e.attendance = 'OPEN' OR EXISTS (
+    SELECT 1 FROM event_attendees a WHERE a.event_id = s.event_id AND a.email = $2))"""
+
+
+async def get_session_attendance(
+    db: Executor, *, session_id: int, email: str
+) -> asyncpg.Record | None:
+    """The session's event and whether this person may attend it; None: no such session."""
+    return await db.fetchrow(
+        f"SELECT s.event_id, {MAY_ATTEND} AS may_attend"
+        " FROM sessions s JOIN events e ON e.id = s.event_id WHERE s.id = $1",
+        session_id,
+        email,
     )
-    return event_id
 
 
 UPDATE_SESSION = f"""

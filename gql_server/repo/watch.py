@@ -6,6 +6,7 @@ from typing import NamedTuple
 import asyncpg
 
 from gql_server.db import Connection, Executor
+from gql_server.repo.sessions import MAY_ATTEND
 
 
 class Segment(NamedTuple):
@@ -16,11 +17,16 @@ class Segment(NamedTuple):
     end_second: int
 
 
-async def get_sessions(db: Executor, session_ids: list[int]) -> list[asyncpg.Record]:
+async def get_sessions(
+    db: Executor, session_ids: list[int], *, email: str
+) -> list[asyncpg.Record]:
+    """The sessions, and whether the person with this email may attend each."""
     return await db.fetch(
-        "SELECT event_id, id, format, stream_provider, video_duration FROM sessions"
-        " WHERE id = any($1::bigint[])",
+        "SELECT s.event_id, s.id, s.format, s.stream_provider, s.video_duration,"
+        f" {MAY_ATTEND} AS may_attend"
+        " FROM sessions s JOIN events e ON e.id = s.event_id WHERE s.id = any($1::bigint[])",
         session_ids,
+        email,
     )
 
 

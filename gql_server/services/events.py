@@ -1,9 +1,12 @@
 """Organizers, events and roles."""
 
+from dataclasses import dataclass
+
 import asyncpg
 
 from gql_server import auth, text
 from gql_server.auth import EventRoles, Viewer
+from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.db import Executor
 from gql_server.errors import EVENT_NOT_FOUND, NOT_FOUND, ApiError, bad_input
 from gql_server.ids import parse_id
@@ -31,11 +34,12 @@ async def _organizer_for_admin(db: Executor, viewer: Viewer, organizer_id: str) 
 
 
 async def create_event(
-    db: Executor, viewer: Viewer | None, *, organizer_id: str, name: str
+    db: Executor, viewer: Viewer | None, *, organizer_id: str, name: str, attendance: str = "OPEN"
 ) -> asyncpg.Record:
     viewer = auth.require_viewer(viewer)
     org_id = await _organizer_for_admin(db, viewer, organizer_id)
-    return await repo.create_event(db, organizer_id=org_id, name=text.valid_text(name, "name"))
+    name = text.valid_text(name, "name")
+    return await repo.create_event(db, organizer_id=org_id, name=name, attendance=attendance)
 
 
 async def get_event_with_roles(
@@ -106,4 +110,71 @@ async def hosted_events(
         raise bad_input(f"first must be between 1 and {MAX_HOSTED_EVENTS}")
     return await repo.hosted_events(
         db, user_id=viewer.user_id, super_admin=viewer.is_super_admin, limit=first
+    )
+
+
+ATTENDANCES = ("OPEN", "ATTENDEES_ONLY")
+MAX_ATTENDEES_PER_CALL = 1000
+
+
+async def set_attendance(
+    db: Executor, viewer: Viewer | None, *, event_id: str, attendance: str
+) -> asyncpg.Record:
+    """OPEN or ATTENDEES_ONLY; a host of the event (401, 4040200, 4030201)."""
+    event = await get_hosted_event(db, viewer, event_id=event_id)
+    assert attendance in ATTENDANCES
+    return await repo.set_attendance(db, event_id=event["id"], attendance=attendance)
+
+
+def _valid_emails(emails: list[str]) -> list[str]:
+    """The addresses, normalized; all or nothing: 400 naming the first bad one."""
+    if len(emails) > MAX_ATTENDEES_PER_CALL:
+        raise bad_input(f"at most {MAX_ATTENDEES_PER_CALL} emails per call, got {len(emails)}")
+    return list(dict.fromkeys(text.valid_email(e, f"emails[{i}]") for i, e in enumerate(emails)))
+
+
+async def add_attendees(
+    db: Executor, viewer: Viewer | None, *, event_id: str, emails: list[str]
+) -> tuple[int, int]:
+    """Put addresses on the event's attendee list: (newly listed, listed already)."""
+    event = await get_hosted_event(db, viewer, event_id=event_id)
+    distinct = _valid_emails(emails)
+    added = await repo.add_attendees(db, event_id=event["id"], emails=distinct)
+    return added, len(distinct) - added
+
+
+async def remove_attendees(
+    db: Executor, viewer: Viewer | None, *, event_id: str, emails: list[str]
+) -> int:
+    """Take addresses off the list (what they recorded stays); how many were on it."""
+    event = await get_hosted_event(db, viewer, event_id=event_id)
+    return await repo.remove_attendees(db, event_id=event["id"], emails=_valid_emails(emails))
+
+
+MAX_ATTENDEE_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class AttendeePage:
+    rows: list[asyncpg.Record]
+    has_next_page: bool
+    total_count: int
+    end_cursor: str | None
+
+
+async def list_attendees(
+    db: Executor, *, event_id: int, first: int, after: str | None, search: str | None
+) -> AttendeePage:
+    if not 1 <= first <= MAX_ATTENDEE_PAGE:
+        raise bad_input(f"first must be between 1 and {MAX_ATTENDEE_PAGE}")
+    search = text.valid_search(search)
+    start = decode_cursor(after, "EMAIL_ASC", search)[0] if after is not None else None
+    rows = await repo.list_attendees(
+        db, event_id=event_id, search=search, after=start, limit=first + 1
+    )
+    total = await repo.count_attendees(db, event_id=event_id, search=search)
+    page = rows[:first]
+    end = encode_cursor("EMAIL_ASC", search, (page[-1]["email"], 0)) if page else None
+    return AttendeePage(
+        rows=page, has_next_page=len(rows) > first, total_count=total, end_cursor=end
     )

@@ -11,7 +11,7 @@ from gql_server.analytics.rules import NETWORKING_FORMATS, view_threshold
 from gql_server.auth import EventRoles, Viewer
 from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.db import Executor, Pool
-from gql_server.errors import SESSION_NOT_FOUND, ApiError, bad_input
+from gql_server.errors import NOT_EVENT_ATTENDEE, SESSION_NOT_FOUND, ApiError, bad_input
 from gql_server.ids import parse_id
 from gql_server.repo import sessions as repo
 from gql_server.repo import watch as watch_repo
@@ -190,16 +190,23 @@ async def count_sessions(
     )
 
 
-async def _attendance_key(db: Executor, viewer: Viewer | None, session_id: str) -> dict[str, int]:
-    """Attendee side: any signed-in user; 404800 for any id that names no session."""
+async def _attendance_key(
+    db: Executor, viewer: Viewer | None, session_id: str, *, must_attend: bool = True
+) -> dict[str, int]:
+    """Attendee side: 401, then 404800 for any id that names no session, then
+    4030202 when the event is ATTENDEES_ONLY and does not list the viewer."""
     viewer = auth.require_viewer(viewer)
     parsed = parse_id(session_id)
-    event_id = (
-        await repo.get_session_event_id(db, session_id=parsed) if parsed is not None else None
+    row = (
+        await repo.get_session_attendance(db, session_id=parsed, email=viewer.email)
+        if parsed is not None
+        else None
     )
-    if event_id is None or parsed is None:
+    if row is None or parsed is None:
         raise ApiError(SESSION_NOT_FOUND)
-    return {"event_id": event_id, "session_id": parsed, "user_id": viewer.user_id}
+    if must_attend and not row["may_attend"]:
+        raise ApiError(NOT_EVENT_ATTENDEE)
+    return {"event_id": row["event_id"], "session_id": parsed, "user_id": viewer.user_id}
 
 
 async def register(db: Executor, viewer: Viewer | None, *, session_id: str) -> None:
@@ -207,7 +214,9 @@ async def register(db: Executor, viewer: Viewer | None, *, session_id: str) -> N
 
 
 async def unregister(db: Executor, viewer: Viewer | None, *, session_id: str) -> None:
-    await repo.unregister(db, **await _attendance_key(db, viewer, session_id))
+    # Anyone may take back a registration, even after leaving the attendee list.
+    key = await _attendance_key(db, viewer, session_id, must_attend=False)
+    await repo.unregister(db, **key)
 
 
 async def join(db: Executor, viewer: Viewer | None, *, session_id: str) -> None:

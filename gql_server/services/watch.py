@@ -8,7 +8,13 @@ from gql_server import auth
 from gql_server.analytics.rules import analytics_available, has_video, view_threshold
 from gql_server.auth import Viewer
 from gql_server.db import Pool
-from gql_server.errors import SESSION_NOT_FOUND, UNAVAILABLE, ApiError, bad_input
+from gql_server.errors import (
+    NOT_EVENT_ATTENDEE,
+    SESSION_NOT_FOUND,
+    UNAVAILABLE,
+    ApiError,
+    bad_input,
+)
 from gql_server.ids import parse_id
 from gql_server.repo import watch as repo
 from gql_server.repo.watch import CheckedSession, Segment
@@ -66,7 +72,8 @@ async def record_watch(pool: Pool, viewer: Viewer | None, segments: list[Reporte
     ids = [parsed[s.session_id] for s in segments]
     wanted = sorted({i for i in ids if i is not None})
     for _ in range(MAX_ATTEMPTS):
-        sessions = {row["id"]: row for row in await repo.get_sessions(pool, wanted)}
+        found = await repo.get_sessions(pool, wanted, email=viewer.email)
+        sessions = {row["id"]: row for row in found}
         batch = _validated(segments, ids, sessions)
         checked = [
             CheckedSession(
@@ -94,6 +101,9 @@ def _validated(
         _name, mode, start, end = segment
         if session_id is None or session_id not in sessions:
             raise ApiError(SESSION_NOT_FOUND, f"segments[{index}]: Session Not Found")
+        if not sessions[session_id]["may_attend"]:
+            # Before anything about the session's video: an outsider learns nothing of it.
+            raise ApiError(NOT_EVENT_ATTENDEE, f"segments[{index}]: {NOT_EVENT_ATTENDEE.message}")
         if not (0 <= start < end <= MAX_SECOND and sessions_ok[session_id]):
             raise bad_input(
                 f"segments[{index}]: {_segment_problem(segment, sessions[session_id])}"

@@ -54,3 +54,15 @@ class ViewerOrder(Enum):
     EMAIL_ASC = "EMAIL_ASC"
     LIVE_WATCHED_DESC = "LIVE_WATCHED_DESC"
     RECORDING_WATCHED_DESC = "RECORDING_WATCHED_DESC"
+
+
+@strawberry.enum(
+    description=(
+        "Who may register for, join and report watching an event's sessions. OPEN: anyone"
+        " signed in. ATTENDEES_ONLY: only the addresses on the event's attendee list"
+        " (others get 4030202)."
+    )
+)
+class EventAttendance(Enum):
+    OPEN = "OPEN"
+    ATTENDEES_ONLY = "ATTENDEES_ONLY"

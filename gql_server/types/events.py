@@ -11,11 +11,12 @@ from gql_server.ids import parse_id
 from gql_server.repo import analytics as analytics_repo
 from gql_server.repo import sessions as sessions_repo
 from gql_server.services import analytics as analytics_service
+from gql_server.services import events as events_service
 from gql_server.services import sessions as service
 from gql_server.services.sessions import Window
 from gql_server.types.accounts import Organizer
 from gql_server.types.analytics import PageInfo
-from gql_server.types.enums import SessionOrder, WatchMode
+from gql_server.types.enums import EventAttendance, SessionOrder, WatchMode
 from gql_server.types.sessions import (
     STATS_FIELDS,
     Session,
@@ -32,15 +33,56 @@ Info = strawberry.Info[Context, None]
 
 
 @strawberry.type
+class EventAttendee:
+    email: str = strawberry.field(description="Trimmed and lower-cased.")
+    added_at: datetime
+
+
+@strawberry.type(description="The event's attendee list by email (Relay cursor connection).")
+class EventAttendeeConnection:
+    total_count: int
+    page_info: PageInfo
+    nodes: list[EventAttendee]
+
+
+@strawberry.type
 class Event:
     id: strawberry.ID
     name: str
+    attendance: EventAttendance = strawberry.field(
+        description="Who may attend its sessions (see EventAttendance)."
+    )
     organizer_id: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "Event":
         return cls(
-            id=strawberry.ID(str(row["id"])), name=row["name"], organizer_id=row["organizer_id"]
+            id=strawberry.ID(str(row["id"])),
+            name=row["name"],
+            attendance=EventAttendance(row["attendance"]),
+            organizer_id=row["organizer_id"],
+        )
+
+    @strawberry.field(
+        description=(
+            "The addresses allowed to attend when attendance is ATTENDEES_ONLY, by email."
+            " first: 1..1000; search: part of the address."
+        )
+    )
+    async def attendees(
+        self,
+        info: Info,
+        first: int = 100,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> EventAttendeeConnection:
+        page = await events_service.list_attendees(
+            info.context.pool, event_id=int(self.id), first=first, after=after, search=search
+        )
+        return EventAttendeeConnection(
+            total_count=page.total_count,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            nodes=[EventAttendee(email=r["email"], added_at=r["added_at"]) for r in page.rows],
         )
 
     @strawberry.field

@@ -4,13 +4,16 @@ from datetime import datetime
 
 import strawberry
 
-from gql_server.types.enums import Role, SessionFormat, StreamProvider, WatchMode
+from gql_server.types.enums import EventAttendance, Role, SessionFormat, StreamProvider, WatchMode
 
 
 @strawberry.input
 class CreateEventInput:
     organizer_id: strawberry.ID
     name: str
+    attendance: EventAttendance = strawberry.field(
+        default=EventAttendance.OPEN, description="Who may attend its sessions."
+    )
 
 
 @strawberry.input
@@ -69,3 +72,9 @@ class WatchSegmentInput:
 @strawberry.type
 class RecordWatchPayload:
     accepted: int = strawberry.field(description="Segments received and stored.")
+
+
+@strawberry.type
+class AddEventAttendeesPayload:
+    added: int = strawberry.field(description="Addresses that were not on the list yet.")
+    already_listed: int

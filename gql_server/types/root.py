@@ -12,8 +12,10 @@ from gql_server.context import Context, Loaders
 from gql_server.repo.sessions import NewSession
 from gql_server.services import accounts, events, sessions, watch
 from gql_server.types.accounts import LoginPayload, Organizer, User
+from gql_server.types.enums import EventAttendance
 from gql_server.types.events import Event
 from gql_server.types.inputs import (
+    AddEventAttendeesPayload,
     CreateEventInput,
     CreateSessionInput,
     GrantRoleInput,
@@ -124,9 +126,55 @@ class Mutation:
     async def create_event(self, info: Info, input: CreateEventInput) -> Event:
         ctx = info.context
         row = await events.create_event(
-            ctx.pool, ctx.viewer, organizer_id=input.organizer_id, name=input.name
+            ctx.pool,
+            ctx.viewer,
+            organizer_id=input.organizer_id,
+            name=input.name,
+            attendance=input.attendance.value,
         )
         return Event.from_row(row)
+
+    @strawberry.mutation(
+        description="A host of the event (401, 4040200, 4030201). See EventAttendance."
+    )
+    async def set_event_attendance(
+        self, info: Info, event_id: strawberry.ID, attendance: EventAttendance
+    ) -> Event:
+        ctx = info.context
+        row = await events.set_attendance(
+            ctx.pool, ctx.viewer, event_id=event_id, attendance=attendance.value
+        )
+        return Event.from_row(row)
+
+    @strawberry.mutation(
+        description=(
+            "Puts addresses on the event's attendee list (people without an account yet"
+            " too: signing up with the address is enough). At most 1000 a call, all or"
+            " nothing (a bad one: 400 naming its index). A host of the event."
+        )
+    )
+    async def add_event_attendees(
+        self, info: Info, event_id: strawberry.ID, emails: list[str]
+    ) -> AddEventAttendeesPayload:
+        ctx = info.context
+        added, listed = await events.add_attendees(
+            ctx.pool, ctx.viewer, event_id=event_id, emails=emails
+        )
+        return AddEventAttendeesPayload(added=added, already_listed=listed)
+
+    @strawberry.mutation(
+        description=(
+            "Takes addresses off the attendee list; returns how many were on it. What they"
+            " recorded stays counted. A host of the event."
+        )
+    )
+    async def remove_event_attendees(
+        self, info: Info, event_id: strawberry.ID, emails: list[str]
+    ) -> int:
+        ctx = info.context
+        return await events.remove_attendees(
+            ctx.pool, ctx.viewer, event_id=event_id, emails=emails
+        )
 
     @strawberry.mutation(description="A host of the event.")
     async def create_session(
@@ -160,23 +208,39 @@ class Mutation:
         )
         return True
 
-    @strawberry.mutation(description="Idempotent.")
+    @strawberry.mutation(
+        description=(
+            "Idempotent. Unknown session: 404800; an ATTENDEES_ONLY event that does not"
+            " list the caller: 4030202 (nothing is written)."
+        )
+    )
     async def register_for_session(self, info: Info, session_id: strawberry.ID) -> bool:
         await sessions.register(info.context.pool, info.context.viewer, session_id=session_id)
         return True
 
-    @strawberry.mutation(description="Idempotent.")
+    @strawberry.mutation(
+        description="Idempotent. Unknown session: 404800 (allowed off the attendee list too)."
+    )
     async def unregister_from_session(self, info: Info, session_id: strawberry.ID) -> bool:
         await sessions.unregister(info.context.pool, info.context.viewer, session_id=session_id)
         return True
 
-    @strawberry.mutation(description="Idempotent.")
+    @strawberry.mutation(
+        description=(
+            "Idempotent. Unknown session: 404800; an ATTENDEES_ONLY event that does not"
+            " list the caller: 4030202 (nothing is written)."
+        )
+    )
     async def join_session(self, info: Info, session_id: strawberry.ID) -> bool:
         await sessions.join(info.context.pool, info.context.viewer, session_id=session_id)
         return True
 
     @strawberry.mutation(
-        description="Player heartbeats for the signed-in user; all or nothing, at most 1000."
+        description=(
+            "Player heartbeats for the signed-in user; all or nothing, at most 1000. A session"
+            " of an ATTENDEES_ONLY event that does not list the caller: 4030202, before"
+            " anything about the session is looked at."
+        )
     )
     async def record_watch(
         self, info: Info, segments: list[WatchSegmentInput]
