@@ -16,6 +16,7 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from gql_server import headers
 from gql_server.access_log import AccessLog
 from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, migrate
@@ -41,7 +42,11 @@ STATIC = Path(__file__).parent / "static"
 
 async def dashboard(request: Request) -> FileResponse:
     """The host dashboard: a static page over the public GraphQL API (static/)."""
-    return FileResponse(STATIC / "dashboard.html", media_type="text/html")
+    return FileResponse(
+        STATIC / "dashboard.html",
+        media_type="text/html",
+        headers={"Content-Security-Policy": headers.DASHBOARD},
+    )
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -107,7 +112,7 @@ def create_app(
         finally:
             await asyncio.to_thread(database.stop)
 
-    middleware = [Middleware(AccessLog)]
+    middleware = [Middleware(AccessLog), Middleware(headers.SecurityHeaders)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -134,6 +139,8 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: http_error},
     )
+    # /graphql/ would redirect to /graphql on whatever host the Host header names.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.passwords = Passwords(settings)
     return app

@@ -38,6 +38,7 @@ from gql_server.errors import (
     UNSUPPORTED_MEDIA_TYPE,
     ErrorKind,
 )
+from gql_server.headers import graphiql_policy
 from gql_server.schema import Schema, format_error, operation_problem
 from gql_server.services.accounts import viewer_for_token
 
@@ -190,6 +191,7 @@ class GraphQLEndpoint:
     def __init__(self, schema: Schema, *, graphiql: bool = True) -> None:
         self.schema = schema
         self.graphiql_html = get_graphql_ide_html("graphiql") if graphiql else None
+        self.graphiql_policy = graphiql_policy(self.graphiql_html or "")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
@@ -216,7 +218,11 @@ class GraphQLEndpoint:
         state = request.app.state
         if request.method == "GET":
             if self._wants_graphiql(request):
-                return HTMLResponse(self.graphiql_html)
+                assert self.graphiql_html is not None
+                return HTMLResponse(
+                    self.graphiql_html,
+                    headers={"Content-Security-Policy": self.graphiql_policy},
+                )
             params = parse_params(_query_string_params(request))
             allowed = {OperationType.QUERY}
         elif request.method == "POST":

@@ -10,10 +10,16 @@ const browser = await chromium.launch({
     "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const seen = {};
+// The test provokes a 401 (an expired token) on purpose; the browser logs that request.
+const expectedError = (message) => /status of 401/.test(message.text());
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const problems = [];
   page.on("pageerror", (error) => problems.push(String(error)));
+  // A Content-Security-Policy violation is reported as a console error.
+  page.on("console", (message) => {
+    if (message.type() === "error" && !expectedError(message)) problems.push(message.text());
+  });
 
   async function signIn(email) {
     await page.fill("#sign-in input[name=email]", email);
