@@ -71,11 +71,40 @@ async def loop(deadline: float, work: Callable[[], Awaitable[Any]]) -> None:
         await work()
 
 
-def bad_requests(event_id: int, session: str, player: str) -> list[tuple[str, Request]]:
+def doubling_fragments(levels: int) -> str:
+    fragments = ["fragment F0 on Query { __typename }"]
+    fragments += [
+        f"fragment F{k} on Query {{ ...F{k - 1} ...F{k - 1} }}" for k in range(1, levels)
+    ]
+    return f"{{ ...F{levels - 1} }} " + " ".join(fragments)
+
+
+def costly_page(host: str, event_id: int) -> Request:
+    """A host's page of 1,000 sessions with viewers, retention and 25 concurrency curves."""
+    concurrency = " ".join(f"c{i}: concurrency {{ points {{ viewers }} }}" for i in range(25))
+    query = (
+        "query($e: ID!) { event(id: $e) { sessions(first: 1000) { nodes {"
+        " viewers(first: 100) { nodes { user { name } liveWatchedSeconds } }"
+        f" retention(mode: LIVE) {{ points {{ percent }} }} {concurrency} }} }} }} }}"
+    )
+    return gql(query, {"e": event_id}, host)
+
+
+def bad_requests(event_id: int, session: str, player: str, host: str) -> list[tuple[str, Request]]:
     too_deep = "query { " + "event(id: 1) { sessions { nodes { " * 3 + "id" + " } } }" * 3 + " }"
     aliases = "{ " + " ".join(f"a{i}: __typename" for i in range(40)) + " }"
     method, path, _, headers, media = gql("{ me { id } }")
+    new_session = "mutation($e: ID!, $i: CreateSessionInput!) { createSession(eventId: $e, input: $i) { id } }"  # noqa: E501
+    year_one = {"title": "t", "startTime": "0001-01-01T00:30:00+01:00", "format": "OTHER",
+                "endTime": "2026-12-01T10:00:00+00:00"}  # fmt: skip
     return [
+        # Found by the outside security probe (issue 17): each was slow or a 500.
+        ("fragments x2^20", gql(doubling_fragments(20))),
+        ("495 fields", gql("{ " + " ".join("me { id }" for _ in range(495)) + " }")),
+        ("costly page", costly_page(host, event_id)),
+        ("two operations", gql("query A { __typename } query B { me { id } }")),
+        ("900 KB email", gql(LOGIN, {"e": "x" * 900_000 + "@example.com", "p": "wrong-pass"})),
+        ("year 1", gql(new_session, {"e": event_id, "i": year_one}, host)),
         ("not json", ("POST", "/graphql", b"{not json", {}, "application/json")),
         ("syntax", gql("{ me { id ")),
         ("unknown field", gql("{ nope }")),
@@ -136,10 +165,14 @@ async def run(dsn: str, url: str, event_id: int, pid: int, args: Any) -> dict[st
         return tally.send(c, "sign-in", gql(LOGIN, {"e": email, "p": password}))
 
     works.append(sign_in)
-    bad = itertools.cycle(bad_requests(event_id, sessions[0], tokens[0]))
+    bad = itertools.cycle(bad_requests(event_id, sessions[0], tokens[0], host))
+    bad_latency: dict[str, list[float]] = defaultdict(list)
 
-    def abuse(c: RawClient = abuse_client) -> Awaitable[Any]:
-        return tally.send(c, "bad", next(bad)[1])
+    async def abuse(c: RawClient = abuse_client) -> None:
+        name, request = next(bad)
+        began = time.perf_counter()
+        await tally.send(c, "bad", request)
+        bad_latency[name].append((time.perf_counter() - began) * 1000)
 
     works.append(abuse)
 
@@ -176,6 +209,9 @@ async def run(dsn: str, url: str, event_id: int, pid: int, args: Any) -> dict[st
         p50, p99 = median(samples), percentile(samples, 0.99)
         print(f"  {kind:8} {len(samples):6} requests {len(samples) / elapsed:7.1f}/s"
               f"  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")  # fmt: skip
+    print("  bad requests, slowest first (median ms each; all refused before execution):")
+    slowest = sorted(bad_latency.items(), key=lambda item: -median(item[1]))
+    print("    " + ", ".join(f"{name} {median(ms):.1f}" for name, ms in slowest))
     print("  error codes: " + ", ".join(f"{code}: {n}" for code, n in sorted(tally.codes.items())))
     server_errors = sum(n for code, n in tally.codes.items() if code.startswith("http 5"))
     server_errors += tally.codes.get("500", 0)
