@@ -76,8 +76,9 @@ def bearer_token(header: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class Viewer:
-    """The signed-in user making a request."""
+class Actor:
+    """The signed-in user making a request (not a viewer of a session: those are people who
+    watched, SessionViewer, viewer_watch)."""
 
     user_id: int
     email: str
@@ -87,38 +88,38 @@ class Viewer:
     token_expires_at: datetime | None = None
 
 
-def require_viewer(viewer: Viewer | None) -> Viewer:
-    if viewer is None:
+def require_actor(actor: Actor | None) -> Actor:
+    if actor is None:
         raise ApiError(UNAUTHENTICATED)
-    return viewer
+    return actor
 
 
-def require_super_admin(viewer: Viewer | None) -> Viewer:
-    viewer = require_viewer(viewer)
-    if not viewer.is_super_admin:
+def require_super_admin(actor: Actor | None) -> Actor:
+    actor = require_actor(actor)
+    if not actor.is_super_admin:
         raise ApiError(FORBIDDEN, "Only a super admin may do this")
-    return viewer
+    return actor
 
 
 @dataclass(frozen=True)
 class EventRoles:
-    """What the viewer is to one event (read from the database in one query)."""
+    """What the actor is to one event (read from the database in one query)."""
 
     organizer_admin: bool
     event_admin: bool
 
 
-def is_host(viewer: Viewer, roles: EventRoles) -> bool:
+def is_host(actor: Actor, roles: EventRoles) -> bool:
     """Super admins host every event, organizer admins their organizer's, event admins theirs."""
-    return viewer.is_super_admin or roles.organizer_admin or roles.event_admin
+    return actor.is_super_admin or roles.organizer_admin or roles.event_admin
 
 
-def require_host(viewer: Viewer, roles: EventRoles) -> None:
-    if not is_host(viewer, roles):
+def require_host(actor: Actor, roles: EventRoles) -> None:
+    if not is_host(actor, roles):
         raise ApiError(NOT_EVENT_HOST)
 
 
-def require_organizer_admin(viewer: Viewer, organizer_admin: bool) -> None:
+def require_organizer_admin(actor: Actor, organizer_admin: bool) -> None:
     """Creating events and granting roles under an organizer."""
-    if not (viewer.is_super_admin or organizer_admin):
+    if not (actor.is_super_admin or organizer_admin):
         raise ApiError(FORBIDDEN, "Only a super admin or an admin of this organizer may do this")

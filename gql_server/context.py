@@ -1,4 +1,4 @@
-"""The per-request context: pool, signed-in viewer, DataLoaders."""
+"""The per-request context: pool, signed-in actor, DataLoaders."""
 
 import contextlib
 import functools
@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
+import strawberry
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.dataloader import DataLoader
 
-from gql_server.auth import Passwords, Viewer
+from gql_server.auth import Actor, Passwords
 from gql_server.db import Pool
 from gql_server.repo import analytics, events, sessions
 from gql_server.repo.analytics import ConcurrencyKey, RetentionKey, ViewerPageArgs
@@ -137,7 +138,7 @@ class Context:
     pool: Pool
     settings: Settings
     passwords: Passwords
-    viewer: Viewer | None
+    actor: Actor | None
     loaders: Loaders
     # The connection_init payload of a WebSocket (subscriptions.py); else None.
     connection_params: Any = None
@@ -149,3 +150,7 @@ class Context:
         if self.websocket is not None and socket_open(self.websocket):
             with contextlib.suppress(RuntimeError):  # it closed in between
                 await self.websocket.close(code, reason)
+
+
+# What every resolver receives: `info: Info` (its context is a Context).
+Info = strawberry.Info[Context, None]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from gql_server.analytics.rules import analytics_available
-from gql_server.auth import Passwords, Viewer
+from gql_server.auth import Actor, Passwords
 from gql_server.db import Pool
 from gql_server.repo import accounts as accounts_repo
 from gql_server.repo.sessions import NewSession
@@ -73,8 +73,8 @@ async def _account(pool: Pool, passwords: Passwords, email: str, name: str, admi
     )
 
 
-def _as_viewer(user_id: int, email: str, *, super_admin: bool = False) -> Viewer:
-    return Viewer(
+def _as_actor(user_id: int, email: str, *, super_admin: bool = False) -> Actor:
+    return Actor(
         user_id=user_id, email=email, name=email, is_super_admin=super_admin, token_hash=b""
     )
 
@@ -103,7 +103,7 @@ async def load_demo(
 ) -> DemoLogins:
     rng = random.Random(seed)
     admin_id = await _account(pool, passwords, "admin@demo.example", "Demo Super Admin", True)
-    admin = _as_viewer(admin_id, "admin@demo.example", super_admin=True)
+    admin = _as_actor(admin_id, "admin@demo.example", super_admin=True)
     organizer = await events.create_organizer(pool, admin, name="Demo Events Inc.")
     # Attendees only: its viewers are on the attendee list (docs/security.md).
     event = await events.create_event(
@@ -129,7 +129,7 @@ async def load_demo(
             await sessions.create_session(pool, admin, event_id=str(event["id"]), session=spec)
         )
 
-    emails = [f"viewer{index:05d}@demo.example" for index in range(1, viewers + 1)]
+    emails = [f"actor{index:05d}@demo.example" for index in range(1, viewers + 1)]
     for first in range(0, len(emails), events.MAX_ATTENDEES_PER_CALL):
         batch = emails[first : first + events.MAX_ATTENDEES_PER_CALL]
         await events.add_attendees(pool, admin, event_id=str(event["id"]), emails=batch)
@@ -146,11 +146,11 @@ async def load_demo(
         async with limit:
             email = emails[index - 1]
             row = await accounts_repo.create_user(
-                pool, email=email, name=f"Viewer {index}", password_hash=viewer_hash,
+                pool, email=email, name=f"Actor {index}", password_hash=viewer_hash,
                 is_super_admin=False,
             )  # fmt: skip
             user_id = row["id"] if row else await _account(pool, passwords, email, email, False)
-            await _attend_sessions(pool, viewer_rng, _as_viewer(user_id, email), created)
+            await _attend_sessions(pool, viewer_rng, _as_actor(user_id, email), created)
         done += 1
         progress(done, viewers)
 
@@ -168,16 +168,16 @@ async def load_demo(
 
 
 async def _attend_sessions(
-    pool: Pool, rng: random.Random, viewer: Viewer, created: list[asyncpg.Record]
+    pool: Pool, rng: random.Random, actor: Actor, created: list[asyncpg.Record]
 ) -> None:
     for row in rng.sample(created, k=rng.randint(2, 7)):
         session_id = str(row["id"])
         if rng.random() < 0.8:
-            await sessions.register(pool, viewer, session_id=session_id)
+            await sessions.register(pool, actor, session_id=session_id)
         if rng.random() < 0.1:
-            await sessions.unregister(pool, viewer, session_id=session_id)
+            await sessions.unregister(pool, actor, session_id=session_id)
         if rng.random() < 0.7:
-            await sessions.join(pool, viewer, session_id=session_id)
+            await sessions.join(pool, actor, session_id=session_id)
         if not analytics_available(row["format"], row["stream_provider"]):
             continue
         batch = []
@@ -188,4 +188,4 @@ async def _attend_sessions(
                     segments += heartbeats(rng, row["video_duration"])  # a rewatch
                 batch += [ReportedSegment(session_id, mode, a, b) for a, b in segments]
         for chunk in range(0, len(batch), watch.MAX_SEGMENTS):
-            await watch.record_watch(pool, viewer, batch[chunk : chunk + watch.MAX_SEGMENTS])
+            await watch.record_watch(pool, actor, batch[chunk : chunk + watch.MAX_SEGMENTS])

@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -23,10 +24,8 @@ from gql_server.analytics import rules
 from gql_server.db import UNAVAILABLE_ERRORS, Pool
 from gql_server.errors import UNAVAILABLE, ApiError
 from gql_server.http import JSON, HttpError, authenticate, error_response
-from gql_server.repo import sessions as repo
-from gql_server.services import events
-from gql_server.services.sessions import MAX_PAGE_SIZE
-from gql_server.types.sessions import Session
+from gql_server.services import events, sessions
+from gql_server.services.sessions import MAX_PAGE_SIZE, SessionNumbers
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +53,16 @@ def _line(values: list[Any]) -> str:
     return buffer.getvalue()
 
 
-def session_line(session: Session, recording_viewers: int) -> list[Any]:
-    watch = session.watch_time
-    recording_avg = (
-        rules.average_attended(watch.recording, recording_viewers) if watch is not None else None
-    )
+def session_line(row: asyncpg.Record, numbers: SessionNumbers) -> list[Any]:
+    """One CSV row: a session (with its counters) and its numbers."""
+    has_video = rules.has_video(row["format"], row["stream_provider"])
     return [
-        session.session_id, session.title, session.start_time.isoformat(), session.duration,
-        session.format.value, session.stream_provider.value if session.stream_provider else None,
-        session.registered_user_count, session.attendee_count, session.live_views,
-        session.avg_attended_duration, session.live_engagement, session.recording_views,
-        recording_avg, session.recording_engagement,
-        watch.live if watch else None, watch.recording if watch else None,
+        str(row["id"]), row["title"], row["start_time"].isoformat(),
+        row["video_duration"] if has_video else None, row["format"], row["stream_provider"],
+        numbers.registered_user_count, numbers.attendee_count, numbers.live_views,
+        numbers.avg_attended_duration, numbers.live_engagement, numbers.recording_views,
+        numbers.avg_recording_duration, numbers.recording_engagement,
+        numbers.live_seconds, numbers.recording_seconds,
     ]  # fmt: skip
 
 
@@ -73,32 +70,24 @@ async def _lines(pool: Pool, event_id: int) -> AsyncIterator[str]:
     yield "\ufeff" + _line(COLUMNS)
     after = None
     while True:
-        rows = await repo.list_sessions(
-            pool, event_id=event_id, order="START_TIME_ASC", search=None, after=after,
-            limit=MAX_PAGE_SIZE,
+        page = await sessions.list_sessions(
+            pool, event_id=event_id, first=MAX_PAGE_SIZE, after=after, search=None,
+            order="START_TIME_ASC", with_stats=True,
         )  # fmt: skip
-        stats = {
-            row["session_id"]: row
-            for row in await repo.load_session_stats(pool, [(event_id, r["id"]) for r in rows])
-        }
-        chunk = []
-        for row in rows:
-            session = Session.from_row(row)
-            session.apply_stats(stats[row["id"]])
-            chunk.append(_line(session_line(session, stats[row["id"]]["recording_viewers"])))
+        chunk = [_line(session_line(row, sessions.numbers_of_row(row))) for row in page.rows]
         if chunk:
             yield "".join(chunk)
-        if len(rows) < MAX_PAGE_SIZE:
+        if not page.has_next_page:
             return
-        after = (rows[-1]["sort_key_0"], rows[-1]["sort_key_1"])
+        after = page.cursor(len(page.rows) - 1)
 
 
 async def sessions_csv(request: Request) -> Response:
     pool = request.app.state.pool
     try:
-        viewer = await authenticate(request.headers.get("authorization"), pool)
+        actor = await authenticate(request.headers.get("authorization"), pool)
         event = await events.get_hosted_event(
-            pool, viewer, event_id=request.path_params["event_id"]
+            pool, actor, event_id=request.path_params["event_id"]
         )
     except HttpError as error:
         return error_response(error, JSON)

@@ -26,7 +26,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from gql_server.auth import MalformedAuthorization, Viewer, bearer_token
+from gql_server.auth import Actor, MalformedAuthorization, bearer_token
 from gql_server.context import Context, Loaders
 from gql_server.db import UNAVAILABLE_ERRORS, Pool
 from gql_server.errors import (
@@ -40,7 +40,7 @@ from gql_server.errors import (
 )
 from gql_server.headers import graphiql_policy
 from gql_server.schema import Schema, format_error, operation_problem
-from gql_server.services.accounts import viewer_for_token
+from gql_server.services.accounts import actor_for_token
 
 log = logging.getLogger(__name__)
 
@@ -234,12 +234,12 @@ class GraphQLEndpoint:
             allowed = {OperationType.QUERY, OperationType.MUTATION}
         else:
             raise HttpError(METHOD_NOT_ALLOWED, Allow="GET, POST")
-        viewer = await authenticate(request.headers.get("authorization"), state.pool)
+        actor = await authenticate(request.headers.get("authorization"), state.pool)
         context = Context(
             pool=state.pool,
             settings=state.settings,
             passwords=state.passwords,
-            viewer=viewer,
+            actor=actor,
             loaders=Loaders(state.pool),
         )
         return await self._execute(params, context, allowed, media)
@@ -288,8 +288,8 @@ class GraphQLEndpoint:
         return _json_response(payload, status, media)
 
 
-async def authenticate(header: str | None, pool: Pool) -> Viewer | None:
-    """The signed-in viewer; None without a header; HTTP 401 for a bad token."""
+async def authenticate(header: str | None, pool: Pool) -> Actor | None:
+    """The signed-in actor; None without a header; HTTP 401 for a bad token."""
     try:
         token = bearer_token(header)
     except MalformedAuthorization:
@@ -298,7 +298,7 @@ async def authenticate(header: str | None, pool: Pool) -> Viewer | None:
         ) from None
     if token is None:
         return None
-    viewer = await viewer_for_token(pool, token)
-    if viewer is None:
+    actor = await actor_for_token(pool, token)
+    if actor is None:
         raise HttpError(UNAUTHENTICATED, "The token is invalid, expired or revoked")
-    return viewer
+    return actor

@@ -23,7 +23,7 @@ from gql_server.auth import MalformedAuthorization, bearer_token
 from gql_server.context import Context, Loaders, socket_open
 from gql_server.db import UNAVAILABLE_ERRORS
 from gql_server.schema import Schema
-from gql_server.services.accounts import viewer_for_token
+from gql_server.services.accounts import actor_for_token
 from gql_server.types.root import TOKEN_ENDED
 
 
@@ -59,7 +59,7 @@ class SubscriptionEndpoint(GraphQL[Context, None]):
             pool=state.pool,
             settings=state.settings,
             passwords=state.passwords,
-            viewer=None,
+            actor=None,
             loaders=Loaders(state.pool),
         )
         if isinstance(response, WebSocket):
@@ -71,14 +71,14 @@ class SubscriptionEndpoint(GraphQL[Context, None]):
         if token is None:
             raise ConnectionRejectionError({"message": "Send a bearer token in connection_init"})
         try:
-            viewer = await viewer_for_token(context.pool, token)
+            actor = await actor_for_token(context.pool, token)
         except UNAVAILABLE_ERRORS:
             raise ConnectionRejectionError({"message": "The database is unavailable"}) from None
-        if viewer is None:
+        if actor is None:
             raise ConnectionRejectionError({"message": "The token is unknown or expired"})
-        context.viewer = viewer
-        if viewer.token_expires_at is not None:
-            _close_at_expiry(context, viewer.token_expires_at)
+        context.actor = actor
+        if actor.token_expires_at is not None:
+            _close_at_expiry(context, actor.token_expires_at)
         unset: UnsetType = UNSET  # a connection_ack without a payload
         return unset
 

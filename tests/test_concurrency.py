@@ -6,7 +6,7 @@ import random
 from conftest import Api
 from helpers import create_session, expected_metrics, make_world, sessions_by_id, sign_up
 
-from gql_server.auth import Viewer
+from gql_server.auth import Actor
 from gql_server.db import Pool
 from gql_server.services.watch import ReportedSegment, record_watch
 
@@ -35,8 +35,8 @@ def test_concurrent_overlapping_batches_for_the_same_sessions_are_exact(api: Api
 
     async def play(pool: Pool) -> list[int]:
         async def one(user: int, batch: list[ReportedSegment]) -> int:
-            viewer = Viewer(user, "", "", False, b"")
-            return await record_watch(pool, viewer, batch)
+            actor = Actor(user, "", "", False, b"")
+            return await record_watch(pool, actor, batch)
 
         return await asyncio.gather(*(one(u, b) for u, b in batches))
 
@@ -60,8 +60,8 @@ def test_fifty_players_for_the_same_session_and_viewer_lose_nothing(api: Api) ->
     ]  # fmt: skip
 
     async def play(pool: Pool) -> list[int]:
-        viewer = Viewer(user, "", "", False, b"")
-        return await asyncio.gather(*(record_watch(pool, viewer, b) for b in batches))
+        actor = Actor(user, "", "", False, b"")
+        return await asyncio.gather(*(record_watch(pool, actor, b) for b in batches))
 
     assert api.run(play) == [8] * 50
     watches: dict[tuple[str, str], list[tuple[int, int]]] = {}

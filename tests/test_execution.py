@@ -16,7 +16,7 @@ import strawberry
 from conftest import Api
 from helpers import create_session, make_world, record, sign_up
 
-from gql_server.auth import Viewer
+from gql_server.auth import Actor
 from gql_server.context import Context, Loaders
 from gql_server.db import Pool
 from gql_server.execution import FastListExecutor
@@ -96,12 +96,12 @@ def test_random_queries_give_identical_json_both_ways(api: Api) -> None:
     queries = [random_query(rng) for _ in range(150)]
 
     async def compare(pool: Pool) -> int:
-        viewer = Viewer(1, "root@example.com", "Root", True, b"")
+        actor = Actor(1, "root@example.com", "Root", True, b"")
         state = api.client.app.state  # type: ignore[attr-defined]
 
         def context() -> Context:
             return Context(pool=pool, settings=state.settings, passwords=state.passwords,
-                           viewer=viewer, loaders=Loaders(pool))  # fmt: skip
+                           actor=actor, loaders=Loaders(pool))  # fmt: skip
 
         compared = 0
         # The same documents again with @include/@skip flipped: list plans are

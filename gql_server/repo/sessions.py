@@ -87,7 +87,7 @@ async def get_session_attendance(
 ) -> asyncpg.Record | None:
     """The session's event and whether this person may attend it; None: no such session."""
     return await db.fetchrow(
-        f"SELECT s.event_id, {MAY_ATTEND} AS may_attend"
+        f"SELECT s.event_id, s.id, {MAY_ATTEND} AS may_attend"
         " FROM sessions s JOIN events e ON e.id = s.event_id WHERE s.id = $1",
         session_id,
         email,

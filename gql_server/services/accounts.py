@@ -6,7 +6,7 @@ from datetime import datetime
 import asyncpg
 
 from gql_server import auth, text
-from gql_server.auth import Passwords, Viewer
+from gql_server.auth import Actor, Passwords
 from gql_server.db import Executor, Pool
 from gql_server.errors import TOO_MANY_SIGN_INS, UNAUTHENTICATED, ApiError, bad_input
 from gql_server.repo import accounts as repo
@@ -102,13 +102,13 @@ async def login(
     return SignIn(token=token, expires_at=expires_at, user=row)
 
 
-async def viewer_for_token(db: Executor, token: str) -> Viewer | None:
+async def actor_for_token(db: Executor, token: str) -> Actor | None:
     """The user a bearer token signs in; None when it is unknown, expired or revoked."""
     token_hash = auth.hash_token(token)
     row = await repo.get_token_user(db, token_hash=token_hash)
     if row is None:
         return None
-    return Viewer(
+    return Actor(
         user_id=row["id"],
         email=row["email"],
         name=row["name"],
@@ -118,13 +118,13 @@ async def viewer_for_token(db: Executor, token: str) -> Viewer | None:
     )
 
 
-async def still_signed_in(db: Executor, viewer: Viewer | None) -> bool:
-    """Whether the viewer's token is still live (a subscription outlives its request)."""
-    if viewer is None:
+async def still_signed_in(db: Executor, actor: Actor | None) -> bool:
+    """Whether the actor's token is still live (a subscription outlives its request)."""
+    if actor is None:
         return False
-    return await repo.get_token_user(db, token_hash=viewer.token_hash) is not None
+    return await repo.get_token_user(db, token_hash=actor.token_hash) is not None
 
 
-async def logout(db: Executor, viewer: Viewer | None) -> None:
-    viewer = auth.require_viewer(viewer)
-    await repo.revoke_token(db, token_hash=viewer.token_hash)
+async def logout(db: Executor, actor: Actor | None) -> None:
+    actor = auth.require_actor(actor)
+    await repo.revoke_token(db, token_hash=actor.token_hash)

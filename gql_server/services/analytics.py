@@ -8,8 +8,11 @@ import asyncpg
 from gql_server import text
 from gql_server.analytics.rules import percent, retention_slice
 from gql_server.cursors import decode_cursor, encode_cursor
+from gql_server.db import Executor
 from gql_server.errors import bad_input
+from gql_server.repo import analytics as repo
 from gql_server.repo.analytics import ViewerPageArgs
+from gql_server.services.sessions import Window
 
 MAX_VIEWER_PAGE = 1000
 MAX_BUCKETS = 1000
@@ -42,9 +45,28 @@ def check_bucket_seconds(bucket_seconds: int) -> None:
         raise bad_input(f"bucketSeconds must be between 1 and {MAX_BUCKET_SECONDS}")
 
 
-def check_top_sessions(first: int) -> None:
+async def event_totals(db: Executor, *, event_id: int, window: Window) -> asyncpg.Record:
+    """The event's totals over the sessions starting in the window (docs/metrics.md)."""
+    window = window.validated()
+    return await repo.event_totals(
+        db, event_id=event_id, starts_after=window.starts_after, starts_before=window.starts_before
+    )
+
+
+async def top_sessions(
+    db: Executor, *, event_id: int, window: Window, first: int, mode: str | None
+) -> list[asyncpg.Record]:
+    """Sessions with analytics by views, most first (first: 1..MAX_TOP_SESSIONS)."""
     if not 1 <= first <= MAX_TOP_SESSIONS:
         raise bad_input(f"first must be between 1 and {MAX_TOP_SESSIONS}")
+    return await repo.top_sessions(
+        db,
+        event_id=event_id,
+        starts_after=window.starts_after,
+        starts_before=window.starts_before,
+        limit=first,
+        mode=mode,
+    )
 
 
 def _running_counts(row: asyncpg.Record, count: int) -> list[int]:

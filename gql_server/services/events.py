@@ -5,28 +5,26 @@ from dataclasses import dataclass
 import asyncpg
 
 from gql_server import auth, text
-from gql_server.auth import EventRoles, Viewer
+from gql_server.auth import Actor, EventRoles
 from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.db import Executor
 from gql_server.errors import EVENT_NOT_FOUND, NOT_FOUND, ApiError, bad_input
-from gql_server.ids import parse_id
+from gql_server.ids import fetch_by_id, get_by_id
 from gql_server.repo import events as repo
 
 
-async def create_organizer(db: Executor, viewer: Viewer | None, *, name: str) -> asyncpg.Record:
-    auth.require_super_admin(viewer)
+async def create_organizer(db: Executor, actor: Actor | None, *, name: str) -> asyncpg.Record:
+    auth.require_super_admin(actor)
     return await repo.create_organizer(db, name=text.valid_text(name, "name"))
 
 
-async def _organizer_for_admin(db: Executor, viewer: Viewer, organizer_id: str) -> int:
-    """The organizer's id once the viewer may administer it (403 before 404)."""
-    parsed = parse_id(organizer_id)
-    row = (
-        await repo.get_organizer_access(db, organizer_id=parsed, user_id=viewer.user_id)
-        if parsed is not None
-        else None
+async def _organizer_for_admin(db: Executor, actor: Actor, organizer_id: str) -> int:
+    """The organizer's id once the actor may administer it (403 before 404)."""
+    row = await fetch_by_id(
+        organizer_id,
+        lambda i: repo.get_organizer_access(db, organizer_id=i, user_id=actor.user_id),
     )
-    auth.require_organizer_admin(viewer, bool(row and row["organizer_admin"]))
+    auth.require_organizer_admin(actor, bool(row and row["organizer_admin"]))
     if row is None:
         raise ApiError(NOT_FOUND, "Organizer not found")
     organizer: int = row["id"]
@@ -34,82 +32,75 @@ async def _organizer_for_admin(db: Executor, viewer: Viewer, organizer_id: str) 
 
 
 async def create_event(
-    db: Executor, viewer: Viewer | None, *, organizer_id: str, name: str, attendance: str = "OPEN"
+    db: Executor, actor: Actor | None, *, organizer_id: str, name: str, attendance: str = "OPEN"
 ) -> asyncpg.Record:
-    viewer = auth.require_viewer(viewer)
-    org_id = await _organizer_for_admin(db, viewer, organizer_id)
+    actor = auth.require_actor(actor)
+    org_id = await _organizer_for_admin(db, actor, organizer_id)
     name = text.valid_text(name, "name")
     return await repo.create_event(db, organizer_id=org_id, name=name, attendance=attendance)
 
 
 async def get_event_with_roles(
-    db: Executor, viewer: Viewer, event_id: str
+    db: Executor, actor: Actor, event_id: str
 ) -> tuple[asyncpg.Record, EventRoles]:
-    """The event and the viewer's roles on it; 4040200 for any id that names no event."""
-    parsed = parse_id(event_id)
-    row = (
-        await repo.get_event_access(db, event_id=parsed, user_id=viewer.user_id)
-        if parsed is not None
-        else None
+    """The event and the actor's roles on it; 4040200 for any id that names no event."""
+    row = await get_by_id(
+        event_id,
+        lambda i: repo.get_event_access(db, event_id=i, user_id=actor.user_id),
+        EVENT_NOT_FOUND,
     )
-    if row is None:
-        raise ApiError(EVENT_NOT_FOUND)
     return row, EventRoles(organizer_admin=row["organizer_admin"], event_admin=row["event_admin"])
 
 
-async def get_hosted_event(
-    db: Executor, viewer: Viewer | None, *, event_id: str
-) -> asyncpg.Record:
-    """An event the viewer hosts: 401, then 4040200, then 4030201."""
-    viewer = auth.require_viewer(viewer)
-    row, roles = await get_event_with_roles(db, viewer, event_id)
-    auth.require_host(viewer, roles)
+async def get_hosted_event(db: Executor, actor: Actor | None, *, event_id: str) -> asyncpg.Record:
+    """An event the actor hosts: 401, then 4040200, then 4030201."""
+    actor = auth.require_actor(actor)
+    row, roles = await get_event_with_roles(db, actor, event_id)
+    auth.require_host(actor, roles)
     return row
 
 
 async def grant_role(
     db: Executor,
-    viewer: Viewer | None,
+    actor: Actor | None,
     *,
     user_id: str,
     role: str,
     organizer_id: str | None,
     event_id: str | None,
 ) -> None:
-    viewer = auth.require_viewer(viewer)
+    actor = auth.require_actor(actor)
     if role == "ORGANIZER_ADMIN":
         if organizer_id is None or event_id is not None:
             raise bad_input("ORGANIZER_ADMIN needs organizerId and no eventId")
-        org_id = await _organizer_for_admin(db, viewer, organizer_id)
+        org_id = await _organizer_for_admin(db, actor, organizer_id)
         target = await _existing_user(db, user_id)
         await repo.add_organizer_admin(db, organizer_id=org_id, user_id=target)
     else:
         if event_id is None or organizer_id is not None:
             raise bad_input("EVENT_ADMIN needs eventId and no organizerId")
-        event, roles = await get_event_with_roles(db, viewer, event_id)
-        auth.require_organizer_admin(viewer, roles.organizer_admin)
+        event, roles = await get_event_with_roles(db, actor, event_id)
+        auth.require_organizer_admin(actor, roles.organizer_admin)
         target = await _existing_user(db, user_id)
         await repo.add_event_admin(db, event_id=event["id"], user_id=target)
 
 
 async def _existing_user(db: Executor, user_id: str) -> int:
-    parsed = parse_id(user_id)
-    if parsed is None or not await repo.user_exists(db, user_id=parsed):
-        raise ApiError(NOT_FOUND, "User not found")
-    return parsed
+    async def existing(i: int) -> int | None:
+        return i if await repo.user_exists(db, user_id=i) else None
+
+    return await get_by_id(user_id, existing, NOT_FOUND, "User not found")
 
 
 MAX_HOSTED_EVENTS = 1000
 
 
-async def hosted_events(
-    db: Executor, viewer: Viewer | None, *, first: int
-) -> list[asyncpg.Record]:
-    viewer = auth.require_viewer(viewer)
+async def hosted_events(db: Executor, actor: Actor | None, *, first: int) -> list[asyncpg.Record]:
+    actor = auth.require_actor(actor)
     if not 1 <= first <= MAX_HOSTED_EVENTS:
         raise bad_input(f"first must be between 1 and {MAX_HOSTED_EVENTS}")
     return await repo.hosted_events(
-        db, user_id=viewer.user_id, super_admin=viewer.is_super_admin, limit=first
+        db, user_id=actor.user_id, super_admin=actor.is_super_admin, limit=first
     )
 
 
@@ -118,10 +109,10 @@ MAX_ATTENDEES_PER_CALL = 1000
 
 
 async def set_attendance(
-    db: Executor, viewer: Viewer | None, *, event_id: str, attendance: str
+    db: Executor, actor: Actor | None, *, event_id: str, attendance: str
 ) -> asyncpg.Record:
     """OPEN or ATTENDEES_ONLY; a host of the event (401, 4040200, 4030201)."""
-    event = await get_hosted_event(db, viewer, event_id=event_id)
+    event = await get_hosted_event(db, actor, event_id=event_id)
     assert attendance in ATTENDANCES
     return await repo.set_attendance(db, event_id=event["id"], attendance=attendance)
 
@@ -134,20 +125,20 @@ def _valid_emails(emails: list[str]) -> list[str]:
 
 
 async def add_attendees(
-    db: Executor, viewer: Viewer | None, *, event_id: str, emails: list[str]
+    db: Executor, actor: Actor | None, *, event_id: str, emails: list[str]
 ) -> tuple[int, int]:
     """Put addresses on the event's attendee list: (newly listed, listed already)."""
-    event = await get_hosted_event(db, viewer, event_id=event_id)
+    event = await get_hosted_event(db, actor, event_id=event_id)
     distinct = _valid_emails(emails)
     added = await repo.add_attendees(db, event_id=event["id"], emails=distinct)
     return added, len(distinct) - added
 
 
 async def remove_attendees(
-    db: Executor, viewer: Viewer | None, *, event_id: str, emails: list[str]
+    db: Executor, actor: Actor | None, *, event_id: str, emails: list[str]
 ) -> int:
     """Take addresses off the list (what they recorded stays); how many were on it."""
-    event = await get_hosted_event(db, viewer, event_id=event_id)
+    event = await get_hosted_event(db, actor, event_id=event_id)
     return await repo.remove_attendees(db, event_id=event["id"], emails=_valid_emails(emails))
 
 

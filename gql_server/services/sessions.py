@@ -2,17 +2,18 @@
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
 from gql_server import auth, text
+from gql_server.analytics import rules
 from gql_server.analytics.rules import NETWORKING_FORMATS, view_threshold
-from gql_server.auth import EventRoles, Viewer
+from gql_server.auth import Actor, EventRoles
 from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.db import Executor, Pool
 from gql_server.errors import NOT_EVENT_ATTENDEE, SESSION_NOT_FOUND, ApiError, bad_input
-from gql_server.ids import parse_id
+from gql_server.ids import fetch_by_id, get_by_id
 from gql_server.repo import sessions as repo
 from gql_server.repo import watch as watch_repo
 from gql_server.repo.sessions import NewSession
@@ -36,11 +37,11 @@ def validate_session(session: NewSession) -> NewSession:
 
 
 async def create_session(
-    db: Executor, viewer: Viewer | None, *, event_id: str, session: NewSession
+    db: Executor, actor: Actor | None, *, event_id: str, session: NewSession
 ) -> asyncpg.Record:
-    viewer = auth.require_viewer(viewer)
-    event, roles = await get_event_with_roles(db, viewer, event_id)
-    auth.require_host(viewer, roles)
+    actor = auth.require_actor(actor)
+    event, roles = await get_event_with_roles(db, actor, event_id)
+    auth.require_host(actor, roles)
     return await repo.create_session(db, event_id=event["id"], session=validate_session(session))
 
 
@@ -49,22 +50,19 @@ def _session_roles(row: asyncpg.Record) -> EventRoles:
 
 
 async def update_session(
-    pool: Pool, viewer: Viewer | None, *, session_id: str, changes: dict[str, Any]
+    pool: Pool, actor: Actor | None, *, session_id: str, changes: dict[str, Any]
 ) -> asyncpg.Record:
     """Apply the given fields. A new duration re-clips and recounts what was recorded."""
-    viewer = auth.require_viewer(viewer)
-    parsed = parse_id(session_id)
+    actor = auth.require_actor(actor)
     async with pool.acquire() as conn, conn.transaction():
-        row = (
-            await repo.get_session_access(
-                conn, session_id=parsed, user_id=viewer.user_id, for_update=True
-            )
-            if parsed is not None
-            else None
+        row = await get_by_id(
+            session_id,
+            lambda i: repo.get_session_access(
+                conn, session_id=i, user_id=actor.user_id, for_update=True
+            ),
+            SESSION_NOT_FOUND,
         )
-        if row is None:
-            raise ApiError(SESSION_NOT_FOUND)
-        auth.require_host(viewer, _session_roles(row))
+        auth.require_host(actor, _session_roles(row))
         for field in REQUIRED_FIELDS:
             if field in changes and changes[field] is None:
                 raise bad_input(f"{_camel(field)} cannot be null")
@@ -85,20 +83,88 @@ async def update_session(
 
 
 async def get_hosted_session(
-    db: Executor, viewer: Viewer | None, *, session_id: str
+    db: Executor, actor: Actor | None, *, session_id: str
 ) -> asyncpg.Record:
-    """A session of an event the viewer hosts: 401, then 404800, then 4030201."""
-    viewer = auth.require_viewer(viewer)
-    parsed = parse_id(session_id)
-    row = (
-        await repo.get_session_access(db, session_id=parsed, user_id=viewer.user_id)
-        if parsed is not None
-        else None
+    """A session of an event the actor hosts: 401, then 404800, then 4030201."""
+    actor = auth.require_actor(actor)
+    row = await get_by_id(
+        session_id,
+        lambda i: repo.get_session_access(db, session_id=i, user_id=actor.user_id),
+        SESSION_NOT_FOUND,
     )
-    if row is None:
-        raise ApiError(SESSION_NOT_FOUND)
-    auth.require_host(viewer, _session_roles(row))
+    auth.require_host(actor, _session_roles(row))
     return row
+
+
+class SessionNumbers(NamedTuple):
+    """A session's counter-backed numbers as the API shows them.
+
+    The watch numbers are None (null, not zero) for a session without
+    analytics; the engagements also without a known duration.
+    """
+
+    registered_user_count: int
+    attendee_count: int
+    as_of: datetime
+    live_seconds: int | None
+    recording_seconds: int | None
+    avg_attended_duration: float | None
+    avg_recording_duration: float | None
+    live_views: int | None
+    recording_views: int | None
+    live_engagement: float | None
+    recording_engagement: float | None
+
+
+def session_numbers(
+    stats: asyncpg.Record, *, analytics: bool, duration: int | None
+) -> SessionNumbers:
+    """A session's numbers from its session_stats row (`analytics`: whether it has
+    watch analytics; `duration`: its video's, when known).
+
+    The one place they are computed, for every caller: a page of sessions
+    (whose rows carry the counters), a session read alone (counters through
+    a DataLoader), the CSV.
+    """
+    registered, attendees = stats["registered_count"], stats["attendee_count"]
+    if not analytics:
+        return SessionNumbers(registered, attendees, stats["updated_at"], *NO_WATCH_NUMBERS)
+    live, recording = stats["live_seconds"], stats["recording_seconds"]
+    live_viewers, recording_viewers = stats["live_viewers"], stats["recording_viewers"]
+    return SessionNumbers(
+        registered_user_count=registered,
+        attendee_count=attendees,
+        as_of=stats["updated_at"],
+        live_seconds=live,
+        recording_seconds=recording,
+        avg_attended_duration=rules.average_attended(live, live_viewers),
+        avg_recording_duration=rules.average_attended(recording, recording_viewers),
+        live_views=stats["live_views"],
+        recording_views=stats["recording_views"],
+        live_engagement=rules.engagement(live, live_viewers, duration),
+        recording_engagement=rules.engagement(recording, recording_viewers, duration),
+    )
+
+
+NO_WATCH_NUMBERS = (None,) * 8
+
+
+def numbers_of_row(row: asyncpg.Record) -> SessionNumbers:
+    """The numbers of a row that carries a session and its counters (list_sessions with_stats)."""
+    fmt, provider = row["format"], row["stream_provider"]
+    # Analytics imply video, so the duration is the video's.
+    return session_numbers(
+        row, analytics=rules.analytics_available(fmt, provider), duration=row["video_duration"]
+    )
+
+
+async def get_event_session(
+    db: Executor, *, event_id: int, session_id: str
+) -> asyncpg.Record | None:
+    """A session of this event; None for an ID that names none of its sessions."""
+    return await fetch_by_id(
+        session_id, lambda i: repo.get_event_session(db, event_id=event_id, session_id=i)
+    )
 
 
 async def stats_changed_at(db: Executor, *, event_id: int, session_id: int) -> datetime | None:
@@ -191,33 +257,30 @@ async def count_sessions(
 
 
 async def _attendance_key(
-    db: Executor, viewer: Viewer | None, session_id: str, *, must_attend: bool = True
+    db: Executor, actor: Actor | None, session_id: str, *, must_attend: bool = True
 ) -> dict[str, int]:
     """Attendee side: 401, then 404800 for any id that names no session, then
-    4030202 when the event is ATTENDEES_ONLY and does not list the viewer."""
-    viewer = auth.require_viewer(viewer)
-    parsed = parse_id(session_id)
-    row = (
-        await repo.get_session_attendance(db, session_id=parsed, email=viewer.email)
-        if parsed is not None
-        else None
+    4030202 when the event is ATTENDEES_ONLY and does not list the actor."""
+    actor = auth.require_actor(actor)
+    row = await get_by_id(
+        session_id,
+        lambda i: repo.get_session_attendance(db, session_id=i, email=actor.email),
+        SESSION_NOT_FOUND,
     )
-    if row is None or parsed is None:
-        raise ApiError(SESSION_NOT_FOUND)
     if must_attend and not row["may_attend"]:
         raise ApiError(NOT_EVENT_ATTENDEE)
-    return {"event_id": row["event_id"], "session_id": parsed, "user_id": viewer.user_id}
+    return {"event_id": row["event_id"], "session_id": row["id"], "user_id": actor.user_id}
 
 
-async def register(db: Executor, viewer: Viewer | None, *, session_id: str) -> None:
-    await repo.register(db, **await _attendance_key(db, viewer, session_id))
+async def register(db: Executor, actor: Actor | None, *, session_id: str) -> None:
+    await repo.register(db, **await _attendance_key(db, actor, session_id))
 
 
-async def unregister(db: Executor, viewer: Viewer | None, *, session_id: str) -> None:
+async def unregister(db: Executor, actor: Actor | None, *, session_id: str) -> None:
     # Anyone may take back a registration, even after leaving the attendee list.
-    key = await _attendance_key(db, viewer, session_id, must_attend=False)
+    key = await _attendance_key(db, actor, session_id, must_attend=False)
     await repo.unregister(db, **key)
 
 
-async def join(db: Executor, viewer: Viewer | None, *, session_id: str) -> None:
-    await repo.join(db, **await _attendance_key(db, viewer, session_id))
+async def join(db: Executor, actor: Actor | None, *, session_id: str) -> None:
+    await repo.join(db, **await _attendance_key(db, actor, session_id))

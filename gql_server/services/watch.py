@@ -6,7 +6,7 @@ import asyncpg
 
 from gql_server import auth
 from gql_server.analytics.rules import analytics_available, has_video, view_threshold
-from gql_server.auth import Viewer
+from gql_server.auth import Actor
 from gql_server.db import Pool
 from gql_server.errors import (
     NOT_EVENT_ATTENDEE,
@@ -55,14 +55,14 @@ def _session_problem(session: asyncpg.Record) -> str | None:
 MAX_ATTEMPTS = 5
 
 
-async def record_watch(pool: Pool, viewer: Viewer | None, segments: list[ReportedSegment]) -> int:
-    """Store a batch of segments for the viewer, all or nothing. Returns how many.
+async def record_watch(pool: Pool, actor: Actor | None, segments: list[ReportedSegment]) -> int:
+    """Store a batch of segments for the actor, all or nothing. Returns how many.
 
     The batch is validated against its sessions as read, then written in one
     statement that locks those sessions and writes nothing if any of them
     changed in between (then it is read and validated again).
     """
-    viewer = auth.require_viewer(viewer)
+    actor = auth.require_actor(actor)
     if len(segments) > MAX_SEGMENTS:
         raise bad_input(f"at most {MAX_SEGMENTS} segments per call, got {len(segments)}")
     if not segments:
@@ -72,7 +72,7 @@ async def record_watch(pool: Pool, viewer: Viewer | None, segments: list[Reporte
     ids = [parsed[s.session_id] for s in segments]
     wanted = sorted({i for i in ids if i is not None})
     for _ in range(MAX_ATTEMPTS):
-        found = await repo.get_sessions(pool, wanted, email=viewer.email)
+        found = await repo.get_sessions(pool, wanted, email=actor.email)
         sessions = {row["id"]: row for row in found}
         batch = _validated(segments, ids, sessions)
         checked = [
@@ -85,7 +85,7 @@ async def record_watch(pool: Pool, viewer: Viewer | None, segments: list[Reporte
             )
             for row in sessions.values()
         ]
-        if await repo.record_batch(pool, user_id=viewer.user_id, segments=batch, sessions=checked):
+        if await repo.record_batch(pool, user_id=actor.user_id, segments=batch, sessions=checked):
             return len(segments)
     raise ApiError(UNAVAILABLE, "The sessions kept changing; send the batch again")
 

@@ -6,6 +6,7 @@ import asyncpg
 import strawberry
 
 from gql_server.analytics import rules
+from gql_server.context import Info
 from gql_server.repo.analytics import ViewerPageArgs
 from gql_server.services import analytics as service
 from gql_server.types.enums import WatchMode
@@ -97,7 +98,7 @@ class SessionViewerConnection:
     search: strawberry.Private[str | None]
 
     @strawberry.field(description="People matching the search, over all pages.")
-    async def total_count(self, info: strawberry.Info) -> int:
+    async def total_count(self, info: Info) -> int:
         loader = info.context.loaders.viewer_count
         count: int = await loader.load((self.event_id, self.session_id, self.search))
         return count

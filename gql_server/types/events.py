@@ -6,10 +6,7 @@ from typing import Annotated
 import asyncpg
 import strawberry
 
-from gql_server.context import Context
-from gql_server.ids import parse_id
-from gql_server.repo import analytics as analytics_repo
-from gql_server.repo import sessions as sessions_repo
+from gql_server.context import Info
 from gql_server.services import analytics as analytics_service
 from gql_server.services import events as events_service
 from gql_server.services import sessions as service
@@ -28,8 +25,6 @@ from gql_server.types.sessions import (
 )
 
 EDGES = frozenset({"edges"})
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type
@@ -131,7 +126,7 @@ class Event:
         nodes = [Session.from_row(row) for row in page.rows]
         if with_stats:
             for node, row in zip(nodes, page.rows, strict=True):
-                node.apply_stats(row)
+                node.apply_stats_row(row)
         edges = []
         if selects_any(info, EDGES):
             edges = [SessionEdge(cursor=page.cursor(i), node=n) for i, n in enumerate(nodes)]
@@ -149,13 +144,8 @@ class Event:
 
     @strawberry.field(description="One session of this event; null when it has no such session.")
     async def session(self, info: Info, id: strawberry.ID) -> Session | None:
-        parsed = parse_id(id)
-        row = (
-            await sessions_repo.get_event_session(
-                info.context.pool, event_id=int(self.id), session_id=parsed
-            )
-            if parsed is not None
-            else None
+        row = await service.get_event_session(
+            info.context.pool, event_id=int(self.id), session_id=id
         )
         if row is None:
             return None
@@ -176,11 +166,8 @@ class Event:
         starts_before: datetime | None = None,
     ) -> "EventAnalytics":
         window = Window(starts_after, starts_before).validated()
-        row = await analytics_repo.event_totals(
-            info.context.pool,
-            event_id=int(self.id),
-            starts_after=window.starts_after,
-            starts_before=window.starts_before,
+        row = await analytics_service.event_totals(
+            info.context.pool, event_id=int(self.id), window=window
         )
         live, recording = row["live_seconds"], row["recording_seconds"]
         return EventAnalytics(
@@ -233,13 +220,11 @@ class EventAnalytics:
     async def top_sessions(
         self, info: Info, first: int = 5, mode: WatchMode | None = None
     ) -> list[Session]:
-        analytics_service.check_top_sessions(first)
-        rows = await analytics_repo.top_sessions(
+        rows = await analytics_service.top_sessions(
             info.context.pool,
             event_id=self.event_id,
-            starts_after=self.window.starts_after,
-            starts_before=self.window.starts_before,
-            limit=first,
+            window=self.window,
+            first=first,
             mode=mode.value if mode else None,
         )
         sessions = [Session.from_row(row) for row in rows]

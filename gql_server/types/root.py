@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLResolveInfo
 
-from gql_server.context import Context, Loaders
+from gql_server.context import Context, Info, Loaders
 from gql_server.repo.sessions import NewSession
 from gql_server.services import accounts, events, sessions, watch
 from gql_server.types.accounts import LoginPayload, Organizer, User
@@ -25,8 +25,6 @@ from gql_server.types.inputs import (
 )
 from gql_server.types.sessions import Session, load_stats
 
-Info = strawberry.Info[Context, None]
-
 
 @strawberry.type
 class Query:
@@ -35,7 +33,7 @@ class Query:
     )
     async def event(self, info: Info, id: strawberry.ID) -> Event | None:
         ctx = info.context
-        return Event.from_row(await events.get_hosted_event(ctx.pool, ctx.viewer, event_id=id))
+        return Event.from_row(await events.get_hosted_event(ctx.pool, ctx.actor, event_id=id))
 
     @strawberry.field(
         description=(
@@ -45,19 +43,19 @@ class Query:
     )
     async def hosted_events(self, info: Info, first: int = 100) -> list[Event]:
         ctx = info.context
-        rows = await events.hosted_events(ctx.pool, ctx.viewer, first=first)
+        rows = await events.hosted_events(ctx.pool, ctx.actor, first=first)
         return [Event.from_row(row) for row in rows]
 
     @strawberry.field(description="The signed-in user; null when the request has no token.")
     def me(self, info: Info) -> User | None:
-        viewer = info.context.viewer
-        if viewer is None:
+        actor = info.context.actor
+        if actor is None:
             return None
         return User(
-            id=strawberry.ID(str(viewer.user_id)),
-            email=viewer.email,
-            name=viewer.name,
-            is_super_admin=viewer.is_super_admin,
+            id=strawberry.ID(str(actor.user_id)),
+            email=actor.email,
+            name=actor.name,
+            is_super_admin=actor.is_super_admin,
         )
 
 
@@ -114,20 +112,20 @@ class Mutation:
 
     @strawberry.mutation(description="Revokes the token that made the request.")
     async def logout(self, info: Info) -> bool:
-        await accounts.logout(info.context.pool, info.context.viewer)
+        await accounts.logout(info.context.pool, info.context.actor)
         return True
 
     @strawberry.mutation(description="Super admin only.")
     async def create_organizer(self, info: Info, name: str) -> Organizer:
         ctx = info.context
-        return Organizer.from_row(await events.create_organizer(ctx.pool, ctx.viewer, name=name))
+        return Organizer.from_row(await events.create_organizer(ctx.pool, ctx.actor, name=name))
 
     @strawberry.mutation(description="Super admin, or an organizer admin of organizerId.")
     async def create_event(self, info: Info, input: CreateEventInput) -> Event:
         ctx = info.context
         row = await events.create_event(
             ctx.pool,
-            ctx.viewer,
+            ctx.actor,
             organizer_id=input.organizer_id,
             name=input.name,
             attendance=input.attendance.value,
@@ -142,7 +140,7 @@ class Mutation:
     ) -> Event:
         ctx = info.context
         row = await events.set_attendance(
-            ctx.pool, ctx.viewer, event_id=event_id, attendance=attendance.value
+            ctx.pool, ctx.actor, event_id=event_id, attendance=attendance.value
         )
         return Event.from_row(row)
 
@@ -158,7 +156,7 @@ class Mutation:
     ) -> AddEventAttendeesPayload:
         ctx = info.context
         added, listed = await events.add_attendees(
-            ctx.pool, ctx.viewer, event_id=event_id, emails=emails
+            ctx.pool, ctx.actor, event_id=event_id, emails=emails
         )
         return AddEventAttendeesPayload(added=added, already_listed=listed)
 
@@ -172,9 +170,7 @@ class Mutation:
         self, info: Info, event_id: strawberry.ID, emails: list[str]
     ) -> int:
         ctx = info.context
-        return await events.remove_attendees(
-            ctx.pool, ctx.viewer, event_id=event_id, emails=emails
-        )
+        return await events.remove_attendees(ctx.pool, ctx.actor, event_id=event_id, emails=emails)
 
     @strawberry.mutation(description="A host of the event.")
     async def create_session(
@@ -182,7 +178,7 @@ class Mutation:
     ) -> Session:
         ctx = info.context
         new = NewSession(**_given(input))
-        row = await sessions.create_session(ctx.pool, ctx.viewer, event_id=event_id, session=new)
+        row = await sessions.create_session(ctx.pool, ctx.actor, event_id=event_id, session=new)
         return await _with_stats(info, Session.from_row(row))
 
     @strawberry.mutation(description="A host of the session's event. Only given fields change.")
@@ -191,7 +187,7 @@ class Mutation:
     ) -> Session:
         ctx = info.context
         row = await sessions.update_session(
-            ctx.pool, ctx.viewer, session_id=session_id, changes=_given(input)
+            ctx.pool, ctx.actor, session_id=session_id, changes=_given(input)
         )
         return await _with_stats(info, Session.from_row(row))
 
@@ -200,7 +196,7 @@ class Mutation:
         ctx = info.context
         await events.grant_role(
             ctx.pool,
-            ctx.viewer,
+            ctx.actor,
             user_id=input.user_id,
             role=input.role.value,
             organizer_id=input.organizer_id,
@@ -215,14 +211,14 @@ class Mutation:
         )
     )
     async def register_for_session(self, info: Info, session_id: strawberry.ID) -> bool:
-        await sessions.register(info.context.pool, info.context.viewer, session_id=session_id)
+        await sessions.register(info.context.pool, info.context.actor, session_id=session_id)
         return True
 
     @strawberry.mutation(
         description="Idempotent. Unknown session: 404800 (allowed off the attendee list too)."
     )
     async def unregister_from_session(self, info: Info, session_id: strawberry.ID) -> bool:
-        await sessions.unregister(info.context.pool, info.context.viewer, session_id=session_id)
+        await sessions.unregister(info.context.pool, info.context.actor, session_id=session_id)
         return True
 
     @strawberry.mutation(
@@ -232,7 +228,7 @@ class Mutation:
         )
     )
     async def join_session(self, info: Info, session_id: strawberry.ID) -> bool:
-        await sessions.join(info.context.pool, info.context.viewer, session_id=session_id)
+        await sessions.join(info.context.pool, info.context.actor, session_id=session_id)
         return True
 
     @strawberry.mutation(
@@ -254,7 +250,7 @@ class Mutation:
             )
             for s in segments
         ]
-        accepted = await watch.record_watch(info.context.pool, info.context.viewer, reported)
+        accepted = await watch.record_watch(info.context.pool, info.context.actor, reported)
         return RecordWatchPayload(accepted=accepted)
 
 
@@ -273,7 +269,7 @@ async def resolve_record_watch_fast(
         watch.ReportedSegment(s["sessionId"], s["mode"].value, s["startSecond"], s["endSecond"])
         for s in segments
     ]
-    accepted = await watch.record_watch(info.context.pool, info.context.viewer, reported)
+    accepted = await watch.record_watch(info.context.pool, info.context.actor, reported)
     return RecordWatchPayload(accepted=accepted)
 
 
@@ -284,7 +280,7 @@ async def _still_signed_in(ctx: Context) -> bool:
     once the token expires, nothing more is sent (subscriptions.py also
     closes the socket at the token's expiry, pushes or not).
     """
-    if await accounts.still_signed_in(ctx.pool, ctx.viewer):
+    if await accounts.still_signed_in(ctx.pool, ctx.actor):
         return True
     await ctx.end_connection(TOKEN_ENDED, "The token was revoked or has expired")
     return False
@@ -312,7 +308,7 @@ class Subscription:
         ctx = info.context
         if not await _still_signed_in(ctx):
             return
-        row = await sessions.get_hosted_session(ctx.pool, ctx.viewer, session_id=session_id)
+        row = await sessions.get_hosted_session(ctx.pool, ctx.actor, session_id=session_id)
         key = {"event_id": row["event_id"], "session_id": row["id"]}
         sent_at = None
         fresh = True  # `row` was just read
@@ -325,7 +321,7 @@ class Subscription:
                     if not await _still_signed_in(ctx):
                         return
                     row = await sessions.get_hosted_session(
-                        ctx.pool, ctx.viewer, session_id=session_id
+                        ctx.pool, ctx.actor, session_id=session_id
                     )
                 fresh = False
                 ctx.loaders = Loaders(ctx.pool)

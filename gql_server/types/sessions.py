@@ -8,7 +8,7 @@ import strawberry
 from graphql import FieldNode, FragmentSpreadNode
 
 from gql_server.analytics import rules
-from gql_server.context import Context
+from gql_server.context import Info
 from gql_server.repo.analytics import ConcurrencyKey, RetentionKey
 from gql_server.services import analytics as analytics_service
 from gql_server.services import sessions as service
@@ -21,8 +21,6 @@ from gql_server.types.analytics import (
     SessionViewerConnection,
 )
 from gql_server.types.enums import SessionFormat, StreamProvider, ViewerOrder, WatchMode
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type(description="Seconds watched, summed over viewers (each second once per viewer).")
@@ -87,7 +85,7 @@ async def load_stats(info: Info, sessions: "list[Session]") -> None:
     rows = await loader.load(tuple((s.event_id, int(s.session_id)) for s in sessions))
     for session, row in zip(sessions, rows, strict=True):
         assert row is not None, "every session has a session_stats row"
-        session.apply_stats(row)
+        session.apply_stats_row(row)
 
 
 @strawberry.type
@@ -103,7 +101,11 @@ class Session:
     )
     event_id: strawberry.Private[int]
     video_duration: strawberry.Private[int | None]
-    # These and the analytics below are filled by load_stats(), when selected.
+    # These and the analytics below come from service.session_numbers (via
+    # apply_stats_row: load_stats() or the page's own statement) whenever the
+    # selection asks for any of them. Until then the non-null ones are None on
+    # purpose: were a selection ever missed, graphql-core would report a null
+    # in a non-null field instead of serving a silent 0.
     registered_user_count: int = strawberry.field(
         default=None, description="Users who registered or bookmarked (distinct)."
     )
@@ -238,22 +240,22 @@ class Session:
             duration=row["video_duration"] if rules.has_video(fmt, provider) else None,
         )
 
-    def apply_stats(self, stats: asyncpg.Record) -> None:
+    def apply_stats_row(self, stats: asyncpg.Record) -> None:
         """Set the counter-backed fields from the session's session_stats row."""
-        self.registered_user_count = stats["registered_count"]
-        self.attendee_count = stats["attendee_count"]
-        self.as_of = stats["updated_at"]
-        if not self.analytics_available:
-            return  # the watch metrics stay null, not zero
-        live, recording = stats["live_seconds"], stats["recording_seconds"]
-        self.watch_time = WatchTime(live=live, recording=recording, total=live + recording)
-        self.avg_attended_duration = rules.average_attended(live, stats["live_viewers"])
-        self.recording_views = stats["recording_views"]
-        self.live_views = stats["live_views"]
-        self.live_engagement = rules.engagement(live, stats["live_viewers"], self.duration)
-        self.recording_engagement = rules.engagement(
-            recording, stats["recording_viewers"], self.duration
+        numbers = service.session_numbers(
+            stats, analytics=self.analytics_available, duration=self.duration
         )
+        self.registered_user_count = numbers.registered_user_count
+        self.attendee_count = numbers.attendee_count
+        self.as_of = numbers.as_of
+        live, recording = numbers.live_seconds, numbers.recording_seconds
+        if live is not None and recording is not None:
+            self.watch_time = WatchTime(live=live, recording=recording, total=live + recording)
+        self.avg_attended_duration = numbers.avg_attended_duration
+        self.recording_views = numbers.recording_views
+        self.live_views = numbers.live_views
+        self.live_engagement = numbers.live_engagement
+        self.recording_engagement = numbers.recording_engagement
 
 
 # Enum members by value: a dict lookup, not Enum.__call__ (~1 us, twice a row).
