@@ -1,4 +1,8 @@
-"""Which sessions have analytics, view thresholds, engagement, slices. Pure functions."""
+"""Which sessions have analytics, view thresholds, engagement, slices. Pure functions.
+
+Their SQL forms (is_viewer, is_view, clipped, watched_seconds) are functions
+created by migrations/0003_metric_rules.sql.
+"""
 
 NETWORKING_FORMATS = frozenset({"WORKSHOP", "MEET_UP"})
 PROVIDERS_WITH_ANALYTICS = frozenset({"YOUTUBE", "VIMEO", "VOXEET", "TOKBOX", "DIRECT_UPLOAD"})
@@ -16,6 +20,11 @@ def analytics_available(format: str, stream_provider: str | None) -> bool:
 def view_threshold(duration: int | None) -> int:
     """Distinct seconds a viewer must watch to count as one view: min(30, D)."""
     return VIEW_SECONDS if duration is None else min(VIEW_SECONDS, duration)
+
+
+def is_view(watched_seconds: int, duration: int | None) -> bool:
+    """One view: at least min(30, D) distinct seconds (SQL: is_view with the threshold)."""
+    return watched_seconds >= view_threshold(duration)
 
 
 def average_attended(live_seconds: int, live_viewers: int) -> float:
@@ -43,6 +52,11 @@ def engagement(watched_seconds: int, viewers: int, duration: int | None) -> floa
     if duration is None:
         return None
     return percent(watched_seconds, duration * viewers)
+
+
+def viewer_engagement(watched_seconds: int, duration: int | None) -> float | None:
+    """One viewer's min(100, 100 x W / D); null without a known duration."""
+    return None if duration is None else min(100.0, percent(watched_seconds, duration))
 
 
 def retention_slice(index: int, buckets: int, duration: int) -> tuple[int, int]:

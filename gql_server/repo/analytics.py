@@ -52,7 +52,7 @@ CROSS JOIN LATERAL (
     WITH ranges AS (
         SELECT vw.user_id, lower(r)::bigint AS lo, upper(r)::bigint AS hi
         FROM viewer_watch vw,
-             unnest(vw.watched * int4multirange(int4range(0, w.duration))) AS r
+             unnest(clipped(vw.watched, w.duration)) AS r
         WHERE vw.event_id = w.event_id AND vw.session_id = w.session_id AND vw.mode = w.mode
     ), {
     _BUCKET_DELTAS.format(a="lo * w.buckets / w.duration", z="(hi - 1) * w.buckets / w.duration")
@@ -97,8 +97,7 @@ CROSS JOIN LATERAL (
     WITH ranges AS (
         SELECT vw.user_id, lower(r)::bigint AS lo, upper(r)::bigint AS hi
         FROM viewer_watch vw,
-             unnest(CASE WHEN w.duration IS NULL THEN vw.watched
-                         ELSE vw.watched * int4multirange(int4range(0, w.duration)) END) AS r
+             unnest(clipped(vw.watched, w.duration)) AS r
         WHERE vw.event_id = w.event_id AND vw.session_id = w.session_id AND vw.mode = 'LIVE'
     ), {_BUCKET_DELTAS.format(a="lo / w.bucket_seconds", z="(hi - 1) / w.bucket_seconds")}
     SELECT array_agg(bucket ORDER BY bucket) AS bucket_list,
@@ -113,14 +112,12 @@ LEFT JOIN LATERAL (
     FROM (
         SELECT lower(r) AS position, 1 AS delta
         FROM viewer_watch vw,
-             unnest(CASE WHEN w.duration IS NULL THEN vw.watched
-                         ELSE vw.watched * int4multirange(int4range(0, w.duration)) END) AS r
+             unnest(clipped(vw.watched, w.duration)) AS r
         WHERE vw.event_id = w.event_id AND vw.session_id = w.session_id AND vw.mode = 'LIVE'
         UNION ALL
         SELECT upper(r), -1
         FROM viewer_watch vw,
-             unnest(CASE WHEN w.duration IS NULL THEN vw.watched
-                         ELSE vw.watched * int4multirange(int4range(0, w.duration)) END) AS r
+             unnest(clipped(vw.watched, w.duration)) AS r
         WHERE vw.event_id = w.event_id AND vw.session_id = w.session_id AND vw.mode = 'LIVE'
     ) e
     GROUP BY position
@@ -254,7 +251,7 @@ WITH picked AS (
 ), viewers AS (
     SELECT vw.user_id, vw.mode FROM viewer_watch vw
     JOIN picked p ON p.id = vw.session_id AND p.analytics
-    WHERE vw.event_id = $1 AND vw.watched_seconds > 0
+    WHERE vw.event_id = $1 AND is_viewer(vw.watched_seconds)
 )
 SELECT
     (SELECT count(*) FROM picked)::int AS sessions,

@@ -60,7 +60,8 @@ class CheckedSession:
 #    before and after (previous_watched_seconds: PostgreSQL 15 has no
 #    RETURNING OLD);
 # 4. move each session's counters by the exact deltas: seconds new - old,
-#    viewers (new > 0) - (old > 0), views (new >= T) - (old >= T), locking the
+#    viewers is_viewer(new) - is_viewer(old), views is_view(new, T) - is_view(old, T)
+#    (migrations/0003_metric_rules.sql), locking the
 #    counter rows in key order so concurrent batches cannot deadlock.
 RECORD_BATCH = """
 WITH expected AS (
@@ -102,16 +103,18 @@ WITH expected AS (
               watched_seconds AS new
 ), deltas AS (
     SELECT m.event_id, m.session_id,
-           sum(CASE WHEN m.mode = 'LIVE' THEN (m.new > 0)::int - (m.old > 0)::int END)
-               AS live_viewers,
            sum(CASE WHEN m.mode = 'LIVE'
-                    THEN (m.new >= e.threshold)::int - (m.old >= e.threshold)::int END)
+                    THEN is_viewer(m.new)::int - is_viewer(m.old)::int END) AS live_viewers,
+           sum(CASE WHEN m.mode = 'LIVE'
+                    THEN is_view(m.new, e.threshold)::int
+                         - is_view(m.old, e.threshold)::int END)
                AS live_views,
            sum(CASE WHEN m.mode = 'LIVE' THEN m.new - m.old END) AS live_seconds,
-           sum(CASE WHEN m.mode = 'RECORDING' THEN (m.new > 0)::int - (m.old > 0)::int END)
-               AS recording_viewers,
            sum(CASE WHEN m.mode = 'RECORDING'
-                    THEN (m.new >= e.threshold)::int - (m.old >= e.threshold)::int END)
+                    THEN is_viewer(m.new)::int - is_viewer(m.old)::int END) AS recording_viewers,
+           sum(CASE WHEN m.mode = 'RECORDING'
+                    THEN is_view(m.new, e.threshold)::int
+                         - is_view(m.old, e.threshold)::int END)
                AS recording_views,
            sum(CASE WHEN m.mode = 'RECORDING' THEN m.new - m.old END) AS recording_seconds
     FROM merged m JOIN expected e ON e.session_id = m.session_id
@@ -168,13 +171,15 @@ WITH t AS (
     SELECT * FROM unnest($2::bigint[], $3::int[]) AS t(session_id, threshold)
 ), a AS (
     SELECT t.session_id,
-           count(*) FILTER (WHERE v.mode = 'LIVE' AND v.watched_seconds > 0) AS live_viewers,
-           count(*) FILTER (WHERE v.mode = 'LIVE' AND v.watched_seconds >= t.threshold)
+           count(*) FILTER (WHERE v.mode = 'LIVE' AND is_viewer(v.watched_seconds))
+               AS live_viewers,
+           count(*) FILTER (WHERE v.mode = 'LIVE' AND is_view(v.watched_seconds, t.threshold))
                AS live_views,
            coalesce(sum(v.watched_seconds) FILTER (WHERE v.mode = 'LIVE'), 0) AS live_seconds,
-           count(*) FILTER (WHERE v.mode = 'RECORDING' AND v.watched_seconds > 0)
+           count(*) FILTER (WHERE v.mode = 'RECORDING' AND is_viewer(v.watched_seconds))
                AS recording_viewers,
-           count(*) FILTER (WHERE v.mode = 'RECORDING' AND v.watched_seconds >= t.threshold)
+           count(*) FILTER (WHERE v.mode = 'RECORDING'
+                                  AND is_view(v.watched_seconds, t.threshold))
                AS recording_views,
            coalesce(sum(v.watched_seconds) FILTER (WHERE v.mode = 'RECORDING'), 0)
                AS recording_seconds

@@ -55,22 +55,17 @@ class SessionViewer:
                        live_view=None, recording_view=None,
                        live_engagement=None, recording_engagement=None)  # fmt: skip
         live, recording = row["live_seconds"] or 0, row["recording_seconds"] or 0
-        threshold = rules.view_threshold(duration)
         return cls(
             user=user,
             registered=row["registered"],
             joined=row["joined"],
             live_watched_seconds=live,
             recording_watched_seconds=recording,
-            live_view=live >= threshold,
-            recording_view=recording >= threshold,
-            live_engagement=_engagement(live, duration),
-            recording_engagement=_engagement(recording, duration),
+            live_view=rules.is_view(live, duration),
+            recording_view=rules.is_view(recording, duration),
+            live_engagement=rules.viewer_engagement(live, duration),
+            recording_engagement=rules.viewer_engagement(recording, duration),
         )
-
-
-def _engagement(seconds: int, duration: int | None) -> float | None:
-    return None if duration is None else min(100.0, rules.percent(seconds, duration))
 
 
 @strawberry.type
