@@ -142,5 +142,6 @@ def create_app(
     # /graphql/ would redirect to /graphql on whatever host the Host header names.
     app.router.redirect_slashes = False
     app.state.settings = settings
+    app.state.schema = schema
     app.state.passwords = Passwords(settings)
     return app

@@ -24,6 +24,7 @@ name; `install()` points that name here (once, at schema creation).
 """
 
 import functools
+import weakref
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -284,10 +285,15 @@ def fast_get_variable_values(
     hide_suggestions: bool = False,
 ) -> VariableValues | list[GraphQLError]:
     """graphql-core's get_variable_values, through the compiled plan when it applies."""
-    compiled = coerce_compiled(schema, var_def_nodes, inputs)
-    if compiled is not None:
-        return compiled
+    if schema not in PLAIN_SCHEMAS:
+        compiled = coerce_compiled(schema, var_def_nodes, inputs)
+        if compiled is not None:
+            return compiled
     return get_variable_values(schema, var_def_nodes, inputs, max_errors, hide_suggestions)
+
+
+# Schemas made with fast_paths off: graphql-core coerces their variables itself.
+PLAIN_SCHEMAS: "weakref.WeakSet[GraphQLSchema]" = weakref.WeakSet()
 
 
 def install() -> None:

@@ -180,9 +180,10 @@ def operation_problem(name: str | None) -> str:
     return f"The document has no operation named {name!r}"
 
 
-def create_schema(settings: Settings | None = None, *, fast_lists: bool = True) -> Schema:
-    """The schema; fast_lists=False runs graphql-core's general path only (tests compare)."""
-    coercion.install()
+def create_schema(settings: Settings | None = None) -> Schema:
+    """The schema. With settings.fast_paths off, graphql-core's and Strawberry's general
+    paths run instead of the three fast ones (lists, variables, recordWatch's input):
+    the tests and bench/ compare the two."""
     settings = settings or Settings()
     limits = Limits(
         max_depth=settings.max_query_depth,
@@ -206,11 +207,17 @@ def create_schema(settings: Settings | None = None, *, fast_lists: bool = True) 
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),
-        execution_context_class=FastListExecutor if fast_lists else None,
+        execution_context_class=FastListExecutor if settings.fast_paths else None,
     )
-    mutation_type = schema._schema.mutation_type
-    assert mutation_type is not None
-    mutation_type.fields["recordWatch"].resolve = resolve_record_watch_fast
+    coercion.install()
+    if settings.fast_paths:
+        # Mutation.record_watch converts each input object field by field in
+        # Strawberry; this resolver takes graphql-core's coerced values.
+        mutation_type = schema._schema.mutation_type
+        assert mutation_type is not None
+        mutation_type.fields["recordWatch"].resolve = resolve_record_watch_fast
+    else:
+        coercion.PLAIN_SCHEMAS.add(schema._schema)
     return schema
 
 

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # The estimated cost of an operation (docs/security.md has the weights).
     max_query_cost: int = Field(default=50_000, ge=1)
     max_tokens: int = Field(default=2000, ge=10)
+    # Off: graphql-core's and Strawberry's general execution, variable coercion
+    # and input conversion instead of the fast paths (same answers, slower;
+    # bench/read.py and bench/ingest.py print both).
+    fast_paths: bool = True
     introspection: bool = True  # GQL_SERVER_INTROSPECTION=false turns it off
     graphiql: bool = True  # GQL_SERVER_GRAPHIQL=false: GET /graphql in a browser is 400
     # Browser origins allowed to call the API (JSON list); none by default.

@@ -21,6 +21,7 @@ from gql_server.context import Context, Loaders
 from gql_server.db import Pool
 from gql_server.execution import FastListExecutor
 from gql_server.schema import create_schema, format_error
+from gql_server.settings import Settings
 
 LEAVES = ["id", "sessionId", "title", "startTime", "endTime", "format", "streamProvider",
           "duration", "registeredUserCount", "attendeeCount", "analyticsAvailable",
@@ -91,7 +92,7 @@ def test_random_queries_give_identical_json_both_ways(api: Api) -> None:
         )  # fmt: skip
         if provider in ("YOUTUBE", "VIMEO", "DIRECT_UPLOAD"):
             record(api, sign_up(api)[1], session, "LIVE", (0, rng.randint(1, 90)))
-    fast, general = create_schema(), create_schema(fast_lists=False)
+    fast, general = create_schema(), create_schema(Settings(fast_paths=False))
     assert fast.execution_context_class is FastListExecutor
     queries = [random_query(rng) for _ in range(150)]
 
