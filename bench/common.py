@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import httpx2
 import psutil
 
 from gql_server.db import EmbeddedPostgres
+from gql_server.serving import free_port
 
 
 @contextlib.contextmanager
@@ -29,13 +29,6 @@ def throwaway_database() -> Iterator[str]:
     finally:
         embedded.stop()
         shutil.rmtree(path, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

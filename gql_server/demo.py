@@ -129,7 +129,7 @@ async def load_demo(
             await sessions.create_session(pool, admin, event_id=str(event["id"]), session=spec)
         )
 
-    emails = [f"actor{index:05d}@demo.example" for index in range(1, viewers + 1)]
+    emails = [f"viewer{index:05d}@demo.example" for index in range(1, viewers + 1)]
     for first in range(0, len(emails), events.MAX_ATTENDEES_PER_CALL):
         batch = emails[first : first + events.MAX_ATTENDEES_PER_CALL]
         await events.add_attendees(pool, admin, event_id=str(event["id"]), emails=batch)
@@ -146,7 +146,7 @@ async def load_demo(
         async with limit:
             email = emails[index - 1]
             row = await accounts_repo.create_user(
-                pool, email=email, name=f"Actor {index}", password_hash=viewer_hash,
+                pool, email=email, name=f"Viewer {index}", password_hash=viewer_hash,
                 is_super_admin=False,
             )  # fmt: skip
             user_id = row["id"] if row else await _account(pool, passwords, email, email, False)

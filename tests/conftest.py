@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import itertools
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -25,7 +24,7 @@ from starlette.testclient import TestClient
 
 from gql_server.app import create_app
 from gql_server.db import EmbeddedPostgres, Pool, migrate
-from gql_server.serving import uvicorn_options
+from gql_server.serving import free_port, uvicorn_options
 from gql_server.settings import Settings
 
 T = TypeVar("T")
@@ -165,9 +164,7 @@ class Api:
 @contextlib.contextmanager
 def served(dsn: str, **overrides: Any) -> Iterator[str]:
     """The app under uvicorn on loopback, in a thread: real sockets, real concurrency."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     settings = app_settings(dsn, **overrides)
     config = uvicorn.Config(
         create_app(settings), port=port, log_level="warning", **uvicorn_options(settings)

@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,14 +15,9 @@ import httpx2
 import psutil
 import pytest
 
+from gql_server.serving import free_port
+
 GQL_SERVER = shutil.which("gql-server")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -95,7 +89,7 @@ class Server:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         self.process.send_signal(sig)
-        self.process.wait(timeout=30)
+        self.process.communicate(timeout=30)  # waits, and closes the stderr pipe
 
 
 def postgres_running(data_dir: Path) -> bool:

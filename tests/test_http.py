@@ -201,7 +201,7 @@ def test_a_database_that_cannot_be_reached_is_503(
     error = api.error("query($e: ID!) { event(id: $e) { id } }", {"e": world.event_id},
                       world.super_token)  # fmt: skip
     assert error["extensions"] == {"code": 503, "status": 503}
-    monkeypatch.setattr("gql_server.http.viewer_for_token", down)
+    monkeypatch.setattr("gql_server.http.actor_for_token", down)
     response = api.post("{ me { id } }", token=world.super_token)
     assert response.status_code == 503
     assert codes(response) == [503]

@@ -25,7 +25,8 @@ def post_with_urllib(url: str, body: bytes) -> tuple[int, str | None, dict[str, 
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers.get("connection"), json.load(response)
     except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("connection"), json.load(error)
+        with error:  # it holds the connection
+            return error.code, error.headers.get("connection"), json.load(error)
 
 
 def test_a_client_that_sends_8_mib_reads_its_413(database_dsn: str) -> None:
