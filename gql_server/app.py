@@ -22,6 +22,7 @@ from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, migrate
 from gql_server.export import sessions_csv
 from gql_server.http import GraphQLEndpoint
+from gql_server.media import clip_response
 from gql_server.schema import create_schema
 from gql_server.settings import Settings
 from gql_server.subscriptions import SubscriptionEndpoint
@@ -47,6 +48,33 @@ async def dashboard(request: Request) -> FileResponse:
         media_type="text/html",
         headers={"Content-Security-Policy": headers.DASHBOARD},
     )
+
+
+async def watch_page(request: Request) -> FileResponse:
+    """An attendee's watch page: sign in, register, play with the tracker attached."""
+    return FileResponse(
+        STATIC / "watch.html",
+        media_type="text/html",
+        headers={"Content-Security-Policy": headers.WATCH},
+    )
+
+
+async def tracker(request: Request) -> FileResponse:
+    """The player tracker (static/tracker.js), for event platforms' pages on any origin.
+
+    Cached for a year when asked for by its version (?v=...), as docs/tracker.md
+    shows; an ES module loaded from another origin needs the CORS header.
+    """
+    current = request.query_params.get("v") == TRACKER_VERSION
+    cache = "public, max-age=31536000, immutable" if current else "public, max-age=300"
+    return FileResponse(
+        STATIC / "tracker.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": cache, "Access-Control-Allow-Origin": "*"},
+    )
+
+
+TRACKER_VERSION = "1"  # static/tracker.js's VERSION
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -134,6 +162,9 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/", dashboard, methods=["GET"]),
             Route("/dashboard", dashboard, methods=["GET"]),
+            Route("/watch/{session_id}", watch_page, methods=["GET"]),
+            Route("/tracker.js", tracker, methods=["GET"]),
+            Route("/media/clip-{seconds:int}.wav", clip_response, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,

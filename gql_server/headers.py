@@ -22,6 +22,9 @@ DASHBOARD = (
     " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 
+# The attendee's watch page: the same, and the demo clip it plays.
+WATCH = DASHBOARD.replace("connect-src 'self';", "connect-src 'self'; media-src 'self';")
+
 # Strawberry's GraphiQL page loads React and GraphiQL from unpkg.com, pinned by
 # version and checked by subresource integrity; its own inline script and
 # style are allowed by their hashes. GraphiQL and its editor set styles on

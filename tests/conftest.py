@@ -162,12 +162,16 @@ class Api:
 
 
 @contextlib.contextmanager
-def served(dsn: str, **overrides: Any) -> Iterator[str]:
-    """The app under uvicorn on loopback, in a thread: real sockets, real concurrency."""
+def served(dsn: str, wrap: Callable[[Any], Any] | None = None, **overrides: Any) -> Iterator[str]:
+    """The app under uvicorn on loopback, in a thread: real sockets, real concurrency.
+
+    `wrap` puts an ASGI middleware of the test's in front (e.g. a fault switch).
+    """
     port = free_port()
     settings = app_settings(dsn, **overrides)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings), port=port, log_level="warning", **uvicorn_options(settings)
+        wrap(app) if wrap else app, port=port, log_level="warning", **uvicorn_options(settings)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -203,3 +203,24 @@ def test_an_event_can_be_created_attendees_only(api: Api) -> None:
     assert api.code(REGISTER, {"s": session}, world.attendee_token) == 4030202
     other = create_event(api, world.super_token, world.organizer_id, "Open one")
     assert api.data(LIST, {"e": other}, world.super_token)["event"]["attendance"] == "OPEN"
+
+
+WATCH = """query($s: ID!) { watchSession(sessionId: $s) {
+  id title startTime duration analyticsAvailable registered joined } }"""
+
+
+def test_watch_session_shows_an_attendee_their_session_with_the_same_rules(api: Api) -> None:
+    world = make_world(api)
+    session = create_session(api, world.event_admin_token, world.event_id, title="Keynote")
+    seen = api.data(WATCH, {"s": session}, world.attendee_token)["watchSession"]
+    assert seen == {"id": session, "title": "Keynote", "startTime": "2026-12-01T09:00:00+00:00",
+                    "duration": 600, "analyticsAvailable": True, "registered": False,
+                    "joined": False}  # fmt: skip
+    api.data(REGISTER, {"s": session}, world.attendee_token)
+    api.data(JOIN, {"s": session}, world.attendee_token)
+    seen = api.data(WATCH, {"s": session}, world.attendee_token)["watchSession"]
+    assert seen["registered"] is True and seen["joined"] is True
+    assert api.code(WATCH, {"s": session}) == 401
+    assert api.code(WATCH, {"s": "999999"}, world.attendee_token) == 404800
+    attendees_only(api, world)
+    assert api.code(WATCH, {"s": session}, world.attendee_token) == 4030202

@@ -34,3 +34,27 @@ def test_a_trailing_slash_does_not_redirect_to_the_host_header(api: Api) -> None
     )
     assert response.status_code == 404
     assert "location" not in response.headers
+
+
+def test_the_tracker_is_cacheable_by_version_and_loadable_from_any_origin(api: Api) -> None:
+    versioned = api.client.get("/tracker.js?v=1")
+    assert versioned.status_code == 200
+    assert versioned.headers["content-type"].startswith("text/javascript")
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert versioned.headers["access-control-allow-origin"] == "*"
+    assert 'export const VERSION = "1"' in versioned.text
+    assert api.client.get("/tracker.js").headers["cache-control"] == "public, max-age=300"
+
+
+def test_the_watch_page_and_its_clip(api: Api) -> None:
+    page = api.client.get("/watch/1")
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == headers.WATCH
+    assert "media-src 'self'" in headers.WATCH
+    clip = api.client.get("/media/clip-3.wav")
+    assert clip.status_code == 200 and clip.headers["content-type"] == "audio/wav"
+    assert clip.content[:4] == b"RIFF" and len(clip.content) == 44 + 3 * 8000
+    # Media elements seek with Range requests.
+    part = api.client.get("/media/clip-3.wav", headers={"Range": "bytes=44-1043"})
+    assert part.status_code == 206 and len(part.content) == 1000
+    assert api.client.get("/media/clip-601.wav").status_code == 400

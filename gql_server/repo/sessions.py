@@ -82,6 +82,23 @@ MAY_ATTEND = """(e.attendance = 'OPEN' OR EXISTS (
     SELECT 1 FROM event_attendees a WHERE a.event_id = s.event_id AND a.email = $2))"""
 
 
+async def get_watch_session(
+    db: Executor, *, session_id: int, user_id: int, email: str
+) -> asyncpg.Record | None:
+    """A session as an attendee sees it: may they attend, have they registered, joined."""
+    return await db.fetchrow(
+        f"SELECT {SESSION_COLUMNS}, {MAY_ATTEND} AS may_attend,"
+        " EXISTS (SELECT 1 FROM session_registrations r WHERE r.event_id = s.event_id"
+        "   AND r.session_id = s.id AND r.user_id = $3) AS registered,"
+        " EXISTS (SELECT 1 FROM session_joins j WHERE j.event_id = s.event_id"
+        "   AND j.session_id = s.id AND j.user_id = $3) AS joined"
+        " FROM sessions s JOIN events e ON e.id = s.event_id WHERE s.id = $1",
+        session_id,
+        email,
+        user_id,
+    )
+
+
 async def get_session_attendance(
     db: Executor, *, session_id: int, email: str
 ) -> asyncpg.Record | None:

@@ -272,6 +272,23 @@ async def _attendance_key(
     return {"event_id": row["event_id"], "session_id": row["id"], "user_id": actor.user_id}
 
 
+async def get_watch_session(
+    db: Executor, actor: Actor | None, *, session_id: str
+) -> asyncpg.Record:
+    """A session for its attendee side (watch pages, trackers): 401, 404800, 4030202."""
+    actor = auth.require_actor(actor)
+    row = await get_by_id(
+        session_id,
+        lambda i: repo.get_watch_session(
+            db, session_id=i, user_id=actor.user_id, email=actor.email
+        ),
+        SESSION_NOT_FOUND,
+    )
+    if not row["may_attend"]:
+        raise ApiError(NOT_EVENT_ATTENDEE)
+    return row
+
+
 async def register(db: Executor, actor: Actor | None, *, session_id: str) -> None:
     await repo.register(db, **await _attendance_key(db, actor, session_id))
 

@@ -23,7 +23,7 @@ from gql_server.types.inputs import (
     UpdateSessionInput,
     WatchSegmentInput,
 )
-from gql_server.types.sessions import Session, load_stats
+from gql_server.types.sessions import Session, WatchSession, load_stats
 
 
 @strawberry.type
@@ -45,6 +45,18 @@ class Query:
         ctx = info.context
         rows = await events.hosted_events(ctx.pool, ctx.actor, first=first)
         return [Event.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description=(
+            "A session as an attendee sees it, for watch pages and player trackers. Signed in"
+            " (401); unknown session 404800; an ATTENDEES_ONLY event that does not list the"
+            " caller 4030202."
+        )
+    )
+    async def watch_session(self, info: Info, session_id: strawberry.ID) -> WatchSession:
+        ctx = info.context
+        row = await sessions.get_watch_session(ctx.pool, ctx.actor, session_id=session_id)
+        return WatchSession.from_row(row)
 
     @strawberry.field(description="The signed-in user; null when the request has no token.")
     def me(self, info: Info) -> User | None:

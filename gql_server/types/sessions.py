@@ -283,3 +283,42 @@ class SessionConnection:
         return await service.count_sessions(
             info.context.pool, event_id=self.event_id, search=self.search, window=self.window
         )
+
+
+@strawberry.type(
+    description=(
+        "A session as its attendees see it: what a watch page and a player tracker need"
+        " (no analytics). See Query.watchSession."
+    )
+)
+class WatchSession:
+    id: strawberry.ID
+    title: str
+    start_time: datetime = strawberry.field(
+        description="When the stream begins: LIVE positions are seconds since then."
+    )
+    end_time: datetime
+    format: SessionFormat
+    stream_provider: StreamProvider | None
+    duration: int | None = strawberry.field(description="Video seconds; null when unknown.")
+    analytics_available: bool = strawberry.field(
+        description="Whether recordWatch accepts segments for it."
+    )
+    registered: bool = strawberry.field(description="The signed-in user registered for it.")
+    joined: bool = strawberry.field(description="The signed-in user joined it.")
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> "WatchSession":
+        session = Session.from_row(row)
+        return cls(
+            id=session.id,
+            title=session.title,
+            start_time=session.start_time,
+            end_time=session.end_time,
+            format=session.format,
+            stream_provider=session.stream_provider,
+            duration=session.duration,
+            analytics_available=session.analytics_available,
+            registered=row["registered"],
+            joined=row["joined"],
+        )
