@@ -3,7 +3,7 @@
 from typing import Any
 
 from conftest import FAST_HASHING, Api
-from helpers import login
+from helpers import login, sign_up
 
 from gql_server.auth import Passwords
 from gql_server.db import Pool
@@ -74,3 +74,31 @@ def test_the_demo_shows_every_metric_consistently(api: Api) -> None:
     assert zoom["retention"] is None and zoom["concurrency"] is None
     assert zoom["viewers"]["totalCount"] > 0  # registrations and joins still listed
     assert api.run(find_rollup_mismatches) == []
+
+
+def test_the_demo_event_counts_only_its_listed_viewers(api: Api) -> None:
+    async def load(pool: Pool) -> DemoLogins:
+        return await load_demo(pool, Passwords(Settings(**FAST_HASHING)), viewers=5)
+
+    demo = api.run(load)
+    host = login(api, "host@demo.example", DEMO_PASSWORD)
+    event = {"e": str(demo.event_id)}
+    listed = api.data(
+        "query($e: ID!) { event(id: $e) { attendance attendees { totalCount } } }", event, host
+    )["event"]
+    assert listed == {"attendance": "ATTENDEES_ONLY", "attendees": {"totalCount": 5}}
+    keynote = """query($e: ID!) { event(id: $e) { sessions(search: "Opening keynote") {
+      nodes { id registeredUserCount } } } }"""
+
+    def registered() -> tuple[str, int]:
+        node = api.data(keynote, event, host)["event"]["sessions"]["nodes"][0]
+        return node["id"], node["registeredUserCount"]
+
+    session_id, _ = registered()
+    register = "mutation($s: ID!) { registerForSession(sessionId: $s) }"
+    viewer = login(api, "viewer00001@demo.example", DEMO_PASSWORD)
+    assert api.data(register, {"s": session_id}, viewer) == {"registerForSession": True}
+    before = registered()
+    _, outsider = sign_up(api)
+    assert api.code(register, {"s": session_id}, outsider) == 4030202
+    assert registered() == before  # the outsider moved nothing
