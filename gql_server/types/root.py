@@ -10,7 +10,7 @@ from graphql import GraphQLResolveInfo
 
 from gql_server.context import Context, Info, Loaders
 from gql_server.repo.sessions import NewSession
-from gql_server.services import accounts, events, sessions, watch
+from gql_server.services import accounts, erasure, events, sessions, watch
 from gql_server.types.accounts import LoginPayload, Organizer, User
 from gql_server.types.enums import EventAttendance
 from gql_server.types.events import Event
@@ -126,6 +126,30 @@ class Mutation:
     async def logout(self, info: Info) -> bool:
         await accounts.logout(info.context.pool, info.context.actor)
         return True
+
+    @strawberry.mutation(
+        description=(
+            "Super admin only (403; unknown user 404). Erases a person as if they had never"
+            " registered, joined or watched: their registrations, joins, raw segments and"
+            " per-viewer rows go, their tokens and roles with them, and every session they"
+            " touched is recounted exactly (its asOf moves). Returns how many sessions were"
+            " recounted. docs/privacy.md says what is kept."
+        )
+    )
+    async def erase_user(self, info: Info, user_id: strawberry.ID) -> int:
+        return await erasure.erase_user(info.context.pool, info.context.actor, user_id=user_id)
+
+    @strawberry.mutation(
+        description=(
+            "The signed-in person erases their own account, as eraseUser does, confirming"
+            " with their password (wrong: 401). Returns how many sessions were recounted."
+        )
+    )
+    async def delete_my_account(self, info: Info, password: str) -> int:
+        ctx = info.context
+        return await erasure.delete_my_account(
+            ctx.pool, ctx.passwords, ctx.actor, password=password
+        )
 
     @strawberry.mutation(description="Super admin only.")
     async def create_organizer(self, info: Info, name: str) -> Organizer:
