@@ -20,7 +20,7 @@ from gql_server import headers
 from gql_server.access_log import AccessLog
 from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, migrate
-from gql_server.export import sessions_csv
+from gql_server.export import sessions_csv, viewers_export
 from gql_server.http import GraphQLEndpoint
 from gql_server.media import clip_response
 from gql_server.schema import create_schema
@@ -159,6 +159,7 @@ def create_app(
             Route("/graphql", endpoint, methods=None),
             WebSocketRoute("/graphql", SubscriptionEndpoint(schema)),
             Route("/events/{event_id}/sessions.csv", sessions_csv, methods=["GET"]),
+            Route("/events/{event_id}/viewers.{format:str}", viewers_export, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/", dashboard, methods=["GET"]),
             Route("/dashboard", dashboard, methods=["GET"]),

@@ -1,4 +1,5 @@
-"""GET /events/{id}/sessions.csv: the session overview as a spreadsheet file.
+"""GET /events/{id}/sessions.csv (the session overview) and viewers.csv / .ndjson
+(one row per session and person) as files.
 
 Same bearer token, role rules and error codes as the API (errors as JSON, with
 the HTTP status of their code). The body is streamed a page of 1,000 sessions
@@ -17,14 +18,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gql_server.analytics import rules
 from gql_server.db import UNAVAILABLE_ERRORS, Pool
-from gql_server.errors import UNAVAILABLE, ApiError
+from gql_server.errors import NOT_FOUND, UNAVAILABLE, ApiError
 from gql_server.http import JSON, HttpError, authenticate, error_response
-from gql_server.services import events, sessions
+from gql_server.services import events, exports, sessions
 from gql_server.services.sessions import MAX_PAGE_SIZE, SessionNumbers
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
@@ -82,7 +86,8 @@ async def _lines(pool: Pool, event_id: int) -> AsyncIterator[str]:
         after = page.cursor(len(page.rows) - 1)
 
 
-async def sessions_csv(request: Request) -> Response:
+async def _hosted_event_id(request: Request) -> int | Response:
+    """The event the request may export (a host's), or the error to answer, as JSON."""
     pool = request.app.state.pool
     try:
         actor = await authenticate(request.headers.get("authorization"), pool)
@@ -96,9 +101,53 @@ async def sessions_csv(request: Request) -> Response:
     except UNAVAILABLE_ERRORS:
         log.exception("database unavailable")
         return error_response(HttpError(UNAVAILABLE, "The database is unavailable"), JSON)
-    filename = f"event-{event['id']}-sessions.csv"
+    event_id: int = event["id"]
+    return event_id
+
+
+def _attachment(body: AsyncIterator[str | bytes], filename: str, media: str) -> Response:
     return StreamingResponse(
-        _lines(pool, event["id"]),
-        media_type="text/csv; charset=utf-8",
+        body,
+        media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+async def sessions_csv(request: Request) -> Response:
+    event_id = await _hosted_event_id(request)
+    if isinstance(event_id, Response):
+        return event_id
+    pool = request.app.state.pool
+    return _attachment(
+        _lines(pool, event_id), f"event-{event_id}-sessions.csv", "text/csv; charset=utf-8"
+    )
+
+
+async def _viewer_csv(pool: Pool, event_id: int) -> AsyncIterator[str]:
+    yield "\ufeff" + _line(exports.VIEWER_FIELDS)
+    async for rows in exports.viewer_rows(pool, event_id=event_id):
+        yield "".join(_line(row) for row in rows)
+
+
+async def _viewer_ndjson(pool: Pool, event_id: int) -> AsyncIterator[bytes]:
+    names = exports.VIEWER_FIELDS
+    async for rows in exports.viewer_rows(pool, event_id=event_id):
+        yield b"".join(orjson.dumps(dict(zip(names, row, strict=True))) + b"\n" for row in rows)
+
+
+async def viewers_export(request: Request) -> Response:
+    """GET /events/{id}/viewers.csv and .ndjson: one row per (session, person)."""
+    if request.path_params["format"] not in ("csv", "ndjson"):
+        return error_response(
+            HttpError(NOT_FOUND, "Export as viewers.csv or viewers.ndjson"), JSON
+        )
+    event_id = await _hosted_event_id(request)
+    if isinstance(event_id, Response):
+        return event_id
+    pool = request.app.state.pool
+    name = f"event-{event_id}-viewers"
+    if request.path_params["format"] == "ndjson":
+        return _attachment(
+            _viewer_ndjson(pool, event_id), f"{name}.ndjson", "application/x-ndjson"
+        )
+    return _attachment(_viewer_csv(pool, event_id), f"{name}.csv", "text/csv; charset=utf-8")

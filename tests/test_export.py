@@ -2,10 +2,12 @@
 
 import csv
 import io
+import json
+from typing import Any
 
 import pytest
 from conftest import Api
-from helpers import create_session, make_world, record
+from helpers import create_session, make_world, record, sign_up
 from test_metrics import setup
 
 from gql_server import export
@@ -90,3 +92,92 @@ def test_same_rules_and_codes_as_the_api(api: Api) -> None:
         assert response.json()["errors"][0]["extensions"] == {"code": code, "status": status}
     status, _, _ = download(api, world.event_id, world.organizer_admin_token)
     assert status == 200
+
+
+def viewer_export(api: Api, event_id: str, token: str | None, fmt: str) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return api.client.get(f"/events/{event_id}/viewers.{fmt}", headers=headers)
+
+
+def test_one_row_per_session_and_person_as_csv_and_ndjson(api: Api) -> None:
+    world = make_world(api)
+    host = world.event_admin_token
+    s60 = create_session(api, host, world.event_id, title="=Sixty", videoDuration=60)
+    zoom = create_session(api, host, world.event_id, title="Zoom", streamProvider="ZOOM")
+    _, ann = sign_up(api, "Ann")
+    _, bob = sign_up(api, "-Bob")
+    record(api, ann, s60, "LIVE", (0, 45))
+    record(api, ann, s60, "RECORDING", (0, 10))
+    api.data("mutation($s: ID!) { registerForSession(sessionId: $s) }", {"s": s60}, bob)
+    api.data("mutation($s: ID!) { joinSession(sessionId: $s) }", {"s": zoom}, ann)
+
+    response = viewer_export(api, world.event_id, host, "ndjson")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-ndjson"
+    rows = [json.loads(line) for line in response.text.splitlines()]
+    by = {(r["sessionTitle"], r["name"]): r for r in rows}
+    assert len(rows) == 3
+    ann60 = by[("=Sixty", "Ann")]
+    assert {k: ann60[k] for k in ("sessionId", "registered", "joined", "liveWatchedSeconds",
+            "recordingWatchedSeconds", "liveView", "recordingView", "liveEngagement",
+            "recordingEngagement")} == {
+        "sessionId": s60, "registered": False, "joined": False, "liveWatchedSeconds": 45,
+        "recordingWatchedSeconds": 10, "liveView": True, "recordingView": False,
+        "liveEngagement": 75.0, "recordingEngagement": 100 * 10 / 60,
+    }  # fmt: skip
+    assert ann60["firstWatchedAt"] <= ann60["lastWatchedAt"]
+    bob60 = by[("=Sixty", "-Bob")]
+    assert bob60["registered"] is True and bob60["liveWatchedSeconds"] == 0
+    assert bob60["firstWatchedAt"] is None and bob60["liveView"] is False
+    ann_zoom = by[("Zoom", "Ann")]  # no analytics: nulls, not zeros
+    assert ann_zoom["joined"] is True and ann_zoom["liveWatchedSeconds"] is None
+
+    response = viewer_export(api, world.event_id, host, "csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    body = response.content.decode("utf-8")
+    assert body.startswith('\ufeff"sessionId","sessionTitle","userId","email","name",')
+    table = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
+    assert len(table) == 3
+    assert {r["sessionTitle"] for r in table} == {"'=Sixty", "Zoom"}  # formula-safe
+    assert {r["name"] for r in table} >= {"'-Bob", "Ann"}
+    csv_ann = next(r for r in table if r["name"] == "Ann" and r["sessionTitle"] == "'=Sixty")
+    assert (csv_ann["liveView"], csv_ann["liveWatchedSeconds"]) == ("true", "45")
+    zoom_row = next(r for r in table if r["sessionTitle"] == "Zoom")
+    assert zoom_row["liveWatchedSeconds"] == "" and zoom_row["joined"] == "true"
+
+
+def test_the_viewer_export_has_the_same_rules_and_codes(api: Api) -> None:
+    world = make_world(api)
+    for fmt in ("csv", "ndjson"):
+        assert viewer_export(api, world.event_id, None, fmt).status_code == 401
+        refused = viewer_export(api, world.event_id, world.attendee_token, fmt)
+        assert refused.status_code == 403
+        assert refused.json()["errors"][0]["extensions"]["code"] == 4030201
+        missing = viewer_export(api, "999999", world.super_token, fmt)
+        assert missing.json()["errors"][0]["extensions"]["code"] == 4040200
+        assert viewer_export(api, world.event_id, world.super_token, fmt).status_code == 200
+    assert viewer_export(api, world.event_id, world.super_token, "xlsx").status_code == 404
+
+
+def test_the_viewer_export_streams_in_chunks(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gql_server.repo import exports as repo
+
+    monkeypatch.setattr(repo, "PREFETCH", 2)
+    chunks: list[int] = []
+    rows_of = repo.viewer_rows
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        async for chunk in rows_of(*args, **kwargs):
+            chunks.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(repo, "viewer_rows", counted)
+    world = make_world(api)
+    session = create_session(api, world.event_admin_token, world.event_id)
+    for _ in range(5):
+        api.data("mutation($s: ID!) { registerForSession(sessionId: $s) }", {"s": session},
+                 sign_up(api)[1])  # fmt: skip
+    rows = viewer_export(api, world.event_id, world.super_token, "ndjson").text.splitlines()
+    ids = [json.loads(r)["userId"] for r in rows]
+    assert len(ids) == 5 and ids == sorted(ids, key=int)
+    assert chunks == [2, 2, 1]  # read through the cursor, never the whole event at once

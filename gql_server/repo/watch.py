@@ -98,7 +98,8 @@ WITH expected AS (
             v.watched + excluded.watched,
             (SELECT duration FROM expected WHERE session_id = v.session_id)),
         previous_watched_seconds = v.watched_seconds,
-        updated_at = now()
+        updated_at = now(),
+        last_watched_at = now()
     RETURNING event_id, session_id, mode, previous_watched_seconds AS old,
               watched_seconds AS new
 ), deltas AS (
@@ -217,11 +218,13 @@ async def reclip_session(
 # from the raw segments. tests/test_rollups.py proves it equal to what the
 # incremental path maintains.
 REBUILD_VIEWER_WATCH = """
-INSERT INTO viewer_watch (event_id, session_id, user_id, mode, watched, watched_seconds)
+INSERT INTO viewer_watch (event_id, session_id, user_id, mode, watched, watched_seconds,
+                          first_watched_at, last_watched_at)
 SELECT u.event_id, u.session_id, u.user_id, u.mode, u.watched,
-       watched_seconds(u.watched, s.video_duration)
+       watched_seconds(u.watched, s.video_duration), u.first_at, u.last_at
 FROM (SELECT event_id, session_id, user_id, mode,
-             range_agg(int4range(start_second, end_second)) AS watched
+             range_agg(int4range(start_second, end_second)) AS watched,
+             min(received_at) AS first_at, max(received_at) AS last_at
       FROM watch_segments WHERE event_id = $1
       GROUP BY event_id, session_id, user_id, mode) u
 JOIN sessions s ON s.event_id = u.event_id AND s.id = u.session_id

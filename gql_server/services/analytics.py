@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import asyncpg
 
 from gql_server import text
+from gql_server.analytics import rules
 from gql_server.analytics.rules import percent, retention_slice
 from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.db import Executor
@@ -119,4 +121,38 @@ def concurrency(
     peak_at = start_time + timedelta(seconds=row["peak_second"]) if peak else None
     return Concurrency(
         points=[(i * bucket_seconds, n) for i, n in enumerate(counts)], peak=peak, peak_at=peak_at
+    )
+
+
+class ViewerNumbers(NamedTuple):
+    """One person's numbers for one session (all None without analytics)."""
+
+    live_watched_seconds: int | None
+    recording_watched_seconds: int | None
+    live_view: bool | None
+    recording_view: bool | None
+    live_engagement: float | None
+    recording_engagement: float | None
+
+
+NO_VIEWER_NUMBERS = ViewerNumbers(None, None, None, None, None, None)
+
+
+def viewer_numbers(
+    live: int | None, recording: int | None, *, analytics: bool, duration: int | None
+) -> ViewerNumbers:
+    """From the person's watched seconds in each mode (None: never watched in it).
+
+    The one place for the viewer rows of the API and the per-attendee exports.
+    """
+    if not analytics:
+        return NO_VIEWER_NUMBERS
+    live, recording = live or 0, recording or 0
+    return ViewerNumbers(
+        live_watched_seconds=live,
+        recording_watched_seconds=recording,
+        live_view=rules.is_view(live, duration),
+        recording_view=rules.is_view(recording, duration),
+        live_engagement=rules.viewer_engagement(live, duration),
+        recording_engagement=rules.viewer_engagement(recording, duration),
     )

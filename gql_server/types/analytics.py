@@ -5,7 +5,6 @@ from datetime import datetime
 import asyncpg
 import strawberry
 
-from gql_server.analytics import rules
 from gql_server.context import Info
 from gql_server.repo.analytics import ViewerPageArgs
 from gql_server.services import analytics as service
@@ -49,22 +48,11 @@ class SessionViewer:
         user = Attendee(
             id=strawberry.ID(str(row["user_id"])), name=row["name"], email=row["email"]
         )
-        if not analytics:
-            return cls(user=user, registered=row["registered"], joined=row["joined"],
-                       live_watched_seconds=None, recording_watched_seconds=None,
-                       live_view=None, recording_view=None,
-                       live_engagement=None, recording_engagement=None)  # fmt: skip
-        live, recording = row["live_seconds"] or 0, row["recording_seconds"] or 0
+        numbers = service.viewer_numbers(
+            row["live_seconds"], row["recording_seconds"], analytics=analytics, duration=duration
+        )
         return cls(
-            user=user,
-            registered=row["registered"],
-            joined=row["joined"],
-            live_watched_seconds=live,
-            recording_watched_seconds=recording,
-            live_view=rules.is_view(live, duration),
-            recording_view=rules.is_view(recording, duration),
-            live_engagement=rules.viewer_engagement(live, duration),
-            recording_engagement=rules.viewer_engagement(recording, duration),
+            user=user, registered=row["registered"], joined=row["joined"], **numbers._asdict()
         )
 
 
