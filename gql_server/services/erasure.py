@@ -35,10 +35,15 @@ async def delete_my_account(
 async def _erase(pool: Pool, user_id: int, *, by_the_person: bool) -> int:
     """One transaction: lock the events touched, delete the person, recount their sessions."""
     async with pool.acquire() as conn, conn.transaction():
-        first_look = await repo.touched_sessions(conn, user_id=user_id)
-        durations = await repo.lock_events(conn, [r["event_id"] for r in first_look])
-        # Read again under the locks: nothing of the person can be added now.
-        touched = await repo.touched_sessions(conn, user_id=user_id)
+        durations: dict[int, int | None] = {}
+        locked: set[int] = set()
+        while True:  # until every event the person touched is locked (no more writes)
+            touched = await repo.touched_sessions(conn, user_id=user_id)
+            events = {row["event_id"] for row in touched} - locked
+            if not events:
+                break
+            durations.update(await repo.lock_events(conn, sorted(events)))
+            locked |= events
         by_event: dict[int, dict[int, int]] = defaultdict(dict)
         for row in touched:
             session = row["session_id"]
