@@ -3,7 +3,7 @@
 import asyncpg
 
 from gql_server.db import Connection
-from gql_server.repo.watch import lock_event_sessions, recount_stats
+from gql_server.repo.watch import lock_event_sessions, recount_attendance, recount_stats
 
 TOUCHED = """
 SELECT event_id, session_id FROM session_registrations WHERE user_id = $1
@@ -44,20 +44,9 @@ async def delete_person(conn: Connection, *, user_id: int, event_ids: list[int])
     return True
 
 
-RECOUNT_ATTENDANCE = """
-UPDATE session_stats st SET
-    registered_count = (SELECT count(*) FROM session_registrations r
-                        WHERE r.event_id = st.event_id AND r.session_id = st.session_id),
-    attendee_count = (SELECT count(*) FROM session_joins j
-                      WHERE j.event_id = st.event_id AND j.session_id = st.session_id),
-    updated_at = now()
-WHERE st.event_id = $1 AND st.session_id = any($2::bigint[])
-"""
-
-
 async def recount_sessions(conn: Connection, *, event_id: int, thresholds: dict[int, int]) -> None:
     """Registrations, joins and watch counters of these sessions, from what is left."""
-    await conn.execute(RECOUNT_ATTENDANCE, event_id, sorted(thresholds))
+    await recount_attendance(conn, event_id=event_id, session_ids=sorted(thresholds))
     await recount_stats(conn, event_id=event_id, thresholds=thresholds)
 
 

@@ -237,13 +237,20 @@ UPDATE session_stats st SET
     attendee_count = (SELECT count(*) FROM session_joins j
                       WHERE j.event_id = st.event_id AND j.session_id = st.session_id),
     updated_at = now()
-WHERE st.event_id = $1
+WHERE st.event_id = $1 AND ($2::bigint[] IS NULL OR st.session_id = any($2::bigint[]))
 """
+
+
+async def recount_attendance(
+    conn: Connection, *, event_id: int, session_ids: list[int] | None = None
+) -> None:
+    """Registration and join counts of the event's sessions (or only these), recounted."""
+    await conn.execute(RECOUNT_ATTENDANCE, event_id, session_ids)
 
 
 async def rebuild_event(conn: Connection, *, event_id: int, thresholds: dict[int, int]) -> None:
     """Replace an event's rollups with ones computed from its raw data."""
     await conn.execute("DELETE FROM viewer_watch WHERE event_id = $1", event_id)
     await conn.execute(REBUILD_VIEWER_WATCH, event_id)
-    await conn.execute(RECOUNT_ATTENDANCE, event_id)
+    await recount_attendance(conn, event_id=event_id)
     await recount_stats(conn, event_id=event_id, thresholds=thresholds)
