@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -74,7 +75,10 @@ async def tracker(request: Request) -> FileResponse:
     )
 
 
-TRACKER_VERSION = "1"  # static/tracker.js's VERSION
+# The version the tracker declares (static/tracker.js: export const VERSION).
+TRACKER_VERSION = re.findall(
+    r'export const VERSION = "([^"]+)"', (STATIC / "tracker.js").read_text()
+)[0]
 
 
 async def healthz(request: Request) -> JSONResponse:
