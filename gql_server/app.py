@@ -21,6 +21,7 @@ from gql_server import headers
 from gql_server.access_log import AccessLog
 from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, migrate
+from gql_server.delivery import WebhookWorker
 from gql_server.export import sessions_csv, viewers_export
 from gql_server.http import GraphQLEndpoint
 from gql_server.media import clip_response
@@ -136,10 +137,15 @@ def create_app(
                 max_size=settings.pool_max_size,
                 on_query=on_query,
             )
+            worker = WebhookWorker(settings, dsn) if settings.webhook_worker else None
             try:
+                if worker is not None:
+                    await worker.start()
                 with settled_heap():
                     yield
             finally:
+                if worker is not None:
+                    await worker.stop()
                 await app.state.pool.close()
         finally:
             await asyncio.to_thread(database.stop)

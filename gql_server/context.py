@@ -15,6 +15,7 @@ from gql_server.auth import Actor, Passwords
 from gql_server.db import Pool
 from gql_server.repo import analytics, events, sessions
 from gql_server.repo.analytics import ConcurrencyKey, RetentionKey, ViewerPageArgs
+from gql_server.services import webhooks
 from gql_server.settings import Settings
 
 K = TypeVar("K", bound=Hashable)
@@ -68,6 +69,10 @@ class Loaders:
     @functools.cached_property
     def viewer_page(self) -> DataLoader[tuple[int, int, ViewerPageArgs], list[asyncpg.Record]]:
         return DataLoader(load_fn=functools.partial(_load_viewer_pages, self.pool))
+
+    @functools.cached_property
+    def webhook_attempts(self) -> DataLoader[int, list[asyncpg.Record]]:
+        return DataLoader(load_fn=functools.partial(webhooks.load_attempts, self.pool))
 
     @functools.cached_property
     def viewer_count(self) -> DataLoader[tuple[int, int, str | None], int]:

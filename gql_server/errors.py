@@ -24,6 +24,8 @@ NOT_EVENT_HOST = ErrorKind(4030201, 403, "Not Event Host")
 NOT_EVENT_ATTENDEE = ErrorKind(4030202, 403, "Not on this event's attendee list")
 EVENT_NOT_FOUND = ErrorKind(4040200, 404, "Event Not Found")
 SESSION_NOT_FOUND = ErrorKind(404800, 404, "Session Not Found")
+WEBHOOK_ENDPOINT_NOT_FOUND = ErrorKind(4040300, 404, "Webhook endpoint not found")
+WEBHOOK_DELIVERY_NOT_FOUND = ErrorKind(4040301, 404, "Webhook delivery not found")
 TOO_MANY_SIGN_INS = ErrorKind(
     4010102, 429, "Too many failed sign-ins for this email address; try again later"
 )

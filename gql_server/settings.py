@@ -63,3 +63,27 @@ class Settings(BaseSettings):
     graphiql: bool = True  # GQL_SERVER_GRAPHIQL=false: GET /graphql in a browser is 400
     # Browser origins allowed to call the API (JSON list); none by default.
     cors_origins: list[str] = Field(default_factory=list)
+
+    # Webhooks (docs/webhooks.md). The delivery worker and the scheduler run in
+    # every server process (one claim per message across them).
+    webhook_worker: bool = True
+    # Host names (or addresses) webhooks may go to even when they resolve to
+    # loopback or private addresses (JSON list), e.g. a receiver on this machine.
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
+    # session.ended waits this long after a session's endTime for late data.
+    webhook_grace_seconds: int = Field(default=900, ge=0)
+    # How often the worker looks for messages to send and sessions that ended.
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    # Seconds before each retry after a failed attempt; after the last, the
+    # message is FAILED. The default is Standard Webhooks' (Svix's) schedule:
+    # 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: 8 attempts over 27.6 hours.
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    )
+    # One attempt: connecting, and the whole exchange.
+    webhook_connect_timeout: float = Field(default=3.0, gt=0)
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    # Messages sent at once (to different endpoints; one at a time per endpoint).
+    webhook_concurrency: int = Field(default=4, ge=1, le=64)
+    # Delivered and failed messages (and their attempt logs) are kept this long.
+    webhook_retention_days: int = Field(default=30, ge=1)

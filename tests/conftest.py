@@ -86,7 +86,10 @@ def database_dsn(server_dsn: str) -> Iterator[str]:
 
 
 def app_settings(dsn: str, **overrides: Any) -> Settings:
-    return Settings(database_url=dsn, **{**FAST_HASHING, **overrides})
+    # The webhook worker polls the database; tests that want it turn it on
+    # (or drive it themselves: tests/test_webhooks.py).
+    defaults = {**FAST_HASHING, "webhook_worker": False}
+    return Settings(database_url=dsn, **{**defaults, **overrides})
 
 
 class QueryLog:

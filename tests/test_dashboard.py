@@ -92,7 +92,8 @@ def _browser_available() -> str | None:
 
 ROW_QUERY = """
 query($e: ID!) { event(id: $e) { sessions(first: 20) { nodes {
-  title liveViews recordingViews registeredUserCount attendeeCount watchTime { live }
+  title startTime endTime liveViews recordingViews registeredUserCount attendeeCount
+  watchTime { live }
   liveEngagement } } } }
 """
 
@@ -214,8 +215,11 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
     nodes = expected["data"]["event"]["sessions"]["nodes"]
     assert len(seen["rows"]) == len(nodes) == 20
     for row, node in zip(seen["rows"], nodes, strict=True):
-        # A session on now is marked LIVE after its title (it starts before the demo's).
-        live = " LIVE" if node["title"] == "Live now" else ""
+        # A session on now is marked LIVE after its title ("Live now", and any of
+        # the demo's fixed-date sessions that is on while the test runs).
+        start, end = (datetime.fromisoformat(node[k]) for k in ("startTime", "endTime"))
+        on = start <= datetime.now(UTC) < end
+        live = " LIVE" if on else ""
         assert row["title"] == node["title"] + live
         assert row["liveViews"] == _shown(node["liveViews"])
         assert row["recordingViews"] == _shown(node["recordingViews"])
@@ -239,6 +243,14 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
     assert seen["liveBefore"].startswith("1 live views")
     assert seen["recorded"] == 1
     assert seen["liveAfter"].startswith("2 live views") and "live now" in seen["liveAfter"]
+    assert "10.0.0.1, a private address" in seen["webhookRefused"]
+    assert seen["webhookSecret"].startswith("whsec_")
+    assert seen["webhookRow"]["url"] == "https://93.184.216.34/hooks"
+    assert seen["webhookRow"]["eventTypes"] == "session.ended, session.updated, event.report"
+    assert seen["reportMessage"] == "An event report is on its way to 1 endpoint(s)."
+    assert seen["deliveriesTitle"].startswith("Deliveries to https://93.184.216.34/hooks (1,")
+    assert seen["delivery"]["eventType"] == "event.report"
+    assert seen["delivery"]["status"] == "PENDING"
     assert seen["expired"] == "Your sign-in has expired or is not valid. Please sign in again."
     assert seen["notHost"] == "You do not host any event yet."
     assert screenshot.stat().st_size > 10_000

@@ -113,7 +113,7 @@ async def get_session_attendance(
 
 UPDATE_SESSION = f"""
 UPDATE sessions s SET title = $3, start_time = $4, end_time = $5, format = $6,
-       stream_provider = $7, video_duration = $8
+       stream_provider = $7, video_duration = $8, updated_at = now()
 WHERE s.event_id = $1 AND s.id = $2
 RETURNING {SESSION_COLUMNS}
 """

@@ -24,6 +24,8 @@ const WORDS = {
   4030201: "You are not a host of this event, so you cannot see its analytics.",
   4040200: "This event does not exist (any more).",
   404800: "This session does not exist (any more).",
+  4040300: "This webhook endpoint does not exist (any more).",
+  4040301: "This webhook delivery does not exist (any more).",
   503: "The server cannot reach its database right now. Please try again in a moment.",
 };
 
@@ -66,7 +68,7 @@ function say(text, kind = "error") {
 }
 
 function show(...ids) {
-  for (const id of ["sign-in", "events", "overview", "detail"]) $(id).hidden = !ids.includes(id);
+  for (const id of ["sign-in", "events", "overview", "detail", "webhooks"]) $(id).hidden = !ids.includes(id);
 }
 
 function signOut(text = "") {
@@ -116,7 +118,10 @@ async function pickEvent(eventId) {
   state.page = 0;
   $("event-picker").value = eventId;
   closeSocket();
+  state.endpoint = null;
+  $("webhook-secret").hidden = true;
   await loadPage();
+  await loadWebhooks();
 }
 
 const FIELDS = `id title startTime endTime format streamProvider duration analyticsAvailable
@@ -163,7 +168,7 @@ function isLive(session, now = Date.now()) {
 }
 
 function render(event) {
-  show("events", "overview", ...(state.selected ? ["detail"] : []));
+  show("events", "overview", "webhooks", ...(state.selected ? ["detail"] : []));
   const totals = event.analytics;
   $("totals").textContent =
     `${totals.sessions} sessions · ${totals.uniqueViewers} unique viewers · ` +
@@ -331,6 +336,130 @@ async function downloadCsv(event) {
   URL.revokeObjectURL(link.href);
 }
 
+// Webhooks (docs/webhooks.md): endpoints of the event, and one endpoint's deliveries.
+const TYPE_NAMES = { SESSION_ENDED: "session.ended", SESSION_UPDATED: "session.updated", EVENT_REPORT: "event.report" };
+
+function button(text, action) {
+  return Object.assign(document.createElement("button"), { type: "button", textContent: text, onclick: action });
+}
+
+async function loadWebhooks() {
+  try {
+    const data = await api(
+      "query($e: ID!) { event(id: $e) { webhookEndpoints { id url eventTypes enabled } } }",
+      { e: state.eventId },
+    );
+    const rows = data.event.webhookEndpoints.map((w) => {
+      const tr = document.createElement("tr");
+      tr.dataset.id = w.id;
+      const actions = document.createElement("td");
+      actions.append(
+        button("Deliveries", () => loadDeliveries(w)),
+        button("Rotate secret", () => endpointChange(
+          "mutation($w: ID!) { rotateWebhookSecret(id: $w) { secret } }", w.id, (d) => showSecret(d.rotateWebhookSecret.secret))),
+        button(w.enabled ? "Disable" : "Enable", () => endpointChange(
+          "mutation($w: ID!, $on: Boolean) { updateWebhookEndpoint(id: $w, input: {enabled: $on}) { id } }", w.id, null, { on: !w.enabled })),
+        button("Delete", () => confirm(`Delete the endpoint ${w.url} and its delivery log?`) &&
+          endpointChange("mutation($w: ID!) { deleteWebhookEndpoint(id: $w) }", w.id)),
+      );
+      tr.append(cell(w.url, "url"), cell(w.eventTypes.map((t) => TYPE_NAMES[t]).join(", "), "eventTypes"),
+        cell(w.enabled ? "yes" : "no", "enabled"), actions);
+      return tr;
+    });
+    $("webhook-endpoints").tBodies[0].replaceChildren(...rows);
+    if (state.endpoint) {
+      const current = data.event.webhookEndpoints.find((w) => w.id === state.endpoint.id);
+      if (current) await loadDeliveries(current);
+      else hideDeliveries();
+    }
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+function showSecret(secret) {
+  $("webhook-secret").querySelector("code").textContent = secret;
+  $("webhook-secret").hidden = false;
+}
+
+async function endpointChange(mutation, id, then = null, variables = {}) {
+  try {
+    const data = await api(mutation, { w: id, ...variables });
+    if (then) then(data);
+    await loadWebhooks();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+async function addEndpoint(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  try {
+    const data = await api(
+      "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { secret } }",
+      { i: { eventId: state.eventId, url: form.get("url"), eventTypes: form.getAll("type") } },
+    );
+    showSecret(data.createWebhookEndpoint.secret);
+    event.target.reset();
+    say("");
+    await loadWebhooks();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+function hideDeliveries() {
+  state.endpoint = null;
+  $("deliveries-title").hidden = true;
+  $("webhook-deliveries").hidden = true;
+}
+
+async function loadDeliveries(endpoint) {
+  state.endpoint = endpoint;
+  const data = await api(
+    `query($e: ID!) { event(id: $e) { webhookEndpoints { id deliveries(first: 50) { totalCount nodes {
+      id eventType status attemptCount createdAt nextAttemptAt attempts { statusCode error } } } } } }`,
+    { e: state.eventId },
+  );
+  const found = data.event.webhookEndpoints.find((w) => w.id === endpoint.id);
+  if (!found) return hideDeliveries();
+  $("deliveries-title").textContent = `Deliveries to ${endpoint.url} (${found.deliveries.totalCount}, newest first)`;
+  $("deliveries-title").hidden = false;
+  $("webhook-deliveries").hidden = false;
+  const rows = found.deliveries.nodes.map((d) => {
+    const tr = document.createElement("tr");
+    const last = d.attempts.at(-1);
+    const result = !last ? (d.nextAttemptAt ? `waiting, next at ${new Date(d.nextAttemptAt).toLocaleString()}` : "—")
+      : last.error ?? `HTTP ${last.statusCode}`;
+    const status = cell(d.status, "status");
+    status.className = `status-${d.status}`;
+    const actions = document.createElement("td");
+    if (d.status !== "PENDING") {
+      actions.append(button("Resend", () => api("mutation($d: ID!) { resendWebhookDelivery(id: $d) { id } }", { d: d.id })
+        .then(() => loadDeliveries(endpoint)).catch((error) => say(error.message))));
+    }
+    tr.append(cell(new Date(d.createdAt).toLocaleString(), "createdAt"), cell(TYPE_NAMES[d.eventType], "eventType"),
+      status, cell(d.attemptCount, "attemptCount"), cell(result, "result"), actions);
+    return tr;
+  });
+  $("webhook-deliveries").tBodies[0].replaceChildren(...rows);
+}
+
+async function requestReport() {
+  try {
+    const data = await api("mutation($e: ID!) { requestEventReport(eventId: $e) }", { e: state.eventId });
+    say(data.requestEventReport
+      ? `An event report is on its way to ${data.requestEventReport} endpoint(s).`
+      : "No enabled endpoint of this event wants event.report.", "info");
+    await loadWebhooks();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+$("webhook-form").addEventListener("submit", addEndpoint);
+$("request-report").addEventListener("click", requestReport);
 $("sign-in").addEventListener("submit", signIn);
 $("sign-out").addEventListener("click", async () => {
   await api("mutation { logout }").catch(() => {});

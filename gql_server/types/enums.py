@@ -66,3 +66,27 @@ class ViewerOrder(Enum):
 class EventAttendance(Enum):
     OPEN = "OPEN"
     ATTENDEES_ONLY = "ATTENDEES_ONLY"
+
+
+@strawberry.enum(
+    description=(
+        "What a webhook endpoint is sent (docs/webhooks.md). The message's `type` is the"
+        " value's wire name: session.ended, session.updated, event.report."
+    )
+)
+class WebhookEventType(Enum):
+    SESSION_ENDED = "session.ended"
+    SESSION_UPDATED = "session.updated"
+    EVENT_REPORT = "event.report"
+
+
+@strawberry.enum(
+    description=(
+        "PENDING: to be sent (or retried); DELIVERED: a 2xx answer; FAILED: every attempt"
+        " of its retry schedule failed (resendWebhookDelivery starts a new series)."
+    )
+)
+class WebhookDeliveryStatus(Enum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"

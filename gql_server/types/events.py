@@ -10,6 +10,7 @@ from gql_server.context import Info
 from gql_server.services import analytics as analytics_service
 from gql_server.services import events as events_service
 from gql_server.services import sessions as service
+from gql_server.services import webhooks as webhooks_service
 from gql_server.services.sessions import Window
 from gql_server.types.accounts import Organizer
 from gql_server.types.analytics import PageInfo
@@ -23,6 +24,7 @@ from gql_server.types.sessions import (
     load_stats,
     selects_any,
 )
+from gql_server.types.webhooks import WebhookEndpoint
 
 EDGES = frozenset({"edges"})
 
@@ -57,6 +59,11 @@ class Event:
             attendance=EventAttendance(row["attendance"]),
             organizer_id=row["organizer_id"],
         )
+
+    @strawberry.field(description="Where the event's webhooks go (docs/webhooks.md).")
+    async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
+        rows = await webhooks_service.list_endpoints(info.context.pool, event_id=int(self.id))
+        return [WebhookEndpoint.from_row(row) for row in rows]
 
     @strawberry.field(
         description=(

@@ -4,7 +4,14 @@ from datetime import datetime
 
 import strawberry
 
-from gql_server.types.enums import EventAttendance, Role, SessionFormat, StreamProvider, WatchMode
+from gql_server.types.enums import (
+    EventAttendance,
+    Role,
+    SessionFormat,
+    StreamProvider,
+    WatchMode,
+    WebhookEventType,
+)
 
 
 @strawberry.input
@@ -78,3 +85,25 @@ class RecordWatchPayload:
 class AddEventAttendeesPayload:
     added: int = strawberry.field(description="Addresses that were not on the list yet.")
     already_listed: int
+
+
+@strawberry.input
+class CreateWebhookEndpointInput:
+    event_id: strawberry.ID
+    url: str = strawberry.field(
+        description=(
+            "http(s) URL that resolves to public addresses only (no loopback, private,"
+            " link-local or metadata addresses); redirects are not followed."
+        )
+    )
+    event_types: list[WebhookEventType] = strawberry.field(description="At least one.")
+
+
+@strawberry.input(description="Fields left out stay as they are.")
+class UpdateWebhookEndpointInput:
+    url: str | None = strawberry.UNSET
+    event_types: list[WebhookEventType] | None = strawberry.UNSET
+    enabled: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="false: nothing is sent (messages wait, or none are made).",
+    )

@@ -10,7 +10,7 @@ from graphql import GraphQLResolveInfo
 
 from gql_server.context import Context, Info, Loaders
 from gql_server.repo.sessions import NewSession
-from gql_server.services import accounts, erasure, events, sessions, watch
+from gql_server.services import accounts, erasure, events, sessions, watch, webhooks
 from gql_server.types.accounts import LoginPayload, Organizer, User
 from gql_server.types.enums import EventAttendance
 from gql_server.types.events import Event
@@ -18,12 +18,15 @@ from gql_server.types.inputs import (
     AddEventAttendeesPayload,
     CreateEventInput,
     CreateSessionInput,
+    CreateWebhookEndpointInput,
     GrantRoleInput,
     RecordWatchPayload,
     UpdateSessionInput,
+    UpdateWebhookEndpointInput,
     WatchSegmentInput,
 )
 from gql_server.types.sessions import Session, WatchSession, load_stats
+from gql_server.types.webhooks import WebhookDelivery, WebhookEndpoint, WebhookSecretPayload
 
 
 @strawberry.type
@@ -226,6 +229,89 @@ class Mutation:
             ctx.pool, ctx.actor, session_id=session_id, changes=_given(input)
         )
         return await _with_stats(info, Session.from_row(row))
+
+    @strawberry.mutation(
+        description=(
+            "Registers where the event's webhooks go; the answer carries the signing secret,"
+            " shown this once. A host of the event (401, 4040200, 4030201); a URL that is not"
+            " http(s) or resolves to a non-public address: 400 saying why."
+        )
+    )
+    async def create_webhook_endpoint(
+        self, info: Info, input: CreateWebhookEndpointInput
+    ) -> WebhookSecretPayload:
+        ctx = info.context
+        row, secret = await webhooks.create_endpoint(
+            ctx.pool,
+            ctx.actor,
+            event_id=input.event_id,
+            url=input.url,
+            event_types=[t.value for t in input.event_types],
+            allowed_hosts=ctx.settings.webhook_allowed_hosts,
+        )
+        return WebhookSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
+
+    @strawberry.mutation(
+        description="Only the given fields change. A host (401, 4040300, 4030201)."
+    )
+    async def update_webhook_endpoint(
+        self, info: Info, id: strawberry.ID, input: UpdateWebhookEndpointInput
+    ) -> WebhookEndpoint:
+        ctx = info.context
+        changes = _given(input)
+        if changes.get("event_types") is not None:
+            changes["event_types"] = [t.value for t in changes["event_types"]]
+        row = await webhooks.update_endpoint(
+            ctx.pool,
+            ctx.actor,
+            endpoint_id=id,
+            changes=changes,
+            allowed_hosts=ctx.settings.webhook_allowed_hosts,
+        )
+        return WebhookEndpoint.from_row(row)
+
+    @strawberry.mutation(
+        description=(
+            "A new signing secret, shown this once; the old one keeps signing beside it for"
+            " 24 hours. A host (401, 4040300, 4030201)."
+        )
+    )
+    async def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookSecretPayload:
+        ctx = info.context
+        row, secret = await webhooks.rotate_secret(ctx.pool, ctx.actor, endpoint_id=id)
+        return WebhookSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
+
+    @strawberry.mutation(
+        description=(
+            "Deletes the endpoint and its delivery log (pending messages are not sent)."
+            " A host (401, 4040300, 4030201)."
+        )
+    )
+    async def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> bool:
+        ctx = info.context
+        await webhooks.delete_endpoint(ctx.pool, ctx.actor, endpoint_id=id)
+        return True
+
+    @strawberry.mutation(
+        description=(
+            "Queues an event.report message (every session's numbers) for each enabled"
+            " endpoint of the event that wants it; returns how many. A host of the event."
+        )
+    )
+    async def request_event_report(self, info: Info, event_id: strawberry.ID) -> int:
+        ctx = info.context
+        return await webhooks.request_event_report(ctx.pool, ctx.actor, event_id=event_id)
+
+    @strawberry.mutation(
+        description=(
+            "Sends a FAILED (or DELIVERED) message again, with a new retry schedule and the"
+            " same webhook-id. A host (401, 4040301, 4030201); a PENDING one: 400."
+        )
+    )
+    async def resend_webhook_delivery(self, info: Info, id: strawberry.ID) -> WebhookDelivery:
+        ctx = info.context
+        row = await webhooks.resend_delivery(ctx.pool, ctx.actor, delivery_id=id)
+        return WebhookDelivery.from_row(row)
 
     @strawberry.mutation(description="See the contract for who may grant what.")
     async def grant_role(self, info: Info, input: GrantRoleInput) -> bool:

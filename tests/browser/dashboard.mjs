@@ -76,6 +76,26 @@ try {
   await page.waitForFunction(() => document.querySelector("#detail-numbers").textContent.startsWith("2 live views"), null, { timeout: 15000 });
   seen.liveAfter = await page.textContent("#detail-numbers");
 
+  // Webhooks: a private address is refused in words; a public one is added with
+  // its secret shown once; an event report is queued and listed as pending.
+  const rowOf = (tr) => Object.fromEntries([...tr.cells].map((td) => [td.dataset.field, td.textContent]));
+  await page.fill("#webhook-form input[name=url]", "http://10.0.0.1/hook");
+  await page.click("#webhook-form button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#message").textContent.includes("private"));
+  seen.webhookRefused = await page.textContent("#message");
+  await page.fill("#webhook-form input[name=url]", "https://93.184.216.34/hooks");
+  await page.click("#webhook-form button[type=submit]");
+  await page.waitForSelector("#webhook-endpoints tbody tr");
+  seen.webhookSecret = await page.textContent("#webhook-secret code");
+  seen.webhookRow = await page.$eval("#webhook-endpoints tbody tr", rowOf);
+  await page.click("#request-report");
+  await page.waitForFunction(() => document.querySelector("#message").textContent.includes("on its way"));
+  seen.reportMessage = await page.textContent("#message");
+  await page.click("#webhook-endpoints tbody tr button:has-text('Deliveries')");
+  await page.waitForSelector("#webhook-deliveries tbody tr");
+  seen.deliveriesTitle = await page.textContent("#deliveries-title");
+  seen.delivery = await page.$eval("#webhook-deliveries tbody tr", rowOf);
+
   // Errors in words: an expired token, then someone who hosts nothing.
   await page.evaluate(() => sessionStorage.setItem("token", "expired-token"));
   await page.reload();
