@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from gql_server.auth import Actor, Passwords
 from gql_server.db import Pool
 from gql_server.repo import analytics, events, sessions
-from gql_server.repo.analytics import ConcurrencyKey, RetentionKey, ViewerPageArgs
+from gql_server.repo.analytics import ConcurrencyKey, RetentionKey, ViewerPageArgs, ViewsKey
 from gql_server.services import webhooks
 from gql_server.settings import Settings
 
@@ -71,12 +71,28 @@ class Loaders:
         return DataLoader(load_fn=functools.partial(_load_viewer_pages, self.pool))
 
     @functools.cached_property
+    def session_extras(self) -> DataLoader[tuple[int, int], asyncpg.Record | None]:
+        return _by_key(
+            analytics.load_session_extras, self.pool, lambda r: (r["event_id"], r["session_id"])
+        )
+
+    @functools.cached_property
+    def views_at(self) -> DataLoader[ViewsKey, int]:
+        return DataLoader(load_fn=functools.partial(_load_views_at, self.pool))
+
+    @functools.cached_property
     def webhook_attempts(self) -> DataLoader[int, list[asyncpg.Record]]:
         return DataLoader(load_fn=functools.partial(webhooks.load_attempts, self.pool))
 
     @functools.cached_property
     def viewer_count(self) -> DataLoader[tuple[int, int, str | None], int]:
         return DataLoader(load_fn=functools.partial(_load_viewer_counts, self.pool))
+
+
+async def _load_views_at(pool: Pool, keys: Sequence[ViewsKey]) -> list[int]:
+    rows = await analytics.load_views_at(pool, keys)
+    views = {(r["session_id"], r["mode"], r["threshold"]): r["views"] for r in rows}
+    return [views[(k.session_id, k.mode, k.threshold)] for k in keys]
 
 
 async def _load_retention(pool: Pool, keys: Sequence[RetentionKey]) -> list[asyncpg.Record]:

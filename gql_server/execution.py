@@ -11,7 +11,9 @@ selection (source text cached, so once per distinct query) and completes the
 items with it: attribute reads, serializers only where a value is not
 already what the built-in scalar would return.
 
-Anything else takes the general path: fields with resolvers or arguments,
+Anything else takes the general path: fields with resolvers or arguments
+(except a field with optional arguments selected without any, whose value
+is then an attribute the field's metadata names: STORED_ATTRIBUTE),
 abstract or list-typed fields, types with is_type_of, middleware (schema
 extensions that hook resolve), @stream. And when anything in the fast loop
 is off (a null in a non-null field, a serializer that fails), the whole list
@@ -312,18 +314,28 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         if name == "__typename":
             return _Field(key, constant=object_type.name)
         field_def = object_type.fields.get(name)
-        if field_def is None or field_def.args or details[0].node.arguments:
+        if field_def is None or details[0].node.arguments:
             return None
         definition = (field_def.extensions or {}).get("strawberry-definition")
-        if (
-            definition is None
+        if definition is None:
+            return None
+        # A field with optional arguments whose value without them is an attribute
+        # (liveViews(minSeconds)): plain when the selection passes none.
+        stored = (definition.metadata or {}).get(STORED_ATTRIBUTE)
+        if stored is not None:
+            attribute = stored
+        elif (
+            field_def.args
             or not definition.is_basic_field
             or not getattr(field_def.resolve, "_is_default", False)
         ):
             return None
-        attribute = definition.python_name
+        else:
+            attribute = definition.python_name
         getter = None
-        if definition.default_resolver is not getattr or not _plain_name(attribute):
+        if stored is None and (
+            definition.default_resolver is not getattr or not _plain_name(attribute)
+        ):
             resolver = definition.default_resolver
 
             def getter(source: Any) -> Any:
@@ -349,6 +361,10 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
             return None if nested is None else replace(base, nested=nested)
         return None
 
+
+# Field metadata naming the attribute that holds a resolver field's value when
+# it is selected without arguments (its resolver must return exactly that).
+STORED_ATTRIBUTE = "gql_server.stored_attribute"
 
 # Plans by what a list selects (see _selection_key): the same for every
 # request and document that selects the same, so cached across them; the

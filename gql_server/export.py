@@ -35,7 +35,7 @@ COLUMNS = [
     "Session ID", "Name", "Date", "Length (s)", "Format", "Stream Provider", "Registered",
     "Attended", "Live Views", "Live Avg Watch Time (s)", "Live Engagement (%)",
     "Recording Views", "Recording Avg Watch Time (s)", "Recording Engagement (%)",
-    "Live Watch Time (s)", "Recording Watch Time (s)",
+    "Live Watch Time (s)", "Recording Watch Time (s)", "No-shows",
 ]  # fmt: skip
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -57,8 +57,8 @@ def _line(values: list[Any]) -> str:
     return buffer.getvalue()
 
 
-def session_line(row: asyncpg.Record, numbers: SessionNumbers) -> list[Any]:
-    """One CSV row: a session (with its counters) and its numbers."""
+def session_line(row: asyncpg.Record, numbers: SessionNumbers, no_shows: int) -> list[Any]:
+    """One CSV row: a session (with its counters), its numbers and its no-shows."""
     has_video = rules.has_video(row["format"], row["stream_provider"])
     return [
         str(row["id"]), row["title"], row["start_time"].isoformat(),
@@ -66,7 +66,7 @@ def session_line(row: asyncpg.Record, numbers: SessionNumbers) -> list[Any]:
         numbers.registered_user_count, numbers.attendee_count, numbers.live_views,
         numbers.avg_attended_duration, numbers.live_engagement, numbers.recording_views,
         numbers.avg_recording_duration, numbers.recording_engagement,
-        numbers.live_seconds, numbers.recording_seconds,
+        numbers.live_seconds, numbers.recording_seconds, no_shows,
     ]  # fmt: skip
 
 
@@ -78,7 +78,11 @@ async def _lines(pool: Pool, event_id: int) -> AsyncIterator[str]:
             pool, event_id=event_id, first=MAX_PAGE_SIZE, after=after, search=None,
             order="START_TIME_ASC", with_stats=True,
         )  # fmt: skip
-        chunk = [_line(session_line(row, sessions.numbers_of_row(row))) for row in page.rows]
+        no_shows = await sessions.no_shows(pool, [(event_id, row["id"]) for row in page.rows])
+        chunk = [
+            _line(session_line(row, sessions.numbers_of_row(row), shows))
+            for row, shows in zip(page.rows, no_shows, strict=True)
+        ]
         if chunk:
             yield "".join(chunk)
         if not page.has_next_page:

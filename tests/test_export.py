@@ -40,12 +40,18 @@ def test_the_overview_as_csv(api: Api) -> None:
         "Recording Avg Watch Time (s)": str((5 + 15 + 3) / 3),
         "Recording Engagement (%)": str(115 / 3),
         "Live Watch Time (s)": "39", "Recording Watch Time (s)": "23",
+        "No-shows": "1",  # Cid registered, never joined nor watched
     }  # fmt: skip
     assert su["Length (s)"] == "" and su["Live Engagement (%)"] == ""  # unknown duration
     assert su["Live Views"] == "2" and su["Live Avg Watch Time (s)"] == "65.0"
     # Zoom: no analytics, so empty cells (null), not zeros; counts are still there.
     assert sz["Live Views"] == "" and sz["Recording Watch Time (s)"] == ""
     assert sz["Registered"] == "1" and sz["Attended"] == "1"
+    query = "query($e: ID!) { event(id: $e) { sessions { nodes { title noShowCount } } } }"
+    nodes = api.data(query, {"e": world.event_id}, world.event_admin_token)["event"]["sessions"]
+    assert {r["Name"]: int(r["No-shows"]) for r in rows} == {
+        n["title"]: n["noShowCount"] for n in nodes["nodes"]
+    }
 
 
 def test_quoting_unicode_and_formulas(api: Api) -> None:

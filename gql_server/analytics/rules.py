@@ -7,6 +7,9 @@ created by migrations/0003_metric_rules.sql.
 NETWORKING_FORMATS = frozenset({"WORKSHOP", "MEET_UP"})
 PROVIDERS_WITH_ANALYTICS = frozenset({"YOUTUBE", "VIMEO", "VOXEET", "TOKBOX", "DIRECT_UPLOAD"})
 VIEW_SECONDS = 30
+# A report more than this long after a viewer's previous one (same session and
+# mode) starts a new play (docs/metrics.md).
+PLAY_GAP_SECONDS = 300
 
 
 def has_video(format: str, stream_provider: str | None) -> bool:
@@ -20,6 +23,11 @@ def analytics_available(format: str, stream_provider: str | None) -> bool:
 def view_threshold(duration: int | None) -> int:
     """Distinct seconds a viewer must watch to count as one view: min(30, D)."""
     return VIEW_SECONDS if duration is None else min(VIEW_SECONDS, duration)
+
+
+def chosen_threshold(min_seconds: int, duration: int | None) -> int:
+    """liveViews(minSeconds): min(minSeconds, D), as the contract's rule caps 30 at D."""
+    return min_seconds if duration is None else min(min_seconds, duration)
 
 
 def is_view(watched_seconds: int, duration: int | None) -> bool:

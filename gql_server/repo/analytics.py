@@ -170,7 +170,23 @@ _PEOPLE = """
                              AND lw.user_id = u.id AND lw.mode = 'LIVE'
     LEFT JOIN viewer_watch rw ON rw.event_id = w.event_id AND rw.session_id = w.session_id
                              AND rw.user_id = u.id AND rw.mode = 'RECORDING'
+    LEFT JOIN session_joins j ON j.event_id = w.event_id AND j.session_id = w.session_id
+                             AND j.user_id = u.id
 """
+
+# A person's timeline in a session (docs/metrics.md), for a row that has their
+# LIVE and RECORDING viewer_watch rows as lw and rw, their join as j and the
+# session as s: plays per mode, first and last activity (joining or a report
+# received), and their live seconds as [start, end) pairs of positions
+# (clipped), which the service maps to wall-clock time from startTime.
+TIMELINE_COLUMNS = """s.start_time AS session_start_time,
+           coalesce(lw.plays, 0) AS live_plays, coalesce(rw.plays, 0) AS recording_plays,
+           least(j.created_at, lw.first_watched_at, rw.first_watched_at) AS first_active_at,
+           greatest(j.created_at, lw.last_watched_at, rw.last_watched_at) AS last_active_at,
+           ARRAY(SELECT lower(r) FROM unnest(clipped(lw.watched, s.video_duration)) r
+                 ORDER BY 1) AS live_starts,
+           ARRAY(SELECT upper(r) FROM unnest(clipped(lw.watched, s.video_duration)) r
+                 ORDER BY 1) AS live_ends"""
 
 
 def _viewers_sql(order: str, with_after: bool) -> str:
@@ -183,13 +199,14 @@ WITH wanted AS (
 SELECT w.session_id, st.updated_at AS as_of, v.*
 FROM wanted w
 JOIN session_stats st ON st.event_id = w.event_id AND st.session_id = w.session_id
+JOIN sessions s ON s.event_id = w.event_id AND s.id = w.session_id
 LEFT JOIN LATERAL (
     SELECT u.id AS user_id, u.name, u.email,
            EXISTS (SELECT 1 FROM session_registrations r WHERE r.event_id = w.event_id
                    AND r.session_id = w.session_id AND r.user_id = u.id) AS registered,
-           EXISTS (SELECT 1 FROM session_joins j WHERE j.event_id = w.event_id
-                   AND j.session_id = w.session_id AND j.user_id = u.id) AS joined,
+           j.created_at IS NOT NULL AS joined,
            lw.watched_seconds AS live_seconds, rw.watched_seconds AS recording_seconds,
+           {TIMELINE_COLUMNS},
            {key} AS sort_key_0, u.id AS sort_key_1
     {_PEOPLE}
     WHERE {VIEWER_SEARCH}{after}
@@ -307,3 +324,66 @@ async def top_sessions(
     mode: str | None,
 ) -> list[asyncpg.Record]:
     return await db.fetch(TOP_SESSIONS, event_id, starts_after, starts_before, limit, mode)
+
+
+# Per session of a page: registered people who neither joined nor watched a
+# second (noShowCount), and the plays of its viewers per mode (Session.plays).
+SESSION_EXTRAS = """
+WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS k(event_id, session_id))
+SELECT k.event_id, k.session_id,
+       (SELECT count(*) FROM session_registrations r
+        WHERE r.event_id = k.event_id AND r.session_id = k.session_id
+          AND NOT EXISTS (SELECT 1 FROM session_joins j WHERE j.event_id = r.event_id
+                          AND j.session_id = r.session_id AND j.user_id = r.user_id)
+          AND NOT EXISTS (SELECT 1 FROM viewer_watch v WHERE v.event_id = r.event_id
+                          AND v.session_id = r.session_id AND v.user_id = r.user_id
+                          AND is_viewer(v.watched_seconds)))::int AS no_shows,
+       p.live_plays, p.recording_plays
+FROM k
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(v.plays) FILTER (WHERE v.mode = 'LIVE'), 0)::int AS live_plays,
+           coalesce(sum(v.plays) FILTER (WHERE v.mode = 'RECORDING'), 0)::int AS recording_plays
+    FROM viewer_watch v
+    WHERE v.event_id = k.event_id AND v.session_id = k.session_id
+      AND is_viewer(v.watched_seconds)
+) p
+"""
+
+
+async def load_session_extras(
+    db: Executor, keys: Sequence[tuple[int, int]]
+) -> list[asyncpg.Record]:
+    return await db.fetch(SESSION_EXTRAS, [k[0] for k in keys], [k[1] for k in keys])
+
+
+@dataclass(frozen=True)
+class ViewsKey:
+    event_id: int
+    session_id: int
+    mode: str
+    threshold: int
+
+
+# liveViews(minSeconds) / recordingViews(minSeconds): viewers at or above a
+# threshold chosen at query time, for every session of a page at once.
+VIEWS_AT = """
+WITH k AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[])
+        AS k(event_id, session_id, mode, threshold)
+)
+SELECT k.session_id, k.mode, k.threshold,
+       (SELECT count(*) FROM viewer_watch v
+        WHERE v.event_id = k.event_id AND v.session_id = k.session_id AND v.mode = k.mode
+          AND is_view(v.watched_seconds, k.threshold))::int AS views
+FROM k
+"""
+
+
+async def load_views_at(db: Executor, keys: Sequence[ViewsKey]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        VIEWS_AT,
+        [k.event_id for k in keys],
+        [k.session_id for k in keys],
+        [k.mode for k in keys],
+        [k.threshold for k in keys],
+    )

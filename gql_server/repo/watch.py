@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 import asyncpg
 
+from gql_server.analytics import rules
 from gql_server.db import Connection, Executor
 from gql_server.repo.sessions import MAY_ATTEND
 
@@ -98,6 +99,7 @@ WITH expected AS (
             v.watched + excluded.watched,
             (SELECT duration FROM expected WHERE session_id = v.session_id)),
         previous_watched_seconds = v.watched_seconds,
+        plays = v.plays + (now() - v.last_watched_at > make_interval(secs => $12))::int,
         updated_at = now(),
         last_watched_at = now()
     RETURNING event_id, session_id, mode, previous_watched_seconds AS old,
@@ -161,6 +163,7 @@ async def record_batch(
         [s.stream_provider for s in sessions],
         [s.video_duration for s in sessions],
         [s.threshold for s in sessions],
+        rules.PLAY_GAP_SECONDS,
     )
     return written
 
@@ -217,16 +220,28 @@ async def reclip_session(
 # The bulk path (bench/generate.py, repairs): the per-viewer unions straight
 # from the raw segments. tests/test_rollups.py proves it equal to what the
 # incremental path maintains.
+# Plays: one, plus one for each reception more than the gap after the one before.
 REBUILD_VIEWER_WATCH = """
 INSERT INTO viewer_watch (event_id, session_id, user_id, mode, watched, watched_seconds,
-                          first_watched_at, last_watched_at)
+                          first_watched_at, last_watched_at, plays)
 SELECT u.event_id, u.session_id, u.user_id, u.mode, u.watched,
-       watched_seconds(u.watched, s.video_duration), u.first_at, u.last_at
+       watched_seconds(u.watched, s.video_duration), u.first_at, u.last_at, p.plays
 FROM (SELECT event_id, session_id, user_id, mode,
              range_agg(int4range(start_second, end_second)) AS watched,
              min(received_at) AS first_at, max(received_at) AS last_at
       FROM watch_segments WHERE event_id = $1
       GROUP BY event_id, session_id, user_id, mode) u
+JOIN (SELECT event_id, session_id, user_id, mode,
+             1 + count(*) FILTER (WHERE gap > make_interval(secs => $2)) AS plays
+      FROM (SELECT event_id, session_id, user_id, mode,
+                   received_at - lag(received_at) OVER (
+                       PARTITION BY event_id, session_id, user_id, mode
+                       ORDER BY received_at) AS gap
+            FROM (SELECT DISTINCT event_id, session_id, user_id, mode, received_at
+                  FROM watch_segments WHERE event_id = $1) d) g
+      GROUP BY event_id, session_id, user_id, mode) p
+  ON p.event_id = u.event_id AND p.session_id = u.session_id
+ AND p.user_id = u.user_id AND p.mode = u.mode
 JOIN sessions s ON s.event_id = u.event_id AND s.id = u.session_id
 """
 
@@ -251,6 +266,6 @@ async def recount_attendance(
 async def rebuild_event(conn: Connection, *, event_id: int, thresholds: dict[int, int]) -> None:
     """Replace an event's rollups with ones computed from its raw data."""
     await conn.execute("DELETE FROM viewer_watch WHERE event_id = $1", event_id)
-    await conn.execute(REBUILD_VIEWER_WATCH, event_id)
+    await conn.execute(REBUILD_VIEWER_WATCH, event_id, rules.PLAY_GAP_SECONDS)
     await recount_attendance(conn, event_id=event_id)
     await recount_stats(conn, event_id=event_id, thresholds=thresholds)

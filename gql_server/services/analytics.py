@@ -37,6 +37,45 @@ def viewer_cursor(args: ViewerPageArgs, row: asyncpg.Record) -> str:
     return encode_cursor(args.order, args.search, (row["sort_key_0"], row["sort_key_1"]))
 
 
+class ViewerTimeline(NamedTuple):
+    """When a person was active in a session (docs/metrics.md)."""
+
+    first_active_at: datetime | None
+    last_active_at: datetime | None
+    live_intervals: list[tuple[datetime, datetime]]  # wall clock, [start, end)
+    live_plays: int
+    recording_plays: int
+    plays: int
+    rejoined: bool
+
+
+def viewer_timeline(row: asyncpg.Record) -> ViewerTimeline:
+    """From a row with TIMELINE_COLUMNS: live positions mapped to startTime + position."""
+    start = row["session_start_time"]
+    intervals = [
+        (start + timedelta(seconds=a), start + timedelta(seconds=b))
+        for a, b in zip(row["live_starts"], row["live_ends"], strict=True)
+    ]
+    live, recording = row["live_plays"], row["recording_plays"]
+    return ViewerTimeline(
+        first_active_at=row["first_active_at"],
+        last_active_at=row["last_active_at"],
+        live_intervals=intervals,
+        live_plays=live,
+        recording_plays=recording,
+        plays=live + recording,
+        rejoined=live + recording > 1,
+    )
+
+
+MAX_MIN_SECONDS = 2**31 - 1
+
+
+def check_min_seconds(min_seconds: int) -> None:
+    if not 1 <= min_seconds <= MAX_MIN_SECONDS:
+        raise bad_input(f"minSeconds must be between 1 and {MAX_MIN_SECONDS}")
+
+
 def check_buckets(buckets: int) -> None:
     if not 1 <= buckets <= MAX_BUCKETS:
         raise bad_input(f"buckets must be between 1 and {MAX_BUCKETS}")

@@ -7,7 +7,7 @@ from typing import Any
 from gql_server.analytics import rules
 from gql_server.db import Pool
 from gql_server.repo import exports as repo
-from gql_server.services.analytics import viewer_numbers
+from gql_server.services.analytics import viewer_numbers, viewer_timeline
 
 # Same names as the API's fields (SessionViewer and its Attendee), for NDJSON;
 # the CSV uses them as its header.
@@ -15,6 +15,8 @@ VIEWER_FIELDS = [
     "sessionId", "sessionTitle", "userId", "email", "name", "registered", "joined",
     "liveWatchedSeconds", "recordingWatchedSeconds", "liveView", "recordingView",
     "liveEngagement", "recordingEngagement", "firstWatchedAt", "lastWatchedAt",
+    "firstActiveAt", "lastActiveAt", "livePlays", "recordingPlays", "plays", "rejoined",
+    "liveIntervals",
 ]  # fmt: skip
 
 
@@ -34,9 +36,14 @@ async def viewer_rows(pool: Pool, *, event_id: int) -> AsyncIterator[list[list[A
                 analytics=rules.analytics_available(fmt, provider),
                 duration=row["video_duration"],
             )
+            timeline = viewer_timeline(row)
+            intervals = " ".join(f"{_time(a)}/{_time(b)}" for a, b in timeline.live_intervals)
             rows.append([
                 str(row["session_id"]), row["title"], str(row["user_id"]), row["email"],
                 row["name"], row["registered"], row["joined"], *numbers,
                 _time(row["first_watched_at"]), _time(row["last_watched_at"]),
+                _time(timeline.first_active_at), _time(timeline.last_active_at),
+                timeline.live_plays, timeline.recording_plays, timeline.plays,
+                timeline.rejoined, intervals,
             ])  # fmt: skip
         yield rows

@@ -14,6 +14,7 @@ from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.db import Executor, Pool
 from gql_server.errors import NOT_EVENT_ATTENDEE, SESSION_NOT_FOUND, ApiError, bad_input
 from gql_server.ids import fetch_by_id, get_by_id
+from gql_server.repo import analytics as analytics_repo
 from gql_server.repo import sessions as repo
 from gql_server.repo import watch as watch_repo
 from gql_server.repo.sessions import NewSession
@@ -147,6 +148,15 @@ def session_numbers(
 
 
 NO_WATCH_NUMBERS = (None,) * 8
+
+
+async def no_shows(db: Executor, keys: list[tuple[int, int]]) -> list[int]:
+    """noShowCount of each (event_id, session_id), in one statement."""
+    if not keys:
+        return []
+    rows = await analytics_repo.load_session_extras(db, keys)
+    by_key = {(r["event_id"], r["session_id"]): r["no_shows"] for r in rows}
+    return [by_key[k] for k in keys]
 
 
 def numbers_of_row(row: asyncpg.Record) -> SessionNumbers:

@@ -18,6 +18,12 @@ class Attendee:
     email: str
 
 
+@strawberry.type(description="A span of wall-clock time, [start, end).")
+class TimeInterval:
+    start: datetime
+    end: datetime
+
+
 @strawberry.type(
     description=(
         "One person who registered for, joined or watched the session. The watch fields"
@@ -40,6 +46,27 @@ class SessionViewer:
         description="min(100, 100 x liveWatchedSeconds / duration)."
     )
     recording_engagement: float | None
+    first_active_at: datetime | None = strawberry.field(
+        description="Their first join or watch report for the session (wall clock)."
+    )
+    last_active_at: datetime | None = strawberry.field(
+        description="Their last join or watch report for the session (wall clock)."
+    )
+    live_intervals: list[TimeInterval] = strawberry.field(
+        description=(
+            "The live seconds they watched, as wall-clock spans: startTime + position"
+            " (each second once; clipped to the duration)."
+        )
+    )
+    live_plays: int
+    recording_plays: int
+    plays: int = strawberry.field(
+        description=(
+            "Separate plays in both modes: a report more than 300 s after their previous one"
+            " (same mode) starts a new play."
+        )
+    )
+    rejoined: bool = strawberry.field(description="More than one play: they came back.")
 
     @classmethod
     def from_row(
@@ -51,8 +78,19 @@ class SessionViewer:
         numbers = service.viewer_numbers(
             row["live_seconds"], row["recording_seconds"], analytics=analytics, duration=duration
         )
+        timeline = service.viewer_timeline(row)
         return cls(
-            user=user, registered=row["registered"], joined=row["joined"], **numbers._asdict()
+            user=user,
+            registered=row["registered"],
+            joined=row["joined"],
+            **numbers._asdict(),
+            first_active_at=timeline.first_active_at,
+            last_active_at=timeline.last_active_at,
+            live_intervals=[TimeInterval(start=a, end=b) for a, b in timeline.live_intervals],
+            live_plays=timeline.live_plays,
+            recording_plays=timeline.recording_plays,
+            plays=timeline.plays,
+            rejoined=timeline.rejoined,
         )
 
 

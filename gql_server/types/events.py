@@ -21,6 +21,7 @@ from gql_server.types.sessions import (
     SessionConnection,
     SessionEdge,
     WatchTime,
+    load_extras,
     load_stats,
     selects_any,
 )
@@ -134,6 +135,7 @@ class Event:
         if with_stats:
             for node, row in zip(nodes, page.rows, strict=True):
                 node.apply_stats_row(row)
+        await load_extras(info, nodes)
         edges = []
         if selects_any(info, EDGES):
             edges = [SessionEdge(cursor=page.cursor(i), node=n) for i, n in enumerate(nodes)]

@@ -1,7 +1,7 @@
 """Session and its analytics, and the sessions connection."""
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import strawberry
@@ -9,7 +9,8 @@ from graphql import FieldNode, FragmentSpreadNode
 
 from gql_server.analytics import rules
 from gql_server.context import Info
-from gql_server.repo.analytics import ConcurrencyKey, RetentionKey
+from gql_server.execution import STORED_ATTRIBUTE
+from gql_server.repo.analytics import ConcurrencyKey, RetentionKey, ViewsKey
 from gql_server.services import analytics as analytics_service
 from gql_server.services import sessions as service
 from gql_server.types.analytics import (
@@ -41,9 +42,12 @@ STATS_FIELDS = frozenset(
         "liveViews",
         "liveEngagement",
         "recordingEngagement",
+        "avgRecordingDuration",
         "asOf",
     }
 )
+# Fields computed for a page in one more statement (repo.analytics.SESSION_EXTRAS).
+EXTRA_FIELDS = frozenset({"noShowCount", "plays"})
 
 
 def selects_any(info: Info, names: frozenset[str]) -> bool:
@@ -79,6 +83,7 @@ async def load_stats(info: Info, sessions: "list[Session]") -> None:
     of one per field per session, and execution.FastListExecutor can complete
     the page in its tight loop.
     """
+    await load_extras(info, sessions)
     if not sessions or not selects_any(info, STATS_FIELDS):
         return
     loader = info.context.loaders.session_stats_by_page
@@ -86,6 +91,64 @@ async def load_stats(info: Info, sessions: "list[Session]") -> None:
     for session, row in zip(sessions, rows, strict=True):
         assert row is not None, "every session has a session_stats row"
         session.apply_stats_row(row)
+
+
+async def load_extras(info: Info, sessions: "list[Session]") -> None:
+    """noShowCount and plays of all `sessions` (one statement), if selected."""
+    if not sessions or not selects_any(info, EXTRA_FIELDS):
+        return
+    keys = [(s.event_id, int(s.session_id)) for s in sessions]
+    rows = await info.context.loaders.session_extras.load_many(keys)
+    for session, row in zip(sessions, rows, strict=True):
+        assert row is not None
+        session.no_show_count = row["no_shows"]
+        if session.analytics_available:
+            live, recording = row["live_plays"], row["recording_plays"]
+            session.plays = Plays(live=live, recording=recording, total=live + recording)
+
+
+def _views_at(mode: WatchMode) -> Any:
+    """liveViews / recordingViews: the contract's rule, or a threshold chosen at query time."""
+    stored = "stored_live_views" if mode is WatchMode.LIVE else "stored_recording_views"
+    name = "live" if mode is WatchMode.LIVE else "recorded"
+
+    async def resolve(
+        self: "Session",
+        info: Info,
+        min_seconds: Annotated[
+            int | None,
+            strawberry.argument(
+                description=(
+                    f"Count viewers with at least min(minSeconds, duration) {name} seconds"
+                    " instead (1..2147483647), to compare with platforms that count at 10 s or"
+                    " 60 s. Left out: min(30, duration)."
+                )
+            ),
+        ] = None,
+    ) -> int | None:
+        if min_seconds is None:
+            value: int | None = getattr(self, stored)
+            return value
+        analytics_service.check_min_seconds(min_seconds)
+        if not self.analytics_available:
+            return None
+        key = ViewsKey(
+            self.event_id,
+            int(self.session_id),
+            mode.value,
+            rules.chosen_threshold(min_seconds, self.video_duration),
+        )
+        views: int = await info.context.loaders.views_at.load(key)
+        return views
+
+    return resolve
+
+
+@strawberry.type(description="Separate plays by viewers of the mode (docs/metrics.md).")
+class Plays:
+    live: int
+    recording: int
+    total: int
 
 
 @strawberry.type
@@ -126,11 +189,30 @@ class Session:
         default=None,
         description="Mean live seconds over viewers who watched live; 0 when none did.",
     )
+    stored_recording_views: strawberry.Private[int | None] = None
+    stored_live_views: strawberry.Private[int | None] = None
     recording_views: int | None = strawberry.field(
-        default=None, description="Viewers with at least min(30, duration) recorded seconds."
+        resolver=_views_at(WatchMode.RECORDING),
+        description="Viewers with at least min(30, duration) recorded seconds.",
+        metadata={STORED_ATTRIBUTE: "stored_recording_views"},
     )
     live_views: int | None = strawberry.field(
-        default=None, description="Viewers with at least min(30, duration) live seconds."
+        resolver=_views_at(WatchMode.LIVE),
+        description="Viewers with at least min(30, duration) live seconds.",
+        metadata={STORED_ATTRIBUTE: "stored_live_views"},
+    )
+    avg_recording_duration: float | None = strawberry.field(
+        default=None,
+        description=(
+            "Mean recorded seconds over viewers who watched the recording; 0 when none did."
+        ),
+    )
+    no_show_count: int = strawberry.field(
+        default=None,
+        description="Registered people who neither joined nor watched a second.",
+    )
+    plays: Plays | None = strawberry.field(
+        default=None, description="Separate plays per mode; null without analytics."
     )
     live_engagement: float | None = strawberry.field(
         default=None,
@@ -252,8 +334,9 @@ class Session:
         if live is not None and recording is not None:
             self.watch_time = WatchTime(live=live, recording=recording, total=live + recording)
         self.avg_attended_duration = numbers.avg_attended_duration
-        self.recording_views = numbers.recording_views
-        self.live_views = numbers.live_views
+        self.avg_recording_duration = numbers.avg_recording_duration
+        self.stored_recording_views = numbers.recording_views
+        self.stored_live_views = numbers.live_views
         self.live_engagement = numbers.live_engagement
         self.recording_engagement = numbers.recording_engagement
 
