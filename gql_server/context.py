@@ -4,6 +4,7 @@ import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -15,7 +16,9 @@ from gql_server.auth import Actor, Passwords
 from gql_server.db import Pool
 from gql_server.repo import analytics, events, sessions
 from gql_server.repo.analytics import ConcurrencyKey, RetentionKey, ViewerPageArgs, ViewsKey
+from gql_server.services import analytics as analytics_service
 from gql_server.services import webhooks
+from gql_server.services.analytics import TimelinePoint
 from gql_server.settings import Settings
 
 K = TypeVar("K", bound=Hashable)
@@ -81,12 +84,48 @@ class Loaders:
         return DataLoader(load_fn=functools.partial(_load_views_at, self.pool))
 
     @functools.cached_property
+    def timeline(self) -> "DataLoader[TimelineKey, list[TimelinePoint]]":
+        return DataLoader(load_fn=functools.partial(_load_timelines, self.pool))
+
+    @functools.cached_property
     def webhook_attempts(self) -> DataLoader[int, list[asyncpg.Record]]:
         return DataLoader(load_fn=functools.partial(webhooks.load_attempts, self.pool))
 
     @functools.cached_property
     def viewer_count(self) -> DataLoader[tuple[int, int, str | None], int]:
         return DataLoader(load_fn=functools.partial(_load_viewer_counts, self.pool))
+
+
+@dataclass(frozen=True)
+class TimelineArgs:
+    bucket: str
+    zone_name: str
+    start: datetime | None
+    end: datetime | None
+    mode: str | None
+
+
+@dataclass(frozen=True)
+class TimelineKey:
+    event_id: int
+    session_id: int
+    args: TimelineArgs
+
+
+async def _load_timelines(pool: Pool, keys: Sequence[TimelineKey]) -> list[list[TimelinePoint]]:
+    """One statement (two without from/to) per distinct arguments, for every session."""
+    groups: dict[tuple[int, TimelineArgs], list[int]] = {}
+    for key in keys:
+        groups.setdefault((key.event_id, key.args), []).append(key.session_id)
+    found: dict[tuple[int, TimelineArgs, int], list[TimelinePoint]] = {}
+    for (event_id, args), session_ids in groups.items():
+        points = await analytics_service.timeline(
+            pool, event_id=event_id, session_ids=sorted(set(session_ids)), bucket=args.bucket,
+            zone_name=args.zone_name, start=args.start, end=args.end, mode=args.mode,
+        )  # fmt: skip
+        for session_id in session_ids:
+            found[(event_id, args, session_id)] = points.get(session_id, [])
+    return [found[(k.event_id, k.args, k.session_id)] for k in keys]
 
 
 async def _load_views_at(pool: Pool, keys: Sequence[ViewsKey]) -> list[int]:

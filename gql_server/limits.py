@@ -164,10 +164,15 @@ FIELD_WEIGHTS: Mapping[tuple[str, str], int] = {
     ("Session", "retention"): 25,
     ("Session", "concurrency"): 25,
     ("Event", "analytics"): 10,
+    ("Session", "timeline"): 25,
+    ("Event", "timeline"): 50,
+    ("Session", "plays"): 5,
+    ("Session", "noShowCount"): 5,
 }
 # Lists whose length no argument states: the number of points assumed.
 ASSUMED_LIST_SIZES: Mapping[tuple[str, str], int] = {
     ("LiveConcurrency", "points"): 100,
+    ("Timeline", "points"): 100,
 }
 # Arguments that set how many items a field returns (for a connection: how
 # many its nodes and edges hold).

@@ -11,8 +11,10 @@ from gql_server.db import Pool
 from gql_server.services.watch import rebuild_rollups
 
 SNAPSHOT = [
-    "SELECT event_id, session_id, user_id, mode, watched, watched_seconds FROM viewer_watch"
-    " ORDER BY 1, 2, 3, 4",
+    "SELECT event_id, session_id, user_id, mode, watched, watched_seconds, plays"
+    " FROM viewer_watch ORDER BY 1, 2, 3, 4",
+    "SELECT event_id, session_id, user_id, mode, slot, seconds, views FROM watch_slots"
+    " ORDER BY 1, 2, 3, 4, 5",
     "SELECT event_id, session_id, registered_count, attendee_count, live_viewers, live_views,"
     " live_seconds, recording_viewers, recording_views, recording_seconds FROM session_stats"
     " ORDER BY 1, 2",
@@ -52,6 +54,8 @@ def test_rebuild_equals_incremental_maintenance(api: Api) -> None:
 
     incremental = api.run(snapshot)
     assert incremental[0], "the scenario recorded nothing"
+    assert {row[3] for row in incremental[1]} == {"LIVE", "RECORDING"}
+    assert sum(row[6] for row in incremental[1]) > 0, "no view in the timeline"
 
     async def rebuild(pool: Pool) -> None:
         await pool.execute("UPDATE session_stats SET live_views = 999, registered_count = 999")

@@ -387,3 +387,50 @@ async def load_views_at(db: Executor, keys: Sequence[ViewsKey]) -> list[asyncpg.
         [k.mode for k in keys],
         [k.threshold for k in keys],
     )
+
+
+# The timeline (migrations/0008_timeline.sql): the first and last slot with data,
+# and the slots summed into the caller's buckets (their starts, ascending: slot
+# s is in bucket i when starts[i] <= s < starts[i + 1]; all of a zone's buckets
+# start on slot boundaries). session_id null: the whole event, one row per
+# bucket; else per session of the list.
+TIMELINE_BOUNDS = """
+SELECT min(slot) AS first_slot, max(slot) AS last_slot FROM watch_slots
+WHERE event_id = $1 AND ($2::bigint[] IS NULL OR session_id = any($2::bigint[]))
+  AND ($3::text IS NULL OR mode = $3)
+"""
+
+TIMELINE = """
+SELECT CASE WHEN $6 THEN session_id END AS session_id,
+       width_bucket(slot, $4::timestamptz[]) AS bucket,
+       count(DISTINCT user_id)::int AS unique_viewers,
+       sum(seconds)::bigint AS watched_seconds, sum(views)::int AS new_views
+FROM watch_slots
+WHERE event_id = $1 AND ($2::bigint[] IS NULL OR session_id = any($2::bigint[]))
+  AND ($3::text IS NULL OR mode = $3)
+  AND slot >= ($4::timestamptz[])[1] AND slot < $5
+  AND seconds > 0
+GROUP BY 1, 2
+"""
+
+
+async def timeline_bounds(
+    db: Executor, *, event_id: int, session_ids: list[int] | None, mode: str | None
+) -> asyncpg.Record:
+    row = await db.fetchrow(TIMELINE_BOUNDS, event_id, session_ids, mode)
+    assert row is not None
+    return row
+
+
+async def timeline(
+    db: Executor,
+    *,
+    event_id: int,
+    session_ids: list[int] | None,
+    mode: str | None,
+    starts: list[datetime],
+    end: datetime,
+) -> list[asyncpg.Record]:
+    return await db.fetch(
+        TIMELINE, event_id, session_ids, mode, starts, end, session_ids is not None
+    )

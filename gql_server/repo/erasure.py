@@ -35,8 +35,8 @@ async def delete_person(conn: Connection, *, user_id: int, event_ids: list[int])
         user_id,
         event_ids,
     )
-    for table in ("viewer_watch", "session_registrations", "session_joins", "auth_tokens",
-                  "organizer_admins", "event_admins"):  # fmt: skip
+    for table in ("viewer_watch", "watch_slots", "session_registrations", "session_joins",
+                  "auth_tokens", "organizer_admins", "event_admins"):  # fmt: skip
         await conn.execute(f"DELETE FROM {table} WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM event_attendees WHERE email = $1", email)
     await conn.execute("DELETE FROM login_failures WHERE email = $1", email)

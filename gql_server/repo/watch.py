@@ -69,7 +69,7 @@ WITH expected AS (
     SELECT * FROM unnest($7::bigint[], $8::text[], $9::text[], $10::int[], $11::int[])
         AS e(session_id, format, stream_provider, duration, threshold)
 ), locked AS MATERIALIZED (
-    SELECT s.id, s.format, s.stream_provider, s.video_duration FROM sessions s
+    SELECT s.id, s.format, s.stream_provider, s.video_duration, s.start_time FROM sessions s
     WHERE s.id = any($7::bigint[]) ORDER BY s.event_id, s.id FOR SHARE
 ), unchanged AS MATERIALIZED (
     SELECT NOT EXISTS (
@@ -85,12 +85,13 @@ WITH expected AS (
 ), raw AS (
     INSERT INTO watch_segments (event_id, session_id, user_id, mode, start_second, end_second)
     SELECT event_id, session_id, $3, mode, start_second, end_second FROM batch
+), unions AS (
+    SELECT event_id, session_id, mode, range_agg(int4range(start_second, end_second)) AS watched
+    FROM batch GROUP BY event_id, session_id, mode
 ), merged AS (
     INSERT INTO viewer_watch AS v (event_id, session_id, user_id, mode, watched, watched_seconds)
     SELECT b.event_id, b.session_id, $3, b.mode, b.watched, watched_seconds(b.watched, e.duration)
-    FROM (SELECT event_id, session_id, mode,
-                 range_agg(int4range(start_second, end_second)) AS watched
-          FROM batch GROUP BY event_id, session_id, mode) b
+    FROM unions b
     JOIN expected e ON e.session_id = b.session_id
     ORDER BY b.event_id, b.session_id, b.mode
     ON CONFLICT (event_id, session_id, user_id, mode) DO UPDATE SET
@@ -103,7 +104,50 @@ WITH expected AS (
         updated_at = now(),
         last_watched_at = now()
     RETURNING event_id, session_id, mode, previous_watched_seconds AS old,
-              watched_seconds AS new
+              watched_seconds AS new, watched
+), live_touched AS (
+    -- LIVE slots (migrations/0008_timeline.sql): those the batch's seconds fall in,
+    -- and the one of the viewer's T-th second, recomputed from the whole union.
+    SELECT m.event_id, m.session_id, clipped(m.watched, e.duration) AS watched,
+           l.start_time, e.threshold, m.old, t.slot
+    FROM merged m
+    JOIN expected e ON e.session_id = m.session_id
+    JOIN locked l ON l.id = m.session_id
+    JOIN unions b ON b.session_id = m.session_id AND b.mode = m.mode
+    CROSS JOIN LATERAL (
+        SELECT live_slots(clipped(b.watched, e.duration), l.start_time) AS slot
+        UNION
+        SELECT slot_of(l.start_time + make_interval(
+            secs => view_position(clipped(m.watched, e.duration), e.threshold)))
+    ) t
+    WHERE m.mode = 'LIVE' AND t.slot IS NOT NULL
+), live_slotted AS (
+    INSERT INTO watch_slots AS w (event_id, session_id, user_id, mode, slot, seconds, views)
+    SELECT event_id, session_id, $3, 'LIVE', slot, slot_seconds(watched, start_time, slot),
+           coalesce(slot = slot_of(start_time + make_interval(
+               secs => view_position(watched, threshold))), false)::int
+    FROM live_touched ORDER BY event_id, session_id, slot
+    ON CONFLICT (event_id, session_id, user_id, mode, slot)
+        DO UPDATE SET seconds = excluded.seconds, views = excluded.views
+), live_unviewed AS (
+    -- A view already counted whose T-th second moved to an earlier slot.
+    UPDATE watch_slots w SET views = 0
+    FROM (SELECT DISTINCT event_id, session_id FROM live_touched
+          WHERE is_view(old, threshold)) v
+    WHERE w.event_id = v.event_id AND w.session_id = v.session_id AND w.user_id = $3
+      AND w.mode = 'LIVE' AND w.views = 1
+      AND NOT EXISTS (SELECT 1 FROM live_touched t WHERE t.event_id = w.event_id
+                      AND t.session_id = w.session_id AND t.slot = w.slot)
+), recording_slotted AS (
+    -- RECORDING: what the batch added, in the slot it was received in.
+    INSERT INTO watch_slots AS w (event_id, session_id, user_id, mode, slot, seconds, views)
+    SELECT m.event_id, m.session_id, $3, 'RECORDING', slot_of(now()), m.new - m.old,
+           (is_view(m.new, e.threshold) AND NOT is_view(m.old, e.threshold))::int
+    FROM merged m JOIN expected e ON e.session_id = m.session_id
+    WHERE m.mode = 'RECORDING' AND m.new > m.old
+    ORDER BY m.event_id, m.session_id
+    ON CONFLICT (event_id, session_id, user_id, mode, slot)
+        DO UPDATE SET seconds = w.seconds + excluded.seconds, views = w.views + excluded.views
 ), deltas AS (
     SELECT m.event_id, m.session_id,
            sum(CASE WHEN m.mode = 'LIVE'
@@ -263,9 +307,60 @@ async def recount_attendance(
     await conn.execute(RECOUNT_ATTENDANCE, event_id, session_ids)
 
 
+# The timeline's slots of some sessions, from scratch: LIVE from the per-viewer
+# unions; RECORDING by replaying the raw segments in the order received (each
+# reception's additions to the union, as recordWatch counted them).
+REBUILD_SLOTS = """
+WITH t AS (
+    SELECT * FROM unnest($2::bigint[], $3::int[]) AS t(session_id, threshold)
+), receptions AS (
+    SELECT g.session_id, g.user_id, g.received_at, t.threshold,
+           watched_seconds(range_agg(g.got) OVER (
+               PARTITION BY g.session_id, g.user_id ORDER BY g.received_at), s.video_duration)
+               AS w_now
+    FROM (SELECT session_id, user_id, received_at,
+                 range_agg(int4range(start_second, end_second)) AS got
+          FROM watch_segments
+          WHERE event_id = $1 AND mode = 'RECORDING' AND session_id IN (SELECT session_id FROM t)
+          GROUP BY session_id, user_id, received_at) g
+    JOIN t ON t.session_id = g.session_id
+    JOIN sessions s ON s.event_id = $1 AND s.id = g.session_id
+), additions AS (
+    SELECT r.*, coalesce(lag(r.w_now) OVER (
+               PARTITION BY r.session_id, r.user_id ORDER BY r.received_at), 0) AS w_before
+    FROM receptions r
+)
+INSERT INTO watch_slots (event_id, session_id, user_id, mode, slot, seconds, views)
+SELECT $1, v.session_id, v.user_id, 'LIVE', r.slot, r.seconds, r.views
+FROM viewer_watch v
+JOIN t ON t.session_id = v.session_id
+JOIN sessions s ON s.event_id = $1 AND s.id = v.session_id
+CROSS JOIN LATERAL live_slot_rows(clipped(v.watched, s.video_duration), s.start_time,
+                                  t.threshold) r
+WHERE v.event_id = $1 AND v.mode = 'LIVE'
+UNION ALL
+SELECT $1, session_id, user_id, 'RECORDING', slot_of(received_at), sum(w_now - w_before),
+       sum((is_view(w_now, threshold) AND NOT is_view(w_before, threshold))::int)
+FROM additions WHERE w_now > w_before
+GROUP BY session_id, user_id, slot_of(received_at)
+"""
+
+
+async def rebuild_slots(conn: Connection, *, event_id: int, thresholds: dict[int, int]) -> None:
+    """The timeline's slots of these sessions (id -> view threshold), from scratch."""
+    keys = sorted(thresholds)
+    await conn.execute(
+        "DELETE FROM watch_slots WHERE event_id = $1 AND session_id = any($2::bigint[])",
+        event_id,
+        keys,
+    )
+    await conn.execute(REBUILD_SLOTS, event_id, keys, [thresholds[k] for k in keys])
+
+
 async def rebuild_event(conn: Connection, *, event_id: int, thresholds: dict[int, int]) -> None:
     """Replace an event's rollups with ones computed from its raw data."""
     await conn.execute("DELETE FROM viewer_watch WHERE event_id = $1", event_id)
     await conn.execute(REBUILD_VIEWER_WATCH, event_id, rules.PLAY_GAP_SECONDS)
     await recount_attendance(conn, event_id=event_id)
     await recount_stats(conn, event_id=event_id, thresholds=thresholds)
+    await rebuild_slots(conn, event_id=event_id, thresholds=thresholds)

@@ -1,8 +1,9 @@
 """Arguments and shaping of the deeper analytics (docs/metrics.md)."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
@@ -195,3 +196,121 @@ def viewer_numbers(
         live_engagement=rules.viewer_engagement(live, duration),
         recording_engagement=rules.viewer_engagement(recording, duration),
     )
+
+
+# --- the timeline (docs/metrics.md) --------------------------------------------
+
+MAX_TIMELINE_POINTS = 10_000
+MAX_ZONE_NAME = 64
+
+
+class TimelinePoint(NamedTuple):
+    start: datetime
+    end: datetime
+    unique_viewers: int
+    watched_seconds: int
+    new_views: int
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """An IANA zone (Europe/Berlin); 400 naming it when there is no such zone."""
+    invalid = bad_input(
+        f"timeZone {name[:MAX_ZONE_NAME]!r} is not a known IANA time zone"
+        " (such as Europe/Berlin or America/Los_Angeles)"
+    )
+    if not name or len(name) > MAX_ZONE_NAME or not name.isascii():
+        raise invalid
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise invalid from None
+
+
+def _bucket_start(instant: datetime, bucket: str, zone: ZoneInfo) -> datetime:
+    local = instant.astimezone(zone)
+    if bucket == "HOUR":
+        # The local clock hour the instant is in (a fall-back day has two 01:00s).
+        return instant - timedelta(minutes=local.minute, seconds=local.second,
+                                   microseconds=local.microsecond)  # fmt: skip
+    return datetime.combine(local.date(), time(), tzinfo=zone).astimezone(UTC)
+
+
+def _next_bucket(start: datetime, bucket: str, zone: ZoneInfo) -> datetime:
+    if bucket == "HOUR":
+        return start + timedelta(hours=1)
+    day = start.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)  # 23, 24 or 25 h later
+
+
+def bucket_starts(lo: datetime, hi: datetime, bucket: str, zone: ZoneInfo) -> list[datetime]:
+    """Every bucket that overlaps [lo, hi), and the end of the last one."""
+    starts = [_bucket_start(lo, bucket, zone)]
+    while True:
+        following = _next_bucket(starts[-1], bucket, zone)
+        if following >= hi:
+            return [*starts, following]
+        if len(starts) >= MAX_TIMELINE_POINTS:
+            raise bad_input(
+                f"the timeline would have more than {MAX_TIMELINE_POINTS} points:"
+                " narrow from/to or use a larger bucket"
+            )
+        starts.append(following)
+
+
+SLOT = timedelta(minutes=15)
+
+
+async def timeline(
+    db: Executor,
+    *,
+    event_id: int,
+    session_ids: list[int] | None,
+    bucket: str,
+    zone_name: str,
+    start: datetime | None,
+    end: datetime | None,
+    mode: str | None,
+) -> dict[int | None, list[TimelinePoint]]:
+    """Points by session id (None: the whole event). Without from/to, from the first
+    to the last bucket with data (of each session); zero points in between."""
+    zone = time_zone(zone_name)
+    if start is not None and end is not None and end <= start:
+        raise bad_input("to must be after from")
+    lo, hi = start, end
+    if lo is None or hi is None:
+        bounds = await repo.timeline_bounds(
+            db, event_id=event_id, session_ids=session_ids, mode=mode
+        )
+        if bounds["first_slot"] is None:
+            return {}
+        lo = lo or bounds["first_slot"]
+        hi = hi or bounds["last_slot"] + SLOT
+        if hi <= lo:  # one bound given, on the far side of all the data
+            return {}
+    edges = bucket_starts(lo, hi, bucket, zone)
+    rows = await repo.timeline(
+        db, event_id=event_id, session_ids=session_ids, mode=mode,
+        starts=edges[:-1], end=edges[-1],
+    )  # fmt: skip
+    filled: dict[int | None, dict[int, asyncpg.Record]] = {}
+    for row in rows:
+        filled.setdefault(row["session_id"], {})[row["bucket"] - 1] = row
+    points: dict[int | None, list[TimelinePoint]] = {}
+    for key in [None] if session_ids is None else session_ids:
+        found = filled.get(key, {})
+        # Without from (to), from the first (to the last) bucket with data.
+        first = 0 if start is not None else min(found, default=None)
+        last = len(edges) - 2 if end is not None else max(found, default=None)
+        if first is None or last is None:
+            points[key] = []
+            continue
+        points[key] = [
+            TimelinePoint(
+                edges[i], edges[i + 1],
+                found[i]["unique_viewers"] if i in found else 0,
+                found[i]["watched_seconds"] if i in found else 0,
+                found[i]["new_views"] if i in found else 0,
+            )
+            for i in range(first, last + 1)
+        ]  # fmt: skip
+    return points

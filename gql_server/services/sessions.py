@@ -75,11 +75,13 @@ async def update_session(
         if updated.video_duration != current.video_duration:
             key = {"event_id": row["event_id"], "session_id": row["id"]}
             await watch_repo.reclip_session(conn, **key, duration=updated.video_duration)
-            await watch_repo.recount_stats(
-                conn,
-                event_id=row["event_id"],
-                thresholds={row["id"]: view_threshold(updated.video_duration)},
-            )
+            thresholds = {row["id"]: view_threshold(updated.video_duration)}
+            await watch_repo.recount_stats(conn, event_id=row["event_id"], thresholds=thresholds)
+            await watch_repo.rebuild_slots(conn, event_id=row["event_id"], thresholds=thresholds)
+        elif updated.start_time != current.start_time:
+            # Live seconds happened at startTime + position: they move with it.
+            thresholds = {row["id"]: view_threshold(updated.video_duration)}
+            await watch_repo.rebuild_slots(conn, event_id=row["event_id"], thresholds=thresholds)
         return result
 
 

@@ -8,7 +8,7 @@ import strawberry
 from gql_server.context import Info
 from gql_server.repo.analytics import ViewerPageArgs
 from gql_server.services import analytics as service
-from gql_server.types.enums import WatchMode
+from gql_server.types.enums import TimelineBucket, WatchMode
 
 
 @strawberry.type(description="Who a viewer row is about.")
@@ -199,3 +199,49 @@ class LiveConcurrency:
         description="The first second the peak was reached; null when nobody watched live."
     )
     as_of: datetime
+
+
+@strawberry.type(description="One bucket of a timeline: [start, end) in the requested zone.")
+class TimelinePoint:
+    start: datetime = strawberry.field(description="Local midnight (DAY) or hour, as an instant.")
+    end: datetime = strawberry.field(description="DAY buckets last 23, 24 or 25 hours.")
+    unique_viewers: int = strawberry.field(
+        description="People who watched a second they had not watched before, in the bucket."
+    )
+    watched_seconds: int = strawberry.field(
+        description=(
+            "Seconds added to viewers' watched unions in the bucket (they sum to watchTime)."
+        )
+    )
+    new_views: int = strawberry.field(description="Views counted in the bucket.")
+
+
+@strawberry.type(description="When the watching happened, per bucket (docs/metrics.md).")
+class Timeline:
+    bucket: TimelineBucket
+    time_zone: str
+    mode: WatchMode | None = strawberry.field(description="Null: both modes.")
+    points: list[TimelinePoint]
+
+    @classmethod
+    def of(
+        cls,
+        points: list[service.TimelinePoint],
+        *,
+        bucket: TimelineBucket,
+        time_zone: str,
+        mode: WatchMode | None,
+    ) -> "Timeline":
+        return cls(
+            bucket=bucket,
+            time_zone=time_zone,
+            mode=mode,
+            points=[TimelinePoint(**p._asdict()) for p in points],
+        )
+
+
+TIMELINE_ARGUMENTS = (
+    "bucket: HOUR or DAY, aligned to timeZone's clock (an IANA name such as Europe/Berlin;"
+    " unknown: 400). from/to: instants, widened to whole buckets; without them, from the"
+    " first to the last bucket with data. mode: one mode, or both. At most 10,000 points."
+)

@@ -90,3 +90,9 @@ class WebhookDeliveryStatus(Enum):
     PENDING = "PENDING"
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"
+
+
+@strawberry.enum(description="A time series' bucket, aligned to the clock of its timeZone.")
+class TimelineBucket(Enum):
+    HOUR = "HOUR"
+    DAY = "DAY"

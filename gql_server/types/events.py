@@ -13,8 +13,8 @@ from gql_server.services import sessions as service
 from gql_server.services import webhooks as webhooks_service
 from gql_server.services.sessions import Window
 from gql_server.types.accounts import Organizer
-from gql_server.types.analytics import PageInfo
-from gql_server.types.enums import EventAttendance, SessionOrder, WatchMode
+from gql_server.types.analytics import TIMELINE_ARGUMENTS, PageInfo, Timeline
+from gql_server.types.enums import EventAttendance, SessionOrder, TimelineBucket, WatchMode
 from gql_server.types.sessions import (
     STATS_FIELDS,
     Session,
@@ -24,6 +24,7 @@ from gql_server.types.sessions import (
     load_extras,
     load_stats,
     selects_any,
+    timeline_args,
 )
 from gql_server.types.webhooks import WebhookEndpoint
 
@@ -150,6 +151,28 @@ class Event:
             search=search,
             window=window,
         )
+
+    @strawberry.field(
+        description=(
+            "When the event's sessions were watched (unique viewers over all of them): "
+            + TIMELINE_ARGUMENTS
+        )
+    )
+    async def timeline(
+        self,
+        info: Info,
+        time_zone: str,
+        bucket: TimelineBucket = TimelineBucket.DAY,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        mode: WatchMode | None = None,
+    ) -> Timeline:
+        args = timeline_args(time_zone, bucket, from_, to, mode)
+        points = await analytics_service.timeline(
+            info.context.pool, event_id=int(self.id), session_ids=None, bucket=args.bucket,
+            zone_name=time_zone, start=from_, end=to, mode=args.mode,
+        )  # fmt: skip
+        return Timeline.of(points.get(None, []), bucket=bucket, time_zone=time_zone, mode=mode)
 
     @strawberry.field(description="One session of this event; null when it has no such session.")
     async def session(self, info: Info, id: strawberry.ID) -> Session | None:

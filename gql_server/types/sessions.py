@@ -8,20 +8,29 @@ import strawberry
 from graphql import FieldNode, FragmentSpreadNode
 
 from gql_server.analytics import rules
-from gql_server.context import Info
+from gql_server.context import Info, TimelineArgs, TimelineKey
+from gql_server.errors import bad_input
 from gql_server.execution import STORED_ATTRIBUTE
 from gql_server.repo.analytics import ConcurrencyKey, RetentionKey, ViewsKey
 from gql_server.services import analytics as analytics_service
 from gql_server.services import sessions as service
 from gql_server.types.analytics import (
+    TIMELINE_ARGUMENTS,
     ConcurrencyPoint,
     LiveConcurrency,
     PageInfo,
     Retention,
     RetentionPoint,
     SessionViewerConnection,
+    Timeline,
 )
-from gql_server.types.enums import SessionFormat, StreamProvider, ViewerOrder, WatchMode
+from gql_server.types.enums import (
+    SessionFormat,
+    StreamProvider,
+    TimelineBucket,
+    ViewerOrder,
+    WatchMode,
+)
 
 
 @strawberry.type(description="Seconds watched, summed over viewers (each second once per viewer).")
@@ -91,6 +100,20 @@ async def load_stats(info: Info, sessions: "list[Session]") -> None:
     for session, row in zip(sessions, rows, strict=True):
         assert row is not None, "every session has a session_stats row"
         session.apply_stats_row(row)
+
+
+def timeline_args(
+    time_zone: str,
+    bucket: TimelineBucket,
+    start: datetime | None,
+    end: datetime | None,
+    mode: WatchMode | None,
+) -> TimelineArgs:
+    """The arguments of a timeline, checked before anything is read (400s)."""
+    analytics_service.time_zone(time_zone)
+    if start is not None and end is not None and end <= start:
+        raise bad_input("to must be after from")
+    return TimelineArgs(bucket.value, time_zone, start, end, mode.value if mode else None)
 
 
 async def load_extras(info: Info, sessions: "list[Session]") -> None:
@@ -276,6 +299,25 @@ class Session:
                                    viewers=p.viewers, percent=p.percent) for p in points],
             as_of=row["as_of"],
         )  # fmt: skip
+
+    @strawberry.field(
+        description="Null without analytics. When this session was watched: " + TIMELINE_ARGUMENTS
+    )
+    async def timeline(
+        self,
+        info: Info,
+        time_zone: str,
+        bucket: TimelineBucket = TimelineBucket.DAY,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        mode: WatchMode | None = None,
+    ) -> Timeline | None:
+        args = timeline_args(time_zone, bucket, from_, to, mode)
+        if not self.analytics_available:
+            return None
+        key = TimelineKey(self.event_id, int(self.session_id), args)
+        points = await info.context.loaders.timeline.load(key)
+        return Timeline.of(points, bucket=bucket, time_zone=time_zone, mode=mode)
 
     @strawberry.field(description="Null without analytics. bucketSeconds: 1..86400.")
     async def concurrency(self, info: Info, bucket_seconds: int = 60) -> LiveConcurrency | None:
