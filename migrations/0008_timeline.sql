@@ -20,8 +20,8 @@ CREATE TABLE watch_slots (
     views      integer NOT NULL,
     PRIMARY KEY (event_id, session_id, user_id, mode, slot)
 );
-CREATE INDEX watch_slots_event_slot_idx ON watch_slots (event_id, slot);
-CREATE INDEX watch_slots_user_idx ON watch_slots (user_id);
+-- No other index: every recordWatch batch writes here, and reads (a timeline,
+-- an erasure) are by event, the key's first column.
 
 -- The 15-minute slot an instant is in.
 CREATE FUNCTION slot_of(t timestamptz)
@@ -42,12 +42,13 @@ RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN watched_seconds(watched * int4multirange(slot_positions(start_time, slot)), NULL);
 
--- The slots a set of live positions touches.
+-- The slots a set of live positions touches (a slot twice when two of its
+-- ranges share it: callers dedupe).
 CREATE FUNCTION live_slots(watched int4multirange, start_time timestamptz)
 RETURNS SETOF timestamptz
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT DISTINCT s FROM unnest(watched) r,
+    SELECT s FROM unnest(watched) r,
         generate_series(slot_of(start_time + make_interval(secs => lower(r))),
                         start_time + make_interval(secs => upper(r) - 1),
                         interval '15 minutes') s
@@ -70,5 +71,62 @@ AS $$
     SELECT s, slot_seconds(watched, start_time, s),
            coalesce(s = slot_of(start_time + make_interval(
                secs => view_position(watched, threshold))), false)::integer
-    FROM live_slots(watched, start_time) s
+    FROM (SELECT DISTINCT s FROM live_slots(watched, start_time) s) d(s)
 $$;
+
+-- recordWatch's LIVE part of the timeline for one viewer of one session, in
+-- PL/pgSQL because its statements' plans are kept per connection (a SQL
+-- function called from recordWatch's statement would be planned again at
+-- every execution): the slots the batch's seconds (`got`) fall in and the slot
+-- of the T-th second are set from the whole union; a view counted before in
+-- another slot is taken back from it when the batch added a second before
+-- the T-th (only then can it move).
+CREATE FUNCTION touch_live_slots(p_event_id bigint, p_session_id bigint, p_user_id bigint,
+                                 watched int4multirange, got int4multirange,
+                                 start_time timestamptz, threshold integer, old_seconds integer)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    r int4range;
+    total integer := 0;
+    q integer;  -- the position of the T-th watched second (view_position)
+    view_slot timestamptz;
+    s timestamptz;
+    touched timestamptz[] := '{}';
+BEGIN
+    FOREACH r IN ARRAY ARRAY(SELECT unnest(watched)) LOOP
+        IF total + (upper(r) - lower(r)) >= threshold THEN
+            q := lower(r) + (threshold - total) - 1;
+            EXIT;
+        END IF;
+        total := total + (upper(r) - lower(r));
+    END LOOP;
+    IF q IS NOT NULL THEN
+        view_slot := slot_of(start_time + make_interval(secs => q));
+        touched := ARRAY[view_slot];
+    END IF;
+    FOREACH r IN ARRAY ARRAY(SELECT unnest(got)) LOOP
+        s := slot_of(start_time + make_interval(secs => lower(r)));
+        WHILE s < start_time + make_interval(secs => upper(r)) LOOP
+            IF NOT s = ANY(touched) THEN
+                touched := touched || s;
+            END IF;
+            s := s + interval '15 minutes';
+        END LOOP;
+    END LOOP;
+    IF cardinality(touched) = 0 THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO watch_slots AS w (event_id, session_id, user_id, mode, slot, seconds, views)
+    SELECT p_event_id, p_session_id, p_user_id, 'LIVE', t, slot_seconds(watched, start_time, t),
+           coalesce(t = view_slot, false)::integer
+    FROM unnest(touched) t ORDER BY t
+    ON CONFLICT (event_id, session_id, user_id, mode, slot)
+        DO UPDATE SET seconds = excluded.seconds, views = excluded.views;
+    IF is_view(old_seconds, threshold) AND lower(got) <= q THEN
+        UPDATE watch_slots SET views = 0
+        WHERE event_id = p_event_id AND session_id = p_session_id AND user_id = p_user_id
+          AND mode = 'LIVE' AND views = 1 AND slot <> ALL(touched);
+    END IF;
+    RETURN cardinality(touched);
+END $$;

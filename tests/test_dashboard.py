@@ -9,6 +9,7 @@ screenshot is saved to artifacts/dashboard.png.
 """
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -92,10 +93,14 @@ def _browser_available() -> str | None:
 
 ROW_QUERY = """
 query($e: ID!) { event(id: $e) { sessions(first: 20) { nodes {
-  title startTime endTime liveViews recordingViews registeredUserCount attendeeCount
-  watchTime { live }
+  title startTime endTime duration liveViews recordingViews registeredUserCount attendeeCount
+  watchTime { live recording } avgAttendedDuration avgRecordingDuration noShowCount
   liveEngagement } } } }
 """
+
+
+TOTALS_QUERY = """query($e: ID!) { event(id: $e) { analytics {
+  sessions uniqueViewers liveViews recordingViews watchTime { live recording } } } }"""
 
 
 def _a_live_session(http: httpx2.Client, host: dict[str, str], event_id: int) -> tuple[str, str]:
@@ -140,6 +145,26 @@ def _a_live_session(http: httpx2.Client, host: dict[str, str], event_id: int) ->
 
 def _shown(value: Any) -> str:
     return "—" if value is None else str(value)
+
+
+def _duration(value: float | None) -> str:
+    """As the dashboard shows durations: "45 s", "12 min 05 s", "1 h 05 min"."""
+    if value is None:
+        return "—"
+    total = int(value + 0.5)  # JavaScript's Math.round (halves up)
+    hours, minutes, seconds = total // 3600, total % 3600 // 60, total % 60
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {seconds:02d} s"
+    return f"{seconds} s"
+
+
+def test_durations_read_as_hosts_expect() -> None:
+    assert [_duration(v) for v in (None, 0, 45, 59.5, 60, 725, 3600, 3900, 86399)] == [
+        "—", "0 s", "45 s", "1 min 00 s", "1 min 00 s", "12 min 05 s", "1 h 00 min",
+        "1 h 05 min", "23 h 59 min",
+    ]  # fmt: skip
 
 
 def require_browser() -> None:
@@ -197,6 +222,10 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
         live_id, viewer_token = _a_live_session(http, headers, event_id)
         body = {"query": ROW_QUERY, "variables": {"e": event_id}}
         expected = http.post("/graphql", json=body, headers=headers).json()
+        totals_query = {"query": TOTALS_QUERY, "variables": {"e": event_id}}
+        http_totals = http.post("/graphql", json=totals_query, headers=headers).json()["data"][
+            "event"
+        ]["analytics"]
         result = subprocess.run(
             ["node", "dashboard.mjs", url, str(screenshot)],
             cwd=BROWSER,
@@ -204,7 +233,12 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
             text=True,
             timeout=180,
             check=False,
-            env={**os.environ, "VIEWER_TOKEN": viewer_token, "LIVE_SESSION_ID": live_id},
+            env={
+                **os.environ,
+                "VIEWER_TOKEN": viewer_token,
+                "LIVE_SESSION_ID": live_id,
+                "TZ": "UTC",
+            },
         )
     assert result.returncode == 0, result.stdout + result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
@@ -225,7 +259,13 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
         assert row["recordingViews"] == _shown(node["recordingViews"])
         assert row["registeredUserCount"] == str(node["registeredUserCount"])
         assert row["attendeeCount"] == str(node["attendeeCount"])
-        assert row["watchTimeLive"] == _shown(node["watchTime"] and node["watchTime"]["live"])
+        watch = node["watchTime"] or {"live": None, "recording": None}
+        assert row["watchTimeLive"] == _duration(watch["live"])
+        assert row["watchTimeRecording"] == _duration(watch["recording"])
+        assert row["duration"] == _duration(node["duration"])
+        assert row["avgAttendedDuration"] == _duration(node["avgAttendedDuration"])
+        assert row["avgRecordingDuration"] == _duration(node["avgRecordingDuration"])
+        assert row["noShowCount"] == str(node["noShowCount"])
         if node["liveEngagement"] is None:
             assert row["liveEngagement"] == "—"
         else:
@@ -234,6 +274,24 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
                 <= 0.05
             )
 
+    totals = http_totals
+    assert seen["totals"] == {
+        "sessions": str(totals["sessions"]), "uniqueViewers": str(totals["uniqueViewers"]),
+        "liveViews": str(totals["liveViews"]), "recordingViews": str(totals["recordingViews"]),
+        "liveWatchTime": _duration(totals["watchTime"]["live"]),
+        "recordingWatchTime": _duration(totals["watchTime"]["recording"]),
+    }  # fmt: skip
+    labels = seen["barLabels"]
+    assert len(labels) == sum(1 for n in nodes if n["liveViews"] is not None)
+    for above, below in itertools.pairwise(labels):  # one row each: none overlaps the next
+        assert above["bottom"] <= below["top"], (above, below)
+    assert seen["timeZone"] == "UTC"  # the browser's (the test runs chromium in UTC)
+    assert " days in UTC; busiest: " in seen["timelineNote"]
+    assert " hours in Asia/Kolkata; busiest: " in seen["timelineHours"]
+    assert seen["viewerRows"] and all(r["plays"].isdigit() for r in seen["viewerRows"])
+    assert seen["attendee"]["name"] == seen["viewerRows"][0]["name"]
+    assert seen["attendee"]["summary"].startswith("Active from ")
+    assert all(i.startswith("Live ") for i in seen["attendee"]["intervals"])
     assert seen["detail"]["title"] == "Opening keynote"
     assert seen["detail"]["concurrency"].startswith("Peak: ")
     assert "live viewers" in seen["detail"]["retention"]

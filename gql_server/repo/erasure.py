@@ -30,13 +30,14 @@ async def delete_person(conn: Connection, *, user_id: int, event_ids: list[int])
     email: str | None = await conn.fetchval("SELECT email FROM users WHERE id = $1", user_id)
     if email is None:
         return False
-    await conn.execute(
-        "DELETE FROM watch_segments WHERE event_id = any($2::bigint[]) AND user_id = $1",
-        user_id,
-        event_ids,
-    )
-    for table in ("viewer_watch", "watch_slots", "session_registrations", "session_joins",
-                  "auth_tokens", "organizer_admins", "event_admins"):  # fmt: skip
+    for by_event in ("watch_segments", "watch_slots"):  # no index by person (hot inserts)
+        await conn.execute(
+            f"DELETE FROM {by_event} WHERE event_id = any($2::bigint[]) AND user_id = $1",
+            user_id,
+            event_ids,
+        )
+    for table in ("viewer_watch", "session_registrations", "session_joins", "auth_tokens",
+                  "organizer_admins", "event_admins"):  # fmt: skip
         await conn.execute(f"DELETE FROM {table} WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM event_attendees WHERE email = $1", email)
     await conn.execute("DELETE FROM login_failures WHERE email = $1", email)

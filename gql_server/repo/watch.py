@@ -64,7 +64,7 @@ class CheckedSession:
 #    viewers is_viewer(new) - is_viewer(old), views is_view(new, T) - is_view(old, T)
 #    (migrations/0003_metric_rules.sql), locking the
 #    counter rows in key order so concurrent batches cannot deadlock.
-RECORD_BATCH = """
+_RECORD_BATCH = """
 WITH expected AS (
     SELECT * FROM unnest($7::bigint[], $8::text[], $9::text[], $10::int[], $11::int[])
         AS e(session_id, format, stream_provider, duration, threshold)
@@ -105,50 +105,7 @@ WITH expected AS (
         last_watched_at = now()
     RETURNING event_id, session_id, mode, previous_watched_seconds AS old,
               watched_seconds AS new, watched
-), live_touched AS (
-    -- LIVE slots (migrations/0008_timeline.sql): those the batch's seconds fall in,
-    -- and the one of the viewer's T-th second, recomputed from the whole union.
-    SELECT m.event_id, m.session_id, clipped(m.watched, e.duration) AS watched,
-           l.start_time, e.threshold, m.old, t.slot
-    FROM merged m
-    JOIN expected e ON e.session_id = m.session_id
-    JOIN locked l ON l.id = m.session_id
-    JOIN unions b ON b.session_id = m.session_id AND b.mode = m.mode
-    CROSS JOIN LATERAL (
-        SELECT live_slots(clipped(b.watched, e.duration), l.start_time) AS slot
-        UNION
-        SELECT slot_of(l.start_time + make_interval(
-            secs => view_position(clipped(m.watched, e.duration), e.threshold)))
-    ) t
-    WHERE m.mode = 'LIVE' AND t.slot IS NOT NULL
-), live_slotted AS (
-    INSERT INTO watch_slots AS w (event_id, session_id, user_id, mode, slot, seconds, views)
-    SELECT event_id, session_id, $3, 'LIVE', slot, slot_seconds(watched, start_time, slot),
-           coalesce(slot = slot_of(start_time + make_interval(
-               secs => view_position(watched, threshold))), false)::int
-    FROM live_touched ORDER BY event_id, session_id, slot
-    ON CONFLICT (event_id, session_id, user_id, mode, slot)
-        DO UPDATE SET seconds = excluded.seconds, views = excluded.views
-), live_unviewed AS (
-    -- A view already counted whose T-th second moved to an earlier slot.
-    UPDATE watch_slots w SET views = 0
-    FROM (SELECT DISTINCT event_id, session_id FROM live_touched
-          WHERE is_view(old, threshold)) v
-    WHERE w.event_id = v.event_id AND w.session_id = v.session_id AND w.user_id = $3
-      AND w.mode = 'LIVE' AND w.views = 1
-      AND NOT EXISTS (SELECT 1 FROM live_touched t WHERE t.event_id = w.event_id
-                      AND t.session_id = w.session_id AND t.slot = w.slot)
-), recording_slotted AS (
-    -- RECORDING: what the batch added, in the slot it was received in.
-    INSERT INTO watch_slots AS w (event_id, session_id, user_id, mode, slot, seconds, views)
-    SELECT m.event_id, m.session_id, $3, 'RECORDING', slot_of(now()), m.new - m.old,
-           (is_view(m.new, e.threshold) AND NOT is_view(m.old, e.threshold))::int
-    FROM merged m JOIN expected e ON e.session_id = m.session_id
-    WHERE m.mode = 'RECORDING' AND m.new > m.old
-    ORDER BY m.event_id, m.session_id
-    ON CONFLICT (event_id, session_id, user_id, mode, slot)
-        DO UPDATE SET seconds = w.seconds + excluded.seconds, views = w.views + excluded.views
-), deltas AS (
+{live_slots}{recording_slots}), deltas AS (
     SELECT m.event_id, m.session_id,
            sum(CASE WHEN m.mode = 'LIVE'
                     THEN is_viewer(m.new)::int - is_viewer(m.old)::int END) AS live_viewers,
@@ -182,8 +139,50 @@ WITH expected AS (
     FROM locked_stats l JOIN deltas d ON d.event_id = l.event_id AND d.session_id = l.session_id
     WHERE st.event_id = l.event_id AND st.session_id = l.session_id
 )
-SELECT ok FROM unchanged
+SELECT ok FROM unchanged{live_slots_done}
 """
+
+# The timeline's slots (migrations/0008_timeline.sql), for the modes a batch has:
+# a statement carries only the parts its batch needs (an INSERT that writes no
+# row still costs its planning and executor set-up on every batch).
+_LIVE_SLOTS = """), live_slotted AS MATERIALIZED (
+    -- LIVE slots (migrations/0008_timeline.sql: touch_live_slots).
+    SELECT touch_live_slots(m.event_id, m.session_id, $3, clipped(m.watched, e.duration),
+                            clipped(b.watched, e.duration), l.start_time, e.threshold, m.old)
+               AS slots
+    FROM merged m
+    JOIN expected e ON e.session_id = m.session_id
+    JOIN locked l ON l.id = m.session_id
+    JOIN unions b ON b.session_id = m.session_id AND b.mode = m.mode
+    WHERE m.mode = 'LIVE'
+"""
+_RECORDING_SLOTS = """), recording_slotted AS (
+    -- RECORDING: what the batch added, in the slot it was received in.
+    INSERT INTO watch_slots AS w (event_id, session_id, user_id, mode, slot, seconds, views)
+    SELECT m.event_id, m.session_id, $3, 'RECORDING', slot_of(now()), m.new - m.old,
+           (is_view(m.new, e.threshold) AND NOT is_view(m.old, e.threshold))::int
+    FROM merged m JOIN expected e ON e.session_id = m.session_id
+    WHERE m.mode = 'RECORDING' AND m.new > m.old
+    ORDER BY m.event_id, m.session_id
+    ON CONFLICT (event_id, session_id, user_id, mode, slot)
+        DO UPDATE SET seconds = w.seconds + excluded.seconds, views = w.views + excluded.views
+"""
+
+
+def _record_batch_sql(live: bool, recording: bool) -> str:
+    return _RECORD_BATCH.format(
+        live_slots=_LIVE_SLOTS if live else "",
+        recording_slots=_RECORDING_SLOTS if recording else "",
+        live_slots_done=" WHERE (SELECT count(*) FROM live_slotted) >= 0" if live else "",
+    )
+
+
+# By (has LIVE segments, has RECORDING segments).
+RECORD_BATCH = {
+    (live, recording): _record_batch_sql(live, recording)
+    for live in (False, True)
+    for recording in (False, True)
+}
 
 
 async def record_batch(
@@ -194,8 +193,9 @@ async def record_batch(
         return True
     # Columns for unnest(): one transpose instead of five passes over the batch.
     event_ids, session_ids, modes, starts, ends = zip(*segments, strict=True)
+    statement = RECORD_BATCH[("LIVE" in modes, "RECORDING" in modes)]
     written: bool = await db.fetchval(
-        RECORD_BATCH,
+        statement,
         event_ids,
         session_ids,
         user_id,

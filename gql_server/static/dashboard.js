@@ -15,6 +15,9 @@ const state = {
   nodes: [],
   charts: [],
   socket: null,
+  // The host's time zone (the browser's), for the timeline and every time shown.
+  timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
+  bucket: "DAY",
 };
 
 // What each documented error code means to a person (docs/errors.md).
@@ -126,7 +129,7 @@ async function pickEvent(eventId) {
 
 const FIELDS = `id title startTime endTime format streamProvider duration analyticsAvailable
   registeredUserCount attendeeCount liveViews recordingViews avgAttendedDuration
-  watchTime { live recording } liveEngagement recordingEngagement`;
+  avgRecordingDuration noShowCount watchTime { live recording } liveEngagement recordingEngagement`;
 
 async function loadPage() {
   try {
@@ -144,11 +147,24 @@ async function loadPage() {
     show("events");
     say(error.message);
   }
+  await loadTimeline();
 }
 
 const number = (value) => (value === null || value === undefined ? null : value);
 const percent = (value) => (value === null ? null : `${value.toFixed(1)} %`);
-const seconds = (value) => (value === null ? null : Number.isInteger(value) ? String(value) : value.toFixed(1));
+// Durations as people read them: "45 s", "12 min 05 s", "1 h 05 min".
+function duration(value) {
+  if (value === null || value === undefined) return null;
+  const total = Math.round(value);
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const secs = total % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  if (hours) return `${hours} h ${two(minutes)} min`;
+  if (minutes) return `${minutes} min ${two(secs)} s`;
+  return `${secs} s`;
+}
+const when = (value) => new Date(value).toLocaleString(undefined, { timeZone: state.timeZone });
 
 function cell(value, field) {
   const td = document.createElement("td");
@@ -170,10 +186,20 @@ function isLive(session, now = Date.now()) {
 function render(event) {
   show("events", "overview", "webhooks", ...(state.selected ? ["detail"] : []));
   const totals = event.analytics;
-  $("totals").textContent =
-    `${totals.sessions} sessions · ${totals.uniqueViewers} unique viewers · ` +
-    `${totals.liveViews} live views · ${totals.recordingViews} recording views · ` +
-    `watch time ${totals.watchTime.live} s live, ${totals.watchTime.recording} s recorded`;
+  $("totals").replaceChildren(...[
+    ["sessions", totals.sessions, "Sessions"],
+    ["uniqueViewers", totals.uniqueViewers, "Unique viewers"],
+    ["liveViews", totals.liveViews, "Live views"],
+    ["recordingViews", totals.recordingViews, "Recording views"],
+    ["liveWatchTime", duration(totals.watchTime.live), "Watched live"],
+    ["recordingWatchTime", duration(totals.watchTime.recording), "Watched recorded"],
+  ].map(([field, value, name]) => {
+    const figure = Object.assign(document.createElement("div"), { className: "figure" });
+    figure.dataset.field = field;
+    figure.append(Object.assign(document.createElement("span"), { className: "value", textContent: value }),
+      Object.assign(document.createElement("span"), { className: "name", textContent: name }));
+    return figure;
+  }));
   const page = event.sessions;
   state.nodes = page.nodes;
   state.hasNext = page.pageInfo.hasNextPage;
@@ -190,17 +216,19 @@ function render(event) {
     if (isLive(s)) title.append(" ", Object.assign(document.createElement("span"), { className: "live", textContent: "LIVE" }));
     tr.append(
       title,
-      cell(new Date(s.startTime).toLocaleString(), "startTime"),
+      cell(when(s.startTime), "startTime"),
       cell(s.format, "format"),
       cell(s.streamProvider, "streamProvider"),
-      cell(number(s.duration), "duration"),
+      cell(duration(s.duration), "duration"),
       cell(s.registeredUserCount, "registeredUserCount"),
       cell(s.attendeeCount, "attendeeCount"),
       cell(number(s.liveViews), "liveViews"),
       cell(number(s.recordingViews), "recordingViews"),
-      cell(seconds(s.avgAttendedDuration), "avgAttendedDuration"),
-      cell(s.watchTime?.live, "watchTimeLive"),
-      cell(s.watchTime?.recording, "watchTimeRecording"),
+      cell(duration(s.avgAttendedDuration), "avgAttendedDuration"),
+      cell(duration(s.avgRecordingDuration), "avgRecordingDuration"),
+      cell(s.noShowCount, "noShowCount"),
+      cell(duration(s.watchTime?.live), "watchTimeLive"),
+      cell(duration(s.watchTime?.recording), "watchTimeRecording"),
       cell(percent(s.liveEngagement), "liveEngagement"),
       cell(percent(s.recordingEngagement), "recordingEngagement"),
     );
@@ -222,24 +250,73 @@ function chart(id, options, data) {
   state.charts.push(new uPlot({ width, height: 240, ...options }, data, target));
 }
 
+// Horizontal bars, one row per session: the titles cannot run into each other.
 function drawViews(sessions) {
-  const x = sessions.map((_, i) => i);
-  const bars = uPlot.paths.bars({ size: [0.35, 40], align: 0 });
-  chart("views-chart", {
-    scales: { x: { time: false, range: [-0.5, Math.max(0.5, sessions.length - 0.5)] } },
-    axes: [{ values: (_, ticks) => ticks.map((t) => sessions[t]?.title.slice(0, 14) ?? "") }, { label: "views" }],
-    series: [
-      {},
-      { label: "Live", fill: "#3b6fd8", stroke: "#3b6fd8", paths: bars, points: { show: false } },
-      { label: "Recording", fill: "#e0892f", stroke: "#e0892f", paths: uPlot.paths.bars({ size: [0.35, 40], align: 1 }), points: { show: false } },
-    ],
-  }, [x, sessions.map((s) => s.liveViews), sessions.map((s) => s.recordingViews)]);
+  const most = Math.max(1, ...sessions.flatMap((s) => [s.liveViews, s.recordingViews]));
+  const rows = sessions.flatMap((s) => {
+    const label = Object.assign(document.createElement("span"), { className: "label", textContent: s.title, title: s.title });
+    const bars = Object.assign(document.createElement("span"), { className: "bars" });
+    for (const [mode, views] of [["live", s.liveViews], ["recording", s.recordingViews]]) {
+      const bar = Object.assign(document.createElement("span"), { className: `bar ${mode}`, title: `${views} ${mode} views` });
+      bar.style.width = `${(100 * views) / most}%`;
+      bars.append(bar);
+    }
+    return [label, bars];
+  });
+  const legend = Object.assign(document.createElement("span"), { className: "legend",
+    textContent: `Blue: live views, orange: recording views (longest bar: ${most}).` });
+  $("views-chart").replaceChildren(...rows, legend);
+}
+
+// When people watched, in the host's time zone (Event.timeline).
+async function loadTimeline() {
+  try {
+    const data = await api(
+      `query($e: ID!, $z: String!, $b: TimelineBucket!) { event(id: $e) { timeline(timeZone: $z, bucket: $b) {
+        points { start end uniqueViewers watchedSeconds newViews } } } }`,
+      { e: state.eventId, z: state.timeZone, b: state.bucket },
+    );
+    const points = data.event.timeline.points;
+    $("timeline-note").textContent = points.length
+      ? `${points.length} ${state.bucket === "DAY" ? "days" : "hours"} in ${state.timeZone}; ` +
+        `busiest: ${busiest(points)}.`
+      : "Nobody has watched yet.";
+    chart("timeline-chart", {
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), state.timeZone),
+      axes: [{}, { label: "viewers / views" }, { side: 1, label: "minutes watched", scale: "minutes", grid: { show: false } }],
+      scales: { minutes: {} },
+      series: [
+        {},
+        { label: "Unique viewers", stroke: "#3b6fd8" },
+        { label: "New views", stroke: "#1e7b34" },
+        { label: "Minutes watched", stroke: "#e0892f", scale: "minutes" },
+      ],
+    }, [
+      points.map((p) => Date.parse(p.start) / 1000),
+      points.map((p) => p.uniqueViewers),
+      points.map((p) => p.newViews),
+      points.map((p) => Math.round(p.watchedSeconds / 60)),
+    ]);
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+function busiest(points) {
+  const top = points.reduce((a, b) => (b.uniqueViewers > a.uniqueViewers ? b : a));
+  const options = state.bucket === "DAY"
+    ? { timeZone: state.timeZone, dateStyle: "medium" }
+    : { timeZone: state.timeZone, dateStyle: "medium", timeStyle: "short" };
+  return `${new Date(top.start).toLocaleString(undefined, options)}, ${top.uniqueViewers} viewers`;
 }
 
 const DETAIL = `query($e: ID!, $s: ID!) { event(id: $e) { session(id: $s) { ${FIELDS}
   retention(mode: LIVE, buckets: 10) { viewers points { startSecond endSecond percent } }
   recording: retention(mode: RECORDING, buckets: 10) { viewers points { percent } }
-  concurrency(bucketSeconds: 60) { peakConcurrentViewers peakAt points { start viewers } } } } }`;
+  concurrency(bucketSeconds: 60) { peakConcurrentViewers peakAt points { start viewers } }
+  viewers(first: 20, orderBy: LIVE_WATCHED_DESC) { nodes { user { id name } liveWatchedSeconds
+    recordingWatchedSeconds plays livePlays recordingPlays rejoined firstActiveAt lastActiveAt
+    liveIntervals { start end } } } } } }`;
 
 async function openSession(sessionId) {
   state.selected = sessionId;
@@ -276,8 +353,10 @@ function drawDetail(s) {
       ? "No retention curve: the video's duration is not known yet."
       : "No retention curve for this session.";
   }
+  drawViewers(s.viewers.nodes);
   if (s.concurrency) {
-    const peak = s.concurrency.peakAt ? ` at ${new Date(s.concurrency.peakAt).toLocaleTimeString()}` : "";
+    const peak = s.concurrency.peakAt
+      ? ` at ${new Date(s.concurrency.peakAt).toLocaleTimeString(undefined, { timeZone: state.timeZone })}` : "";
     $("concurrency-note").textContent = `Peak: ${s.concurrency.peakConcurrentViewers} viewers${peak}.`;
     chart("concurrency-chart", {
       axes: [{}, { label: "viewers" }],
@@ -287,6 +366,38 @@ function drawDetail(s) {
     $("concurrency-chart").replaceChildren();
     $("concurrency-note").textContent = "No live concurrency for this session.";
   }
+}
+
+function drawViewers(viewers) {
+  const rows = viewers.map((v) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = v.user.id;
+    tr.append(cell(v.user.name, "name"), cell(duration(v.liveWatchedSeconds), "liveWatched"),
+      cell(duration(v.recordingWatchedSeconds), "recordingWatched"), cell(v.plays, "plays"),
+      cell(v.rejoined ? "yes" : "no", "rejoined"));
+    tr.addEventListener("click", () => showAttendee(v, tr));
+    if (v.user.id === state.attendee) showAttendee(v, tr);
+    return tr;
+  });
+  $("viewers").tBodies[0].replaceChildren(...rows);
+  if (!viewers.some((v) => v.user.id === state.attendee)) $("attendee").hidden = true;
+}
+
+// One attendee's timeline: when they were active, their live spans, their plays.
+function showAttendee(v, tr) {
+  state.attendee = v.user.id;
+  for (const row of $("viewers").tBodies[0].rows) row.classList.toggle("selected", row === tr);
+  $("attendee").hidden = false;
+  $("attendee-name").textContent = v.user.name;
+  const time = (t) => new Date(t).toLocaleTimeString(undefined, { timeZone: state.timeZone });
+  $("attendee-summary").textContent = v.firstActiveAt
+    ? `Active from ${when(v.firstActiveAt)} to ${when(v.lastActiveAt)} (${state.timeZone}); ` +
+      `${v.plays} play${v.plays === 1 ? "" : "s"} (${v.livePlays} live, ${v.recordingPlays} recording)` +
+      (v.rejoined ? ", came back." : ".")
+    : "Registered, not active yet.";
+  $("attendee-intervals").replaceChildren(...v.liveIntervals.map((i) => Object.assign(document.createElement("li"), {
+    textContent: `Live ${time(i.start)} – ${time(i.end)} (${duration((Date.parse(i.end) - Date.parse(i.start)) / 1000)})`,
+  })));
 }
 
 // Live sessions: the server pushes the session when its numbers change (at
@@ -458,6 +569,22 @@ async function requestReport() {
   }
 }
 
+function setUpTimeZones() {
+  const picker = $("tz-picker");
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  // The names hosts look for first (browsers list some under older aliases,
+  // e.g. Asia/Calcutta), then every zone the browser knows.
+  const common = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago",
+    "America/Denver", "America/Los_Angeles", "America/Sao_Paulo", "Asia/Kolkata", "Asia/Singapore",
+    "Asia/Tokyo", "Australia/Sydney"];
+  const all = [...new Set([state.timeZone, ...common, ...zones])];
+  picker.replaceChildren(...all.map((z) => new Option(z, z)));
+  picker.value = state.timeZone;
+  picker.addEventListener("change", () => { state.timeZone = picker.value; loadPage(); });
+  $("bucket-picker").addEventListener("change", (event) => { state.bucket = event.target.value; loadTimeline(); });
+}
+
+setUpTimeZones();
 $("webhook-form").addEventListener("submit", addEndpoint);
 $("request-report").addEventListener("click", requestReport);
 $("sign-in").addEventListener("submit", signIn);

@@ -32,7 +32,25 @@ try {
   await page.waitForSelector("#sessions tbody tr");
   seen.signInHidden = await page.isHidden("#sign-in");
   seen.who = await page.textContent("#who");
-  seen.totals = await page.textContent("#totals");
+  seen.totals = await page.$$eval("#totals .figure", (figures) => Object.fromEntries(
+    figures.map((f) => [f.dataset.field, f.querySelector(".value").textContent])));
+  // The views chart: one row per session, so no two titles overlap.
+  seen.barLabels = await page.$$eval("#views-chart .label", (labels) => labels.map((l) => {
+    const box = l.getBoundingClientRect();
+    return { text: l.textContent, top: box.top, bottom: box.bottom, left: box.left, right: box.right };
+  }));
+  // The timeline, in the browser's time zone, then in another one picked.
+  await page.waitForSelector("#timeline-chart canvas");
+  seen.timelineNote = await page.textContent("#timeline-note");
+  seen.timeZone = await page.inputValue("#tz-picker");
+  await page.selectOption("#tz-picker", "Asia/Kolkata");
+  await page.waitForFunction(() => document.querySelector("#timeline-note").textContent.includes("Asia/Kolkata"));
+  await page.selectOption("#bucket-picker", "HOUR");
+  await page.waitForFunction(() => document.querySelector("#timeline-note").textContent.includes("hours in Asia/Kolkata"));
+  seen.timelineHours = await page.textContent("#timeline-note");
+  await page.selectOption("#bucket-picker", "DAY");
+  await page.selectOption("#tz-picker", "UTC");
+  await page.waitForFunction(() => document.querySelector("#timeline-note").textContent.includes("days in UTC"));
   seen.rows = await page.$$eval("#sessions tbody tr", (rows) => rows.map((tr) =>
     Object.fromEntries([...tr.cells].map((td) => [td.dataset.field, td.textContent]))));
 
@@ -44,6 +62,17 @@ try {
     numbers: await page.textContent("#detail-numbers"),
     retention: await page.textContent("#retention-note"),
     concurrency: await page.textContent("#concurrency-note"),
+  };
+  // An attendee's timeline: the first viewer of the session, clicked.
+  await page.waitForSelector("#viewers tbody tr");
+  seen.viewerRows = await page.$$eval("#viewers tbody tr", (rows) => rows.map((tr) =>
+    Object.fromEntries([...tr.cells].map((td) => [td.dataset.field, td.textContent]))));
+  await page.click("#viewers tbody tr:first-child");
+  await page.waitForSelector("#attendee:not([hidden])");
+  seen.attendee = {
+    name: await page.textContent("#attendee-name"),
+    summary: await page.textContent("#attendee-summary"),
+    intervals: await page.$$eval("#attendee-intervals li", (items) => items.map((li) => li.textContent)),
   };
   await page.screenshot({ path: screenshot, fullPage: true });
 
