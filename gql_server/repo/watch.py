@@ -146,10 +146,10 @@ SELECT ok FROM unchanged{live_slots_done}
 # a statement carries only the parts its batch needs (an INSERT that writes no
 # row still costs its planning and executor set-up on every batch).
 _LIVE_SLOTS = """), live_slotted AS MATERIALIZED (
-    -- LIVE slots (migrations/0008_timeline.sql: touch_live_slots).
+    -- LIVE slots (migrations/0009_live_slot_fast_path.sql: touch_live_slots).
     SELECT touch_live_slots(m.event_id, m.session_id, $3, clipped(m.watched, e.duration),
-                            clipped(b.watched, e.duration), l.start_time, e.threshold, m.old)
-               AS slots
+                            clipped(b.watched, e.duration), l.start_time, e.threshold,
+                            m.old, m.new) AS slots
     FROM merged m
     JOIN expected e ON e.session_id = m.session_id
     JOIN locked l ON l.id = m.session_id
