@@ -1,6 +1,7 @@
 """Players reporting heartbeats while hosts read: throughput, ack latency, freshness, exactness.
 
     python bench/ingest.py --quick
+    python bench/ingest.py --quick --shape collector --players 4
     python bench/ingest.py --dsn postgresql://... --event 1 --players 50 --seconds 30
 
 Each simulated player signs up, picks a session with analytics and an unknown
@@ -13,6 +14,14 @@ that every one of them is visible (the freshness lag is from the newest such
 ack to the end of the read). At the end, every session's live watch time must
 equal what was there before plus what the players covered, and the rollups
 must equal a recount from the raw segments.
+
+--shape collector: what a server-side collector sends instead. Each player's
+batches hold --batch segments (1000 unless given) spread over up to --spread
+sessions (200) with analytics, known duration or not, and both modes: per
+(session, mode) the next few heartbeats of that player's contiguous run, so
+the expected seconds are the run clipped to the duration. Lock waits are
+sampled from pg_stat_activity every 20 ms, and deadlocks counted from
+pg_stat_database, during the run.
 """
 
 import asyncio
@@ -33,18 +42,21 @@ from gql_server.repo.verify import find_rollup_mismatches
 RECORD = "mutation($s: [WatchSegmentInput!]!) { recordWatch(segments: $s) { accepted } }"
 SESSIONS = """
 query($e: ID!, $after: String) { event(id: $e) { sessions(first: 1000, after: $after) {
-  pageInfo { hasNextPage endCursor } nodes { id watchTime { live } } } } }
+  pageInfo { hasNextPage endCursor } nodes { id watchTime { live recording } } } } }
 """
 SIGN_UP = """
 mutation($e: String!, $p: String!) { signUp(email: $e, password: $p, name: "Player") { id } }
 """
 
 
+Key = tuple[str, str]  # (session id, mode)
+
+
 @dataclass
 class Totals:
-    """What the server must show: live seconds per session, known client-side."""
+    """What the server must show: seconds per (session, mode), known client-side."""
 
-    expected: dict[str, int]
+    expected: dict[Key, int]
     acked_at: list[float] = field(default_factory=list)
     ack_latency: list[float] = field(default_factory=list)
     segments: int = 0
@@ -60,14 +72,17 @@ async def gql(client: RawClient, query: str, variables: dict[str, Any], token: s
     return answer["data"]
 
 
-async def live_seconds(client: RawClient, token: str, event_id: int) -> dict[str, int]:
-    """Every session's live watch time, read as a host would (pages of 1000)."""
-    seen: dict[str, int] = {}
+async def watched_seconds(client: RawClient, token: str, event_id: int) -> dict[Key, int]:
+    """Every session's watch time per mode, read as a host would (pages of 1000)."""
+    seen: dict[Key, int] = {}
     after = None
     while True:
         data = await gql(client, SESSIONS, {"e": event_id, "after": after}, token)
         page = data["event"]["sessions"]
-        seen |= {n["id"]: n["watchTime"]["live"] for n in page["nodes"] if n["watchTime"]}
+        for n in page["nodes"]:
+            if n["watchTime"]:
+                seen[(n["id"], "LIVE")] = n["watchTime"]["live"]
+                seen[(n["id"], "RECORDING")] = n["watchTime"]["recording"]
         if not page["pageInfo"]["hasNextPage"]:
             return seen
         after = page["pageInfo"]["endCursor"]
@@ -97,21 +112,83 @@ async def player(url: str, index: int, token: str, session: str, totals: Totals,
         acked = time.perf_counter()
         # This player's union is [start, position + 5): contiguous, never clipped.
         first = position - 10 * args.batch == start
-        totals.expected[session] += 10 * args.batch + (5 if first else 0)
+        totals.expected[(session, "LIVE")] += 10 * args.batch + (5 if first else 0)
         totals.ack_latency.append((acked - began) * 1000)
         totals.acked_at.append(acked)
         totals.segments += len(batch)
     await client.close()
 
 
+@dataclass
+class Run:
+    """A collector's contiguous heartbeats for one (session, mode): [start, position + 5)."""
+
+    session: str
+    mode: str
+    duration: int | None
+    start: int
+    position: int
+
+    def covered(self) -> int:
+        """Seconds of the run so far, clipped to the duration."""
+        end = self.position + 5 if self.position > self.start else self.start
+        if self.duration is not None:
+            return max(0, min(end, self.duration) - min(self.start, self.duration))
+        return end - self.start
+
+
+async def collector(url: str, index: int, token: str, sessions: dict[str, int | None],
+                    totals: Totals, args: Any, deadline: float) -> None:  # fmt: skip
+    """Batches of --batch segments over --spread sessions and both modes."""
+    client = RawClient(url)
+    rng = random.Random(index)
+    chosen = rng.sample(sorted(sessions), min(args.spread, len(sessions)))
+    runs = [Run(s, mode, sessions[s], start, start)
+            for s in chosen for mode in ("LIVE", "RECORDING")
+            for start in [rng.randrange(0, 600)]]  # fmt: skip
+    while time.perf_counter() < deadline:
+        before = {id(r): r.covered() for r in runs}
+        batch = []
+        for i in range(args.batch):
+            run = runs[i % len(runs)]
+            batch.append({"sessionId": run.session, "mode": run.mode, "startSecond": run.position,
+                          "endSecond": run.position + 15})  # fmt: skip
+            run.position += 10
+        rng.shuffle(batch)  # a collector's batch is in no particular order
+        began = time.perf_counter()
+        await gql(client, RECORD, {"s": batch}, token)
+        acked = time.perf_counter()
+        for run in runs:
+            totals.expected[(run.session, run.mode)] += run.covered() - before[id(run)]
+        totals.ack_latency.append((acked - began) * 1000)
+        totals.acked_at.append(acked)
+        totals.segments += len(batch)
+    await client.close()
+
+
+async def lock_sampler(pool: Any, deadline: float, waits: list[int]) -> None:
+    """How many backends wait for a lock, every 20 ms."""
+    while time.perf_counter() < deadline:
+        waits.append(await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))  # fmt: skip
+        await asyncio.sleep(0.02)
+
+
+async def deadlocks(pool: Any) -> int:
+    count: int = await pool.fetchval(
+        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    )
+    return count
+
+
 async def reader(url: str, token: str, event_id: int, totals: Totals, deadline: float,
-                 lags: list[float], stale: list[str], args_interval: float) -> None:  # fmt: skip
+                 lags: list[float], stale: list[Key], args_interval: float) -> None:  # fmt: skip
     client = RawClient(url)
     while time.perf_counter() < deadline:
         acks_before = len(totals.acked_at)
         newest_ack = totals.acked_at[-1] if acks_before else None
         expected = dict(totals.expected)
-        seen = await live_seconds(client, token, event_id)
+        seen = await watched_seconds(client, token, event_id)
         done = time.perf_counter()
         stale += [s for s, value in expected.items() if seen.get(s, 0) < value]
         if newest_ack is not None:
@@ -122,46 +199,66 @@ async def reader(url: str, token: str, event_id: int, totals: Totals, deadline: 
 
 async def run(dsn: str, url: str, server_pid: int, event_id: int, args: Any) -> None:
     # No statement limit: the final recount of 10M raw segments takes ~30 s.
-    pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=None)
+    pool = await create_pool(dsn, min_size=1, max_size=3, command_timeout=None)
     token = login(url, HOST_EMAIL, PASSWORD)
-    targets = [str(r["id"]) for r in await pool.fetch(
-        "SELECT id FROM sessions WHERE event_id = $1 AND video_duration IS NULL"
+    heartbeats = args.shape == "heartbeats"
+    # Heartbeats: only sessions of unknown duration (nothing clipped); a
+    # collector's runs are clipped client-side, so any session with analytics.
+    rows = await pool.fetch(
+        "SELECT id, video_duration FROM sessions WHERE event_id = $1"
+        " AND ($2 OR video_duration IS NULL)"
         " AND format NOT IN ('WORKSHOP', 'MEET_UP')"
-        " AND stream_provider IN ('YOUTUBE', 'VIMEO', 'VOXEET', 'TOKBOX', 'DIRECT_UPLOAD')",
-        event_id)]  # fmt: skip
+        " AND stream_provider IN ('YOUTUBE', 'VIMEO', 'VOXEET', 'TOKBOX', 'DIRECT_UPLOAD')"
+        " ORDER BY id",
+        event_id, not heartbeats)  # fmt: skip
+    sessions = {str(r["id"]): r["video_duration"] for r in rows}
+    targets = list(sessions)
     if not targets:
         raise SystemExit("the event has no session with analytics and an unknown duration")
-    baseline = await live_seconds(RawClient(url), token, event_id)
-    totals = Totals(expected={s: baseline[s] for s in targets})
+    baseline = await watched_seconds(RawClient(url), token, event_id)
+    totals = Totals(expected={k: baseline[k] for k in baseline if k[0] in sessions})
     lags: list[float] = []
-    stale: list[str] = []
+    stale: list[Key] = []
+    waits: list[int] = []
     tokens = [await sign_up_player(url, i) for i in range(args.players)]
+    deadlocks_before = await deadlocks(pool)
     began = time.perf_counter()
     server_cpu = cpu_seconds(server_pid)
     client_cpu = time.process_time()
     deadline = began + args.seconds
     assignment = itertools.cycle(targets)
+    if heartbeats:
+        players = [player(url, i, tokens[i], next(assignment), totals, args, deadline)
+                   for i in range(args.players)]  # fmt: skip
+    else:
+        players = [collector(url, i, tokens[i], sessions, totals, args, deadline)
+                   for i in range(args.players)]  # fmt: skip
     await asyncio.gather(
-        *(player(url, i, tokens[i], next(assignment), totals, args, deadline)
-          for i in range(args.players)),
+        *players,
         reader(url, token, event_id, totals, deadline, lags, stale, args.read_interval),
+        lock_sampler(pool, deadline, waits),
     )  # fmt: skip
     elapsed = time.perf_counter() - began
     server_cpu = cpu_seconds(server_pid) - server_cpu
     client_cpu = time.process_time() - client_cpu
-    final = await live_seconds(RawClient(url), token, event_id)
-    exact = all(final[s] == totals.expected[s] for s in targets)
+    new_deadlocks = await deadlocks(pool) - deadlocks_before
+    final = await watched_seconds(RawClient(url), token, event_id)
+    exact = all(final[k] == totals.expected[k] for k in totals.expected)
     mismatches = await find_rollup_mismatches(pool, event_id)
     await pool.close()
     rate = totals.segments / elapsed
-    print(f"machine: {machine()}; {args.players} players, batches of {args.batch},"
-          f" {elapsed:.1f} s")  # fmt: skip
+    waiting = sum(1 for w in waits if w) / max(1, len(waits))
+    spread = f" over {min(args.spread, len(sessions))} sessions" if not heartbeats else ""
+    print(f"machine: {machine()}; {args.players} players, {args.shape}, batches of {args.batch}"
+          f"{spread}, {elapsed:.1f} s")  # fmt: skip
     print(f"  accepted {totals.segments} segments in {len(totals.ack_latency)} acks:"
           f" {rate:.0f} segments/s")  # fmt: skip
     print(f"  ack latency p50 {median(totals.ack_latency):.1f} ms,"
           f" p99 {percentile(totals.ack_latency, 0.99):.1f} ms")  # fmt: skip
     print(f"  freshness lag p50 {median(lags):.1f} ms, p99 {percentile(lags, 0.99):.1f} ms,"
           f" reads {len(lags)}, stale reads {len(stale)}")  # fmt: skip
+    print(f"  lock waits: a backend waiting in {waiting:.0%} of {len(waits)} samples"
+          f" (at most {max(waits, default=0)} at once); deadlocks {new_deadlocks}")  # fmt: skip
     # Less noisy than segments/s when the load generator shares the cores.
     cpu_per_batch = server_cpu * 1000 / max(1, len(totals.ack_latency))
     print(f"  server CPU {server_cpu:.1f} s ({server_cpu / elapsed:.0%} of a core),"
@@ -173,17 +270,23 @@ async def run(dsn: str, url: str, server_pid: int, event_id: int, args: Any) -> 
           f" ack_p99_ms={percentile(totals.ack_latency, 0.99):.1f}"
           f" freshness_p50_ms={median(lags):.1f} freshness_p99_ms={percentile(lags, 0.99):.1f}"
           f" server_cpu_ms_per_batch={cpu_per_batch:.2f}"
+          f" lock_wait_share={waiting:.3f} deadlocks={new_deadlocks}"
           f" stale_reads={len(stale)} exact={str(exact and not mismatches).lower()}")  # fmt: skip
 
 
 def main() -> None:
     parser = event_parser(__doc__)
     parser.add_argument("--players", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=100, help="segments per recordWatch")
+    parser.add_argument("--shape", choices=["heartbeats", "collector"], default="heartbeats")
+    parser.add_argument("--batch", type=int, help="segments per recordWatch (100; collector 1000)")
+    parser.add_argument("--spread", type=int, default=200,
+                        help="collector: sessions one player's batches cover")  # fmt: skip
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--read-interval", type=float, default=0.25,
                         help="seconds between the host's reads of the whole event")  # fmt: skip
     args = parse_event_args(parser, quick_seconds=10.0, seconds=30.0)
+    if args.batch is None:
+        args.batch = 100 if args.shape == "heartbeats" else 1000
     with ExitStack() as stack:
         dsn, event_id = quick_or_given(stack, args)
         url, process = stack.enter_context(server_process(dsn, workers=args.workers))
