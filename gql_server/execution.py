@@ -40,6 +40,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLResolveInfoHelpers,
+    OperationType,
     get_nullable_type,
     is_leaf_type,
     is_non_null_type,
@@ -50,7 +51,10 @@ from graphql.pyutils import Path, Undefined
 from graphql.type.scalars import specified_scalar_types
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gql_server.db import RequestDatabase
+
 Complete = Callable[[Any], Any]
+QUERY = OperationType.QUERY
 # The built-in scalar types (a custom scalar could be named like one).
 STANDARD = frozenset(specified_scalar_types.values())
 
@@ -217,6 +221,10 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
             return _alive(this).track_async_work(*a, **k)
 
         self.async_helpers = GraphQLResolveInfoHelpers(gather=gather, track=track)
+        # Only a query keeps one connection for the whole request (db.RequestDatabase).
+        database = getattr(self.context_value, "pool", None)
+        if isinstance(database, RequestDatabase) and self.operation.operation != QUERY:
+            database.stop_holding()
 
     def complete_iterable_value(
         self,

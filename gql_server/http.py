@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from starlette.requests import Request
@@ -28,7 +28,7 @@ from strawberry.types.graphql import OperationType
 
 from gql_server.auth import Actor, MalformedAuthorization, bearer_token
 from gql_server.context import Context, Loaders
-from gql_server.db import UNAVAILABLE_ERRORS, Pool
+from gql_server.db import UNAVAILABLE_ERRORS, Pool, RequestDatabase
 from gql_server.errors import (
     BAD_REQUEST,
     METHOD_NOT_ALLOWED,
@@ -234,15 +234,22 @@ class GraphQLEndpoint:
             allowed = {OperationType.QUERY, OperationType.MUTATION}
         else:
             raise HttpError(METHOD_NOT_ALLOWED, Allow="GET, POST")
-        actor = await authenticate(request.headers.get("authorization"), state.pool)
-        context = Context(
-            pool=state.pool,
-            settings=state.settings,
-            passwords=state.passwords,
-            actor=actor,
-            loaders=Loaders(state.pool),
-        )
-        return await self._execute(params, context, allowed, media)
+        # One connection for the request's statements (db.RequestDatabase): it
+        # has the Pool methods the code calls, hence the cast.
+        database = RequestDatabase(state.pool)
+        pool = cast(Pool, database)
+        try:
+            actor = await authenticate(request.headers.get("authorization"), pool)
+            context = Context(
+                pool=pool,
+                settings=state.settings,
+                passwords=state.passwords,
+                actor=actor,
+                loaders=Loaders(pool),
+            )
+            return await self._execute(params, context, allowed, media)
+        finally:
+            await database.close()
 
     def _wants_graphiql(self, request: Request) -> bool:
         accept = request.headers.get("accept", "")

@@ -110,3 +110,36 @@ def test_a_connection_left_broken_by_asyncpg_leaves_the_pool(
             await pool.close()
 
     asyncio.run(scenario())
+
+
+def test_a_request_runs_its_statements_on_one_connection_and_never_holds_two(
+    empty_dsn: str,
+) -> None:
+    async def scenario() -> None:
+        pool = await db.create_pool(empty_dsn, min_size=1, max_size=1)
+        try:
+            request = db.RequestDatabase(pool)
+            first = await request.fetchval("SELECT pg_backend_pid()")
+            # Statements fired together (DataLoaders) run one after another on it.
+            pids = await asyncio.gather(*(request.fetchval("SELECT pg_backend_pid()")
+                                          for _ in range(5)))  # fmt: skip
+            assert set(pids) == {first}
+            # A transaction gives the kept connection back first: with a pool of
+            # one, waiting for a second one would never end.
+            async with asyncio.timeout(5), request.acquire() as conn, conn.transaction():
+                assert await conn.fetchval("SELECT 1") == 1
+            assert await request.fetchval("SELECT 2") == 2  # kept again
+            request.stop_holding()  # a mutation: a pooled connection per statement
+            assert await request.fetchval("SELECT 3") == 3
+            async with asyncio.timeout(5), pool.acquire() as other:  # nothing kept
+                assert await other.fetchval("SELECT 4") == 4
+            await request.close()
+            held = db.RequestDatabase(pool)
+            await held.fetchval("SELECT 5")
+            await held.close()  # the end of the request gives it back
+            async with asyncio.timeout(5), pool.acquire() as other:
+                assert await other.fetchval("SELECT 6") == 6
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
