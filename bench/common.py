@@ -39,10 +39,15 @@ def server(dsn: str, *, workers: int = 1) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def server_process(dsn: str, *, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Like server(), also yielding the process (to watch its memory)."""
+def server_process(dsn: str, *, workers: int = 1, fast_paths: bool = True
+                   ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:  # fmt: skip
+    """Like server(), also yielding the process (to watch its memory).
+
+    fast_paths=False: GQL_SERVER_FAST_PATHS=false, graphql-core's and Strawberry's
+    general execution and coercion (the same answers, slower)."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": dsn, "GQL_SERVER_POOL_MAX_SIZE": "10"}
+    env = {**os.environ, "DATABASE_URL": dsn, "GQL_SERVER_POOL_MAX_SIZE": "10",
+           "GQL_SERVER_FAST_PATHS": str(fast_paths).lower()}  # fmt: skip
     command = [sys.executable, "-m", "gql_server", "serve", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--workers", str(workers)],

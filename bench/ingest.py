@@ -282,6 +282,8 @@ def main() -> None:
     parser.add_argument("--spread", type=int, default=200,
                         help="collector: sessions one player's batches cover")  # fmt: skip
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--plain", action="store_true",
+                        help="the server with GQL_SERVER_FAST_PATHS=false")  # fmt: skip
     parser.add_argument("--read-interval", type=float, default=0.25,
                         help="seconds between the host's reads of the whole event")  # fmt: skip
     args = parse_event_args(parser, quick_seconds=10.0, seconds=30.0)
@@ -289,7 +291,9 @@ def main() -> None:
         args.batch = 100 if args.shape == "heartbeats" else 1000
     with ExitStack() as stack:
         dsn, event_id = quick_or_given(stack, args)
-        url, process = stack.enter_context(server_process(dsn, workers=args.workers))
+        url, process = stack.enter_context(
+            server_process(dsn, workers=args.workers, fast_paths=not args.plain)
+        )
         asyncio.run(run(dsn, url, process.pid, event_id, args))
 
 

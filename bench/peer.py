@@ -12,7 +12,10 @@ event is compared field by field between the two answers (pages of 100; the
 first page is the one measured). Then the two run interleaved, A B A B for
 --rounds rounds: for each server, latencies at concurrency 1 and requests/s
 at --concurrency, each for --seconds, with the server's CPU per request read
-from /proc. The last line has the ratios ours/theirs (medians over rounds).
+from /proc. A third server, ours with GQL_SERVER_FAST_PATHS=false (plain
+graphql-core and Strawberry execution over the same SQL), runs in the same
+rounds unless --no-plain, so the line before the last gives fast / plain. The
+last line has the ratios ours/theirs (medians over rounds).
 
 The peer does no authentication (it is the tool a team would put in front of
 these tables); ours checks the bearer token, the event and the host's role on
@@ -253,12 +256,16 @@ async def run_one(server: Server, seconds: float, concurrency: int) -> dict[str,
     return figures
 
 
-async def measure(ours: Server, theirs: Server, args: argparse.Namespace) -> None:
+async def measure(ours: Server, theirs: Server, plain: Server | None,
+                  args: argparse.Namespace) -> None:  # fmt: skip
     compared = await compare(ours, theirs)
+    if plain is not None:
+        await compare(plain, theirs)  # the general path answers the same
     print(f"machine: {machine()}; {compared} sessions equal field by field in both answers")
-    results: dict[str, list[dict[str, float]]] = {ours.name: [], theirs.name: []}
+    servers = [ours, theirs, *([plain] if plain is not None else [])]
+    results: dict[str, list[dict[str, float]]] = {s.name: [] for s in servers}
     for round_ in range(1, args.rounds + 1):
-        for server in (ours, theirs):
+        for server in servers:
             figures = await run_one(server, args.seconds, args.concurrency)
             results[server.name].append(figures)
             print(f"  round {round_} {server.name:<11} " + " ".join(
@@ -273,6 +280,11 @@ async def measure(ours: Server, theirs: Server, args: argparse.Namespace) -> Non
               f" server CPU per page {m['c1_cpu_ms']:.2f} / {m[f'{c}_cpu_ms']:.2f} ms"
               f" (c=1 / c={args.concurrency})")  # fmt: skip
     a, b = medians[ours.name], medians[theirs.name]
+    if plain is not None:
+        p = medians[plain.name]
+        print(f"fast_over_plain_p50={a['c1_p50_ms'] / p['c1_p50_ms']:.2f}"
+              f" fast_over_plain_rps_c{args.concurrency}={a[f'{c}_rps'] / p[f'{c}_rps']:.2f}"
+              f" fast_over_plain_cpu_c1={a['c1_cpu_ms'] / p['c1_cpu_ms']:.2f}")  # fmt: skip
     print(f"ratio_p50={a['c1_p50_ms'] / b['c1_p50_ms']:.2f}"
           f" ratio_p99={a['c1_p99_ms'] / b['c1_p99_ms']:.2f}"
           f" ratio_rps_c{args.concurrency}={a[f'{c}_rps'] / b[f'{c}_rps']:.2f}"
@@ -285,6 +297,8 @@ def main() -> None:
     parser = event_parser(__doc__, seconds_help="per measurement")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--no-plain", action="store_true",
+                        help="leave out our server with the fast paths off")  # fmt: skip
     args = parse_event_args(parser, quick_seconds=3.0, seconds=15.0)
     install_peer()
     with ExitStack() as stack:
@@ -298,7 +312,13 @@ def main() -> None:
                       lambda d: d["event"]["sessions"])  # fmt: skip
         theirs = Server("PostGraphile", peer_url, peer.pid, THEIRS, str(event_id), {},
                         lambda d: d["allSessions"])  # fmt: skip
-        asyncio.run(measure(ours, theirs, args))
+        plain = None
+        if not args.no_plain:
+            plain_url, plain_process = stack.enter_context(server_process(dsn, fast_paths=False))
+            plain = Server("plain", plain_url, plain_process.pid, OURS, event_id,
+                           {"Authorization": f"Bearer {login(plain_url, HOST_EMAIL, PASSWORD)}"},
+                           lambda d: d["event"]["sessions"])  # fmt: skip
+        asyncio.run(measure(ours, theirs, plain, args))
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, ge=10)
     # Off: graphql-core's and Strawberry's general execution, variable coercion
     # and input conversion instead of the fast paths (same answers, slower;
-    # bench/read.py and bench/ingest.py print both).
+    # bench/peer.py measures both in the same rounds, bench/ingest.py --plain).
     fast_paths: bool = True
     introspection: bool = True  # GQL_SERVER_INTROSPECTION=false turns it off
     graphiql: bool = True  # GQL_SERVER_GRAPHIQL=false: GET /graphql in a browser is 400
