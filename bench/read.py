@@ -151,7 +151,7 @@ async def limit_pages(pool: Pool, event_id: int, first: int, pages: int) -> int:
         size += len(orjson.dumps({"data": {"event": {"sessions": {"nodes": nodes}}}}))
         if len(rows) <= first:
             break
-        after = (page[-1]["sort_key_0"], page[-1]["sort_key_1"])
+        after = repo.sort_key(page[-1], "START_TIME_ASC")
     return size
 
 

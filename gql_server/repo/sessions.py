@@ -159,6 +159,23 @@ ORDER_KEYS: dict[str, tuple[list[str], str]] = {
     "LIVE_VIEWS_DESC": ([LIVE_VIEWS_KEY, "s.id"], "ASC"),
 }
 
+# Where a row of list_sessions holds each part of its key: a column it has
+# anyway, or sort_key_N for an expression (decoding start_time and id twice
+# was a quarter of the page's fetch cost).
+KEY_COLUMNS: dict[str, tuple[str, str]] = {
+    "START_TIME_ASC": ("start_time", "id"),
+    "START_TIME_DESC": ("start_time", "id"),
+    "TITLE_ASC": ("sort_key_0", "id"),
+    "LIVE_VIEWS_DESC": ("sort_key_0", "id"),
+}
+
+
+def sort_key(row: asyncpg.Record, order: str) -> tuple[Any, Any]:
+    """The keyset position of a list_sessions row (what a cursor encodes)."""
+    first, second = KEY_COLUMNS[order]
+    return row[first], row[second]
+
+
 SEARCH_CONDITION = "($2::text IS NULL OR s.title ILIKE $2)"
 
 
@@ -196,12 +213,13 @@ async def list_sessions(
     starts_before: datetime | None = None,
     with_stats: bool = False,
 ) -> list[asyncpg.Record]:
-    """One page of an event's sessions, each row with its key (`sort_key_0`, `sort_key_1`).
+    """One page of an event's sessions, each row with its key (`sort_key(row, order)`).
 
     with_stats: each row also carries its counters (STATS_COLUMNS), read in
     the same statement (the page joins session_stats anyway, for its order).
     """
     keys, direction = ORDER_KEYS[order]
+    key_columns = KEY_COLUMNS[order]
     params: list[Any] = [event_id, title_pattern(search), limit]
     where = f"s.event_id = $1 AND {SEARCH_CONDITION}"
     if after is not None:
@@ -209,10 +227,15 @@ async def list_sessions(
         where += f" AND ({', '.join(keys)}) {op} ($4, $5)"
         params += list(after)
     where += _window(params, starts_after, starts_before)
-    stats = f" {STATS_COLUMNS}," if with_stats else ""
+    stats = f", {STATS_COLUMNS}" if with_stats else ""
+    # A key that is not a column of the row already comes as its own column.
+    extra = "".join(
+        f", {expr} AS {column}"
+        for expr, column in zip(keys, key_columns, strict=True)
+        if column.startswith("sort_key")
+    )
     sql = (
-        f"SELECT {SESSION_COLUMNS},{stats}"
-        f" {keys[0]} AS sort_key_0, {keys[1]} AS sort_key_1"
+        f"SELECT {SESSION_COLUMNS}{stats}{extra}"
         " FROM sessions s JOIN session_stats st"
         "   ON st.event_id = s.event_id AND st.session_id = s.id"
         f" WHERE {where}"

@@ -221,7 +221,7 @@ class SessionPage:
     def cursor(self, index: int) -> str:
         """The cursor of rows[index] (made on demand: most pages only need the last)."""
         row = self.rows[index]
-        return encode_cursor(self.order, self.scope, (row["sort_key_0"], row["sort_key_1"]))
+        return encode_cursor(self.order, self.scope, repo.sort_key(row, self.order))
 
 
 async def list_sessions(
