@@ -37,6 +37,7 @@ from common import RawClient, cpu_seconds, login, machine, median, percentile, s
 from generate import HOST_EMAIL, PASSWORD, event_parser, parse_event_args, quick_or_given
 
 from gql_server.db import create_pool
+from gql_server.repo.sessions import ANALYTICS_CONDITION
 from gql_server.repo.verify import find_rollup_mismatches
 
 RECORD = "mutation($s: [WatchSegmentInput!]!) { recordWatch(segments: $s) { accepted } }"
@@ -205,11 +206,8 @@ async def run(dsn: str, url: str, server_pid: int, event_id: int, args: Any) -> 
     # Heartbeats: only sessions of unknown duration (nothing clipped); a
     # collector's runs are clipped client-side, so any session with analytics.
     rows = await pool.fetch(
-        "SELECT id, video_duration FROM sessions WHERE event_id = $1"
-        " AND ($2 OR video_duration IS NULL)"
-        " AND format NOT IN ('WORKSHOP', 'MEET_UP')"
-        " AND stream_provider IN ('YOUTUBE', 'VIMEO', 'VOXEET', 'TOKBOX', 'DIRECT_UPLOAD')"
-        " ORDER BY id",
+        "SELECT s.id, s.video_duration FROM sessions s WHERE s.event_id = $1"
+        f" AND ($2 OR s.video_duration IS NULL) AND {ANALYTICS_CONDITION} ORDER BY s.id",
         event_id, not heartbeats)  # fmt: skip
     sessions = {str(r["id"]): r["video_duration"] for r in rows}
     targets = list(sessions)

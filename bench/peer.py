@@ -54,8 +54,10 @@ def _sql_set(values: frozenset[str]) -> str:
 
 
 # The API's fields, as docs/metrics.md and gql_server/analytics/rules.py define
-# them. `duration` is null without a video; the analytics fields are null
-# without analytics; avgAttendedDuration is live seconds over live viewers.
+# them, written out here rather than taken from gql_server/repo (the field by
+# field comparison is then a check of the server, not of itself). `duration`
+# is null without a video; the analytics fields are null without analytics;
+# avgAttendedDuration is live seconds over live viewers.
 VIEW = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
 DROP VIEW IF EXISTS {SCHEMA}.sessions;
