@@ -143,9 +143,9 @@ async def limit_pages(pool: Pool, event_id: int, first: int, pages: int) -> int:
     after, size = None, 0
     for _ in range(pages):
         # One statement, rows with their counters: as the server reads a page.
-        rows = await repo.list_sessions(pool, event_id=event_id, order="START_TIME_ASC",
-                                        search=None, after=after, limit=first + 1,
-                                        with_stats=True)  # fmt: skip
+        query = repo.PageQuery(event_id=event_id, order="START_TIME_ASC", search=None,
+                               after=after, limit=first + 1)  # fmt: skip
+        rows = await repo.list_sessions(pool, query, with_stats=True)
         page = rows[:first]
         nodes = [_node(r, r) for r in page]
         size += len(orjson.dumps({"data": {"event": {"sessions": {"nodes": nodes}}}}))

@@ -2,6 +2,7 @@
 
 import contextlib
 import functools
+import weakref
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -204,6 +205,11 @@ class Context:
     connection_params: Any = None
     # The socket a subscription runs on (subscriptions.py); else None.
     websocket: WebSocket | None = None
+    # Whether the result is serialized by orjson, so that lists the database
+    # rendered may go into it as they are (execution.JsonList): HTTP only.
+    json_lists: bool = False
+    # The operation's executor (set by execution.FastListExecutor, weakly).
+    executor: "weakref.ref[Any] | None" = None
 
     async def end_connection(self, code: int, reason: str) -> None:
         """Close the subscription's socket, if it is one and still open."""

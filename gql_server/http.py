@@ -246,6 +246,7 @@ class GraphQLEndpoint:
                 passwords=state.passwords,
                 actor=actor,
                 loaders=Loaders(pool),
+                json_lists=True,  # _json_response: orjson
             )
             return await self._execute(params, context, allowed, media)
         finally:

@@ -4,7 +4,9 @@ Random queries over the sessions connection (aliases, named and inline
 fragments, @include/@skip, __typename, repeated fields, nested objects) are
 executed with both schemas and their JSON compared; so are lists the fast
 loop must hand back (a null in a non-null field, a value that fails to
-serialize), with their errors and paths.
+serialize), with their errors and paths. Pages whose nodes PostgreSQL
+renders (execution.JsonList) are compared the same way, down to whether a
+number is printed as an int or a float.
 """
 
 import random
@@ -12,20 +14,24 @@ from enum import Enum
 from typing import Any
 
 import orjson
+import pytest
 import strawberry
 from conftest import Api
-from helpers import create_session, make_world, record, sign_up
+from helpers import World, create_session, make_world, record, sign_up
 
 from gql_server.auth import Actor
 from gql_server.context import Context, Loaders
 from gql_server.db import Pool
 from gql_server.execution import FastListExecutor
 from gql_server.schema import create_schema, format_error
+from gql_server.services import sessions as sessions_service
 from gql_server.settings import Settings
 
 LEAVES = ["id", "sessionId", "title", "startTime", "endTime", "format", "streamProvider",
           "duration", "registeredUserCount", "attendeeCount", "analyticsAvailable",
-          "liveViews", "recordingViews", "avgAttendedDuration", "__typename"]  # fmt: skip
+          "liveViews", "recordingViews", "avgAttendedDuration", "__typename", "asOf",
+          "avgRecordingDuration", "liveEngagement", "recordingEngagement",
+          "noShowCount", "views10: liveViews(minSeconds: 10)"]  # fmt: skip
 WATCH = ["live", "recording", "total", "__typename"]
 
 
@@ -35,7 +41,8 @@ def random_selection(rng: random.Random, fragments: list[str]) -> str:
         choice = rng.random()
         if choice < 0.6:
             field = rng.choice(LEAVES)
-            alias = f"a{rng.randint(0, 3)}_{field.strip('_')}: " if rng.random() < 0.3 else ""
+            aliased = ":" not in field and rng.random() < 0.3
+            alias = f"a{rng.randint(0, 3)}_{field.strip('_')}: " if aliased else ""
             if alias and rng.random() < 0.5:
                 alias = ""  # same field twice without alias: merged
             directive = ""
@@ -75,49 +82,148 @@ def random_query(rng: random.Random) -> str:
 
 
 def as_json(result: Any) -> bytes:
+    """The result as a client reads it: rendered lists (orjson.Fragment) parsed too."""
     errors = [format_error(e) for e in result.errors or []]
-    return orjson.dumps({"data": result.data, "errors": errors}, option=orjson.OPT_SORT_KEYS)
+    data = orjson.loads(orjson.dumps(result.data))
+    return orjson.dumps({"data": data, "errors": errors}, option=orjson.OPT_SORT_KEYS)
 
 
-def test_random_queries_give_identical_json_both_ways(api: Api) -> None:
-    world = make_world(api)
-    rng = random.Random(99)
+@pytest.fixture
+def rendered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each page the resolver asked PostgreSQL to render: whether it could."""
+    results: list[bool] = []
+    render = sessions_service.list_sessions_json
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        page = await render(*args, **kwargs)
+        results.append(page is not None)
+        return page
+
+    monkeypatch.setattr(sessions_service, "list_sessions_json", spy)
+    return results
+
+
+def create_sessions(api: Api, world: World, rng: random.Random) -> list[str]:
+    """Sessions of every kind, some with fractions of a second in their times, and
+    one to three viewers each (averages and engagements whole and fractional)."""
     providers = [("MAIN_STAGE", "YOUTUBE"), ("EXPO", "ZOOM"), ("WORKSHOP", None),
-                 ("BREAK", "VIMEO"), ("OTHER", "DIRECT_UPLOAD")]  # fmt: skip
-    for i in range(12):
+                 ("BREAK", "VIMEO"), ("OTHER", "DIRECT_UPLOAD"), ("EXPO", None)]  # fmt: skip
+    created = []
+    for i in range(14):
         fmt, provider = providers[i % len(providers)]
+        fraction = rng.choice(["", ".5", ".000001", f".{rng.randint(0, 999999):06d}"])
         session = create_session(
             api, world.super_token, world.event_id, title=f"S{i % 5}", format=fmt,
             streamProvider=provider, videoDuration=rng.choice([None, 20, 600]),
+            startTime=f"2026-12-0{1 + i % 3}T09:00:0{i % 10}{fraction}+00:00",
+            endTime="2026-12-05T10:00:00+00:00",
         )  # fmt: skip
         if provider in ("YOUTUBE", "VIMEO", "DIRECT_UPLOAD"):
-            record(api, sign_up(api)[1], session, "LIVE", (0, rng.randint(1, 90)))
-    fast, general = create_schema(), create_schema(Settings(fast_paths=False))
-    assert fast.execution_context_class is FastListExecutor
+            for _ in range(rng.randint(1, 3)):
+                viewer = sign_up(api)[1]
+                record(api, viewer, session, "LIVE", (0, rng.randint(1, 90)))
+                if rng.random() < 0.5:
+                    record(api, viewer, session, "RECORDING", (0, rng.randint(1, 90)))
+        created.append(session)
+    return created
+
+
+class Compare:
+    """Runs documents with the fast schema (rendered pages allowed, as over HTTP) and
+    the general one, on the app's pool, and checks that their JSON is the same."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.fast, self.general = create_schema(), create_schema(Settings(fast_paths=False))
+        assert self.fast.execution_context_class is FastListExecutor
+
+    def run(self, queries: list[str], variables: list[dict[str, Any]]) -> list[Any]:
+        async def compare(pool: Pool) -> list[Any]:
+            actor = Actor(1, "root@example.com", "Root", True, b"")
+            state = self.api.client.app.state  # type: ignore[attr-defined]
+
+            def context() -> Context:
+                return Context(pool=pool, settings=state.settings, passwords=state.passwords,
+                               actor=actor, loaders=Loaders(pool), json_lists=True)  # fmt: skip
+
+            answers = []
+            for values in variables:
+                for query in queries:
+                    one = await self.fast.execute(query, values, context_value=context())
+                    two = await self.general.execute(query, values, context_value=context())
+                    assert as_json(one) == as_json(two), (query, values)
+                    answers.append(orjson.loads(as_json(one)))
+            return answers
+
+        return self.api.run(compare)
+
+
+def test_random_queries_give_identical_json_both_ways(api: Api, rendered: list[bool]) -> None:
+    world = make_world(api)
+    rng = random.Random(99)
+    create_sessions(api, world, rng)
     queries = [random_query(rng) for _ in range(150)]
+    # The same documents again with @include/@skip flipped: list plans are
+    # cached per document and must follow the fields each request selects.
+    flipped = {"e": world.event_id, "yes": False, "no": True}
+    answers = Compare(api).run(queries, [{"e": world.event_id}, flipped, {"e": world.event_id}])
+    assert len(answers) == 3 * len(queries)
+    assert all(answer["data"] is not None for answer in answers)
+    # Both ways were taken: nodes alone rendered by PostgreSQL (but not with
+    # fields it cannot render: noShowCount, liveViews(minSeconds)), with edges not.
+    assert 100 < len(rendered) < 3 * len(queries) - 100 and all(rendered)
 
-    async def compare(pool: Pool) -> int:
-        actor = Actor(1, "root@example.com", "Root", True, b"")
-        state = api.client.app.state  # type: ignore[attr-defined]
 
-        def context() -> Context:
-            return Context(pool=pool, settings=state.settings, passwords=state.passwords,
-                           actor=actor, loaders=Loaders(pool))  # fmt: skip
+def test_values_postgresql_cannot_print_exactly_take_the_object_path(
+    api: Api, rendered: list[bool]
+) -> None:
+    world = make_world(api)
+    live, recording = create_sessions(api, world, random.Random(7))[:2]
 
-        compared = 0
-        # The same documents again with @include/@skip flipped: list plans are
-        # cached per document and must follow the fields each request selects.
-        flipped = {"e": world.event_id, "yes": False, "no": True}
-        for variables in ({"e": world.event_id}, flipped, {"e": world.event_id}):
-            for query in queries:
-                one = await fast.execute(query, variables, context_value=context())
-                two = await general.execute(query, variables, context_value=context())
-                assert as_json(one) == as_json(two), (query, variables)
-                assert one.data is not None, (query, one.errors)
-                compared += 1
-        return compared
+    async def inflate(pool: Pool) -> None:
+        # Over 32 bits (an Int error), and past what a double divides exactly.
+        for session, seconds in ((live, 3_000_000_000), (recording, 2 * 10**15)):
+            await pool.execute(
+                "UPDATE session_stats SET live_seconds = $2, live_viewers = 3"
+                " WHERE session_id = $1", int(session), seconds,
+            )  # fmt: skip
 
-    assert api.run(compare) == 3 * len(queries)
+    api.run(inflate)
+    page = "query($e: ID!) {{ event(id: $e) {{ sessions(first: 50) {{ nodes {{ {} }} }} }} }}"
+    queries = [page.format(f) for f in ("id watchTime { live }", "id watchTime { total }",
+                                        "avgAttendedDuration", "liveEngagement")]  # fmt: skip
+    answers = Compare(api).run([*queries, page.format("id title")], [{"e": world.event_id}])
+    assert rendered == [False, False, False, False, True]
+    assert [len(answer["errors"]) for answer in answers] == [1, 1, 0, 0, 0]
+    assert answers[0]["errors"][0]["path"][-1] == "live"
+
+
+def test_rendered_pages_page_like_the_object_path(api: Api, rendered: list[bool]) -> None:
+    world = make_world(api)
+    create_sessions(api, world, random.Random(3))
+    query = """query($e: ID!, $after: String, $o: SessionOrder, $s: String, $a: DateTime) {
+      event(id: $e) { sessions(first: 2, after: $after, orderBy: $o, search: $s,
+                               startsAfter: $a) {
+        pageInfo { hasNextPage endCursor } nodes { id } %s } } }"""
+    for order in ("START_TIME_ASC", "START_TIME_DESC", "TITLE_ASC", "LIVE_VIEWS_DESC"):
+        for search, starts_after in ((None, None), ("S", "2026-12-02T00:00:00+00:00")):
+            walks = []
+            for edges in ("", "edges { cursor }"):  # rendered by PostgreSQL, or not
+                after, walk = None, []
+                while True:
+                    values = {"e": world.event_id, "after": after, "o": order, "s": search,
+                              "a": starts_after}  # fmt: skip
+                    got = api.data(query % edges, values, world.super_token)["event"]["sessions"]
+                    walk.append((got["nodes"], got["pageInfo"]))
+                    if edges:
+                        assert got["pageInfo"]["endCursor"] == got["edges"][-1]["cursor"]
+                    if not got["pageInfo"]["hasNextPage"]:
+                        break
+                    after = got["pageInfo"]["endCursor"]
+                walks.append(walk)
+            assert walks[0] == walks[1], (order, search)
+            assert len(walks[0]) > 1
+    assert rendered and all(rendered)
 
 
 @strawberry.enum

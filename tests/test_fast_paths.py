@@ -18,11 +18,14 @@ from strawberry.types.arguments import convert_arguments as convert
 
 from gql_server import coercion
 from gql_server.app import create_app
-from gql_server.execution import FastListExecutor
+from gql_server.execution import FastListExecutor, JsonList
 from gql_server.types.root import resolve_record_watch_fast
 
 PAGE = """query($e: ID!) { event(id: $e) { sessions(first: 100) { nodes {
   id title liveViews watchTime { live } } } } }"""
+# With edges the nodes are objects (an edge holds the same node): the compiled plan.
+EDGES_PAGE = """query($e: ID!) { event(id: $e) { sessions(first: 100) {
+  edges { node { id title liveViews watchTime { live } } } } } }"""
 
 
 @pytest.fixture
@@ -61,10 +64,38 @@ def test_a_page_of_sessions_takes_the_compiled_list_plan(
     for title in ("A", "B", "C"):
         create_session(api, world.event_admin_token, world.event_id, title=title)
     compiled_coercions.clear()
+    page = api.data(EDGES_PAGE, {"e": world.event_id}, world.super_token)
+    assert [e["node"]["title"] for e in page["event"]["sessions"]["edges"]] == ["A", "B", "C"]
+    assert "event.sessions.edges" not in general_lists
+    assert compiled_coercions == [True]  # {"e": ...} went through the compiled plan
+
+
+@pytest.fixture
+def rendered_lists(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the lists completed from JSON the database rendered."""
+    completed: list[str] = []
+    complete = FastListExecutor.complete_iterable_value
+
+    def spy(self: Any, item_type: Any, fields: Any, info: Any, path: Any, items: Any,
+            *rest: Any) -> Any:  # fmt: skip
+        if isinstance(items, JsonList):
+            completed.append(".".join(str(key) for key in path.as_list()))
+        return complete(self, item_type, fields, info, path, items, *rest)
+
+    monkeypatch.setattr(FastListExecutor, "complete_iterable_value", spy)
+    return completed
+
+
+def test_a_page_of_nodes_is_rendered_by_postgresql(
+    api: Api, general_lists: list[str], rendered_lists: list[str]
+) -> None:
+    world = make_world(api)
+    for title in ("A", "B", "C"):
+        create_session(api, world.event_admin_token, world.event_id, title=title)
     page = api.data(PAGE, {"e": world.event_id}, world.super_token)
     assert [n["title"] for n in page["event"]["sessions"]["nodes"]] == ["A", "B", "C"]
+    assert rendered_lists == ["event.sessions.nodes"]
     assert "event.sessions.nodes" not in general_lists
-    assert compiled_coercions == [True]  # {"e": ...} went through the compiled plan
 
 
 @pytest.fixture
@@ -128,6 +159,6 @@ def test_with_fast_paths_off_the_general_paths_give_the_same_numbers(
     got = sessions_by_id(api, world.super_token, world.event_id)[session]
     assert got["liveViews"] == 1 and got["recordingViews"] == 0
     assert got["watchTime"] == {"live": 40, "recording": 5, "total": 45}
-    assert "event.sessions.nodes" in general_lists
+    assert "event.sessions.nodes" in general_lists  # not rendered by PostgreSQL either
     assert compiled_coercions == []  # graphql-core coerced every request itself
     assert any("segments" in args for args in converted)

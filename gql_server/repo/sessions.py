@@ -1,9 +1,11 @@
 """Sessions, their counters, registrations and joins."""
 
+import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -201,47 +203,250 @@ def _window(
     return condition
 
 
+@dataclass(frozen=True)
+class PageQuery:
+    """Which page of an event's sessions: its order, search, keyset start and window."""
+
+    event_id: int
+    order: str
+    search: str | None
+    after: Sequence[Any] | None
+    limit: int
+    starts_after: datetime | None = None
+    starts_before: datetime | None = None
+
+    def parts(self) -> tuple[str, str, list[Any]]:
+        """FROM .. WHERE, ORDER BY and the parameters ($3 is the limit)."""
+        keys, direction = ORDER_KEYS[self.order]
+        params: list[Any] = [self.event_id, title_pattern(self.search), self.limit]
+        where = f"s.event_id = $1 AND {SEARCH_CONDITION}"
+        if self.after is not None:
+            op = ">" if direction == "ASC" else "<"
+            where += f" AND ({', '.join(keys)}) {op} ($4, $5)"
+            params += list(self.after)
+        where += _window(params, self.starts_after, self.starts_before)
+        source = (
+            "FROM sessions s JOIN session_stats st"
+            "   ON st.event_id = s.event_id AND st.session_id = s.id"
+            f" WHERE {where}"
+        )
+        return source, ", ".join(f"{k} {direction}" for k in keys), params
+
+    def key_columns(self) -> str:
+        """A key that is not a column of the row already comes as its own column."""
+        keys, _ = ORDER_KEYS[self.order]
+        return "".join(
+            f", {expr} AS {column}"
+            for expr, column in zip(keys, KEY_COLUMNS[self.order], strict=True)
+            if column.startswith("sort_key")
+        )
+
+
 async def list_sessions(
-    db: Executor,
-    *,
-    event_id: int,
-    order: str,
-    search: str | None,
-    after: Sequence[Any] | None,
-    limit: int,
-    starts_after: datetime | None = None,
-    starts_before: datetime | None = None,
-    with_stats: bool = False,
+    db: Executor, page: PageQuery, *, with_stats: bool = False
 ) -> list[asyncpg.Record]:
     """One page of an event's sessions, each row with its key (`sort_key(row, order)`).
 
     with_stats: each row also carries its counters (STATS_COLUMNS), read in
     the same statement (the page joins session_stats anyway, for its order).
     """
-    keys, direction = ORDER_KEYS[order]
-    key_columns = KEY_COLUMNS[order]
-    params: list[Any] = [event_id, title_pattern(search), limit]
-    where = f"s.event_id = $1 AND {SEARCH_CONDITION}"
-    if after is not None:
-        op = ">" if direction == "ASC" else "<"
-        where += f" AND ({', '.join(keys)}) {op} ($4, $5)"
-        params += list(after)
-    where += _window(params, starts_after, starts_before)
+    source, order_by, params = page.parts()
     stats = f", {STATS_COLUMNS}" if with_stats else ""
-    # A key that is not a column of the row already comes as its own column.
-    extra = "".join(
-        f", {expr} AS {column}"
-        for expr, column in zip(keys, key_columns, strict=True)
-        if column.startswith("sort_key")
+    columns = f"{SESSION_COLUMNS}{stats}{page.key_columns()}"
+    return await db.fetch(f"SELECT {columns} {source} ORDER BY {order_by} LIMIT $3", *params)
+
+
+class RenderedField(Protocol):
+    """One key of a JSON object list_sessions_json renders (execution.JsonField)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def attribute(self) -> str: ...
+    @property
+    def nested(self) -> "Sequence[RenderedField] | None": ...
+    @property
+    def typename(self) -> str | None: ...
+
+
+def _iso(column: str) -> str:
+    """A timestamptz as the API prints it (datetime.isoformat() in UTC)."""
+    utc = f"{column} AT TIME ZONE 'UTC'"
+    return (
+        f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS')"""
+        f" || CASE WHEN date_trunc('second', {column}) = {column} THEN ''"
+        f" ELSE to_char({utc}, '.US') END || '+00:00'"
     )
-    sql = (
-        f"SELECT {SESSION_COLUMNS}{stats}{extra}"
-        " FROM sessions s JOIN session_stats st"
-        "   ON st.event_id = s.event_id AND st.session_id = s.id"
-        f" WHERE {where}"
-        f" ORDER BY {', '.join(f'{k} {direction}' for k in keys)} LIMIT $3"
+
+
+def _float(value: str) -> str:
+    """A double as JSON the way orjson prints it: 100.0, not PostgreSQL's 100
+    (JSON readers would give an int). The value must be below 1e15 (ok)."""
+    return (
+        f"CASE WHEN {value} = trunc({value}) THEN (trunc({value})::numeric::text || '.0')::json"
+        f" ELSE to_json({value}) END"
     )
-    return await db.fetch(sql, *params)
+
+
+def _average(seconds: str, viewers: str) -> str:
+    """rules.average_attended: a double division of two exact ints is correctly rounded."""
+    return _float(
+        f"CASE WHEN p.available THEN CASE WHEN p.{viewers} = 0 THEN 0::float8"
+        f" ELSE p.{seconds}::float8 / p.{viewers} END END"
+    )
+
+
+def _engagement(seconds: str, viewers: str) -> str:
+    """rules.engagement: 100 x seconds / (duration x viewers), null without a duration."""
+    return _float(
+        f"CASE WHEN p.available AND p.video_duration IS NOT NULL THEN"
+        f" CASE WHEN p.{viewers} = 0 THEN 0::float8 ELSE 100 * p.{seconds}::float8"
+        f" / (p.video_duration::bigint * p.{viewers}) END END"
+    )
+
+
+INT32 = "BETWEEN -2147483648 AND 2147483647"
+# Doubles hold integers exactly up to 2^53: below that, the SQL division
+# rounds once, as Python's int / int does.
+EXACT = 9007199254740992
+
+
+def _exact_engagement(seconds: str, viewers: str) -> str:
+    return f"p.{seconds} < {EXACT // 100} AND p.video_duration::bigint * p.{viewers} <= {EXACT}"
+
+
+# What each attribute of a Session is in a rendered page row p: the SQL of its
+# JSON value, exactly what the object path (services.sessions.session_numbers,
+# types.sessions.Session) prints, and when that SQL is exact. A row where a
+# condition fails (an Int over 32 bits, a double that would round twice) makes
+# the caller take the object path, which reports or prints it as always.
+SESSION_JSON: dict[str, tuple[str, str | None]] = {
+    "id": ("p.id::text", None),
+    "session_id": ("p.id::text", None),
+    "title": ("p.title", None),
+    "start_time": (_iso("p.start_time"), "isfinite(p.start_time)"),
+    "end_time": (_iso("p.end_time"), "isfinite(p.end_time)"),
+    "format": ("p.format", None),
+    "stream_provider": ("p.stream_provider", None),
+    "duration": ("CASE WHEN p.has_video THEN p.video_duration END", None),
+    "analytics_available": ("p.available", None),
+    "registered_user_count": ("p.registered_count", None),
+    "attendee_count": ("p.attendee_count", None),
+    "stored_live_views": ("CASE WHEN p.available THEN p.live_views END", None),
+    "stored_recording_views": ("CASE WHEN p.available THEN p.recording_views END", None),
+    "avg_attended_duration": (_average("live_seconds", "live_viewers"), "p.live_seconds < 1e15"),
+    "avg_recording_duration": (
+        _average("recording_seconds", "recording_viewers"),
+        "p.recording_seconds < 1e15",
+    ),
+    "live_engagement": (
+        _engagement("live_seconds", "live_viewers"),
+        _exact_engagement("live_seconds", "live_viewers"),
+    ),
+    "recording_engagement": (
+        _engagement("recording_seconds", "recording_viewers"),
+        _exact_engagement("recording_seconds", "recording_viewers"),
+    ),
+    "as_of": (_iso("p.updated_at"), "isfinite(p.updated_at)"),
+}
+# Those that are the session's own columns, not its counters'.
+OWN_ATTRIBUTES = frozenset(
+    {"id", "session_id", "title", "start_time", "end_time", "format", "stream_provider",
+     "duration", "analytics_available"}
+)  # fmt: skip
+# The attributes of its WatchTime (null without analytics).
+WATCH_TIME_JSON: dict[str, str] = {
+    "live": "p.live_seconds",
+    "recording": "p.recording_seconds",
+    "total": "p.live_seconds + p.recording_seconds",
+}
+# Attributes by the name of the type they belong to, for execution.json_selection.
+RENDERABLE = {
+    "Session": frozenset([*SESSION_JSON, "watch_time"]),
+    "WatchTime": frozenset(WATCH_TIME_JSON),
+}
+HAS_VIDEO = (
+    f"(s.format <> all({_sql_text_array(NETWORKING_FORMATS)}) AND s.stream_provider IS NOT NULL)"
+)
+_KEY = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,62}")
+
+
+def _key(key: str) -> str:
+    # Response keys are GraphQL names (the parser's rule), checked again here
+    # because they become identifiers and literals of the SQL text.
+    if not _KEY.fullmatch(key):
+        raise ValueError(f"not a GraphQL name: {key!r}")
+    return key
+
+
+def _watch_time(fields: Sequence[RenderedField], ok: list[str]) -> str:
+    parts = []
+    for field in fields:
+        if field.typename is not None:
+            parts.append(f"'{_key(field.key)}', '{field.typename}'::text")
+            continue
+        value = WATCH_TIME_JSON[field.attribute]
+        ok.append(f"{value} {INT32}")
+        parts.append(f"'{_key(field.key)}', {value}")
+    return f"CASE WHEN p.available THEN json_build_object({', '.join(parts)}) END"
+
+
+def _columns(selection: Sequence[RenderedField], ok: list[str]) -> str:
+    columns = []
+    for field in selection:
+        if field.typename is not None:
+            value = f"'{_key(field.typename)}'::text"
+        elif field.nested is not None:
+            assert field.attribute == "watch_time", field.attribute
+            value = _watch_time(field.nested, ok)
+        else:
+            value, condition = SESSION_JSON[field.attribute]
+            if condition is not None:
+                ok.append(condition)
+        columns.append(f'{value} AS "{_key(field.key)}"')
+    return ", ".join(columns)
+
+
+@functools.lru_cache(maxsize=256)
+def _json_page_sql(selection: tuple[RenderedField, ...], page_shape: tuple[Any, ...]) -> str:
+    order, source, order_by, key_columns = page_shape
+    ok: list[str] = []
+    columns = _columns(selection, ok)
+    first, second = KEY_COLUMNS[order]
+    # The counters only when something selected is made of them.
+    counted = any(f.typename is None and f.attribute not in OWN_ATTRIBUTES for f in selection)
+    stats = f", {STATS_COLUMNS}" if counted else ""
+    return f"""
+WITH page AS (
+    SELECT {SESSION_COLUMNS}{stats}{key_columns},
+           coalesce({ANALYTICS_CONDITION}, false) AS available, {HAS_VIDEO} AS has_video,
+           row_number() OVER (ORDER BY {order_by}) AS n
+    {source} ORDER BY {order_by} LIMIT $3
+)
+SELECT shown.nodes, shown.ok, (SELECT count(*) FROM page) AS fetched,
+       last.{first} AS key_0, last.{second} AS key_1
+FROM (
+    SELECT coalesce(json_agg(x ORDER BY p.n), '[]')::text AS nodes,
+           coalesce(bool_and({" AND ".join(ok) or "true"}), true) AS ok, count(*) AS shown
+    FROM page p CROSS JOIN LATERAL (SELECT {columns}) x
+    WHERE p.n < $3
+) shown LEFT JOIN page last ON last.n = shown.shown
+"""
+
+
+async def list_sessions_json(
+    db: Executor, page: PageQuery, selection: Sequence[RenderedField]
+) -> asyncpg.Record:
+    """A page of sessions (`page.limit` rows, one of which only tells that there are
+    more) as the JSON array of the API's objects for `selection`, rendered by
+    PostgreSQL: nodes (text of the first limit - 1 rows), ok (false: some row's
+    value cannot be rendered exactly; take list_sessions), fetched (rows found),
+    key_0 and key_1 (the last shown row's key, as sort_key gives it)."""
+    source, order_by, params = page.parts()
+    shape = (page.order, source, order_by, page.key_columns())
+    row = await db.fetchrow(_json_page_sql(tuple(selection), shape), *params)
+    assert row is not None
+    return row
 
 
 async def count_sessions(

@@ -1,5 +1,6 @@
 """Creating, changing and listing sessions; registrations and joins."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -224,6 +225,29 @@ class SessionPage:
         return encode_cursor(self.order, self.scope, repo.sort_key(row, self.order))
 
 
+def _page_query(
+    *, event_id: int, first: int, after: str | None, search: str | None, order: str,
+    window: Window,
+) -> tuple[repo.PageQuery, str | None]:  # fmt: skip
+    """The page asked for (one row more than `first`: is there a next page?) and the
+    scope its cursors carry; 400 for a bad size, search, window or cursor."""
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise bad_input(f"first must be between 1 and {MAX_PAGE_SIZE}")
+    search = text.valid_search(search)
+    scope = window.validated().scope(search)
+    start = decode_cursor(after, order, scope) if after is not None else None
+    query = repo.PageQuery(
+        event_id=event_id,
+        order=order,
+        search=search,
+        after=start,
+        limit=first + 1,
+        starts_after=window.starts_after,
+        starts_before=window.starts_before,
+    )
+    return query, scope
+
+
 async def list_sessions(
     db: Executor,
     *,
@@ -235,24 +259,53 @@ async def list_sessions(
     window: Window = ANY_TIME,
     with_stats: bool = False,
 ) -> SessionPage:
-    if not 1 <= first <= MAX_PAGE_SIZE:
-        raise bad_input(f"first must be between 1 and {MAX_PAGE_SIZE}")
-    search = text.valid_search(search)
-    scope = window.validated().scope(search)
-    start = decode_cursor(after, order, scope) if after is not None else None
-    rows = await repo.list_sessions(
-        db,
-        event_id=event_id,
-        order=order,
-        search=search,
-        after=start,
-        limit=first + 1,
-        starts_after=window.starts_after,
-        starts_before=window.starts_before,
-        with_stats=with_stats,
+    query, scope = _page_query(
+        event_id=event_id, first=first, after=after, search=search, order=order, window=window
     )
+    rows = await repo.list_sessions(db, query, with_stats=with_stats)
     return SessionPage(
         rows=rows[:first], has_next_page=len(rows) > first, order=order, scope=scope
+    )
+
+
+# What list_sessions_json can render: attribute names by type name.
+RENDERABLE = repo.RENDERABLE
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """A page of sessions as the JSON array of its nodes (see list_sessions_json)."""
+
+    nodes: str
+    has_next_page: bool
+    end_cursor: str | None
+
+
+async def list_sessions_json(
+    db: Executor,
+    *,
+    event_id: int,
+    first: int,
+    after: str | None,
+    search: str | None,
+    order: str,
+    window: Window = ANY_TIME,
+    selection: Sequence[repo.RenderedField],
+) -> RenderedPage | None:
+    """The page list_sessions gives, its nodes rendered by PostgreSQL for `selection`
+    (the same JSON as the object path); None when some value cannot be rendered
+    exactly there (the caller then takes list_sessions, which reports it)."""
+    query, scope = _page_query(
+        event_id=event_id, first=first, after=after, search=search, order=order, window=window
+    )
+    row = await repo.list_sessions_json(db, query, selection)
+    if not row["ok"]:
+        return None
+    end_cursor = None
+    if row["key_1"] is not None:  # the last shown session's id
+        end_cursor = encode_cursor(order, scope, (row["key_0"], row["key_1"]))
+    return RenderedPage(
+        nodes=row["nodes"], has_next_page=row["fetched"] > first, end_cursor=end_cursor
     )
 
 

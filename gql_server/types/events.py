@@ -1,12 +1,14 @@
 """Event and its sessions connection."""
 
+import functools
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import asyncpg
 import strawberry
 
 from gql_server.context import Info
+from gql_server.execution import JsonList, json_selection
 from gql_server.services import analytics as analytics_service
 from gql_server.services import events as events_service
 from gql_server.services import sessions as service
@@ -120,12 +122,33 @@ class Event:
     ) -> SessionConnection:
         order = (order_by or SessionOrder.START_TIME_ASC).value
         window = Window(starts_after, starts_before)
+        size = 100 if first is None else first
+        connection = functools.partial(
+            SessionConnection, event_id=int(self.id), search=search, window=window
+        )
+        # Nodes whose every field PostgreSQL can print come as its JSON text.
+        selection = json_selection(
+            info._raw_info, "nodes", excluded=EDGES, renderable=service.RENDERABLE
+        )
+        if selection is not None:
+            rendered = await service.list_sessions_json(
+                info.context.pool, event_id=int(self.id), first=size, after=after,
+                search=search, order=order, window=window, selection=selection,
+            )  # fmt: skip
+            if rendered is not None:
+                return connection(
+                    page_info=PageInfo(
+                        has_next_page=rendered.has_next_page, end_cursor=rendered.end_cursor
+                    ),
+                    nodes=cast(list[Session], JsonList(rendered.nodes)),
+                    edges=[],
+                )
         # The counters come with the page (one statement, not two) when selected.
         with_stats = selects_any(info, STATS_FIELDS)
         page = await service.list_sessions(
             info.context.pool,
             event_id=int(self.id),
-            first=100 if first is None else first,
+            first=size,
             after=after,
             search=search,
             order=order,
@@ -140,16 +163,13 @@ class Event:
         edges = []
         if selects_any(info, EDGES):
             edges = [SessionEdge(cursor=page.cursor(i), node=n) for i, n in enumerate(nodes)]
-        return SessionConnection(
+        return connection(
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 end_cursor=page.cursor(len(nodes) - 1) if nodes else None,
             ),
             nodes=nodes,
             edges=edges,
-            event_id=int(self.id),
-            search=search,
-            window=window,
         )
 
     @strawberry.field(
