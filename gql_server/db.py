@@ -265,6 +265,10 @@ async def create_pool(
         init=init,
         reset=_rollback_only,
         connection_class=GuardedConnection,
+        # Doubles print with their shortest exact digits (the default since
+        # PostgreSQL 12, but a server may set less): pages rendered as JSON
+        # by PostgreSQL (repo.sessions.SESSION_JSON) rely on it.
+        server_settings={"extra_float_digits": "1"},
         timeout=5,  # connecting
         command_timeout=command_timeout,
     )

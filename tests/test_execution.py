@@ -103,6 +103,10 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return results
 
 
+# Titles JSON must escape (quotes, backslashes, a tab) or keep as they are.
+TITLES = ["", ' "quoted" \\ back\tslash', " ü 💡 </script>"]
+
+
 def create_sessions(api: Api, world: World, rng: random.Random) -> list[str]:
     """Sessions of every kind, some with fractions of a second in their times, and
     one to three viewers each (averages and engagements whole and fractional)."""
@@ -113,7 +117,7 @@ def create_sessions(api: Api, world: World, rng: random.Random) -> list[str]:
         fmt, provider = providers[i % len(providers)]
         fraction = rng.choice(["", ".5", ".000001", f".{rng.randint(0, 999999):06d}"])
         session = create_session(
-            api, world.super_token, world.event_id, title=f"S{i % 5}", format=fmt,
+            api, world.super_token, world.event_id, title=f"S{i % 5}" + TITLES[i % 3], format=fmt,
             streamProvider=provider, videoDuration=rng.choice([None, 20, 600]),
             startTime=f"2026-12-0{1 + i % 3}T09:00:0{i % 10}{fraction}+00:00",
             endTime="2026-12-05T10:00:00+00:00",

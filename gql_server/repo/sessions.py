@@ -270,21 +270,22 @@ class RenderedField(Protocol):
 
 
 def _iso(column: str) -> str:
-    """A timestamptz as the API prints it (datetime.isoformat() in UTC)."""
+    """A timestamptz as the API prints it (datetime.isoformat() in UTC), as JSON."""
     utc = f"{column} AT TIME ZONE 'UTC'"
     return (
-        f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS')"""
+        f"""'"' || to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS')"""
         f" || CASE WHEN date_trunc('second', {column}) = {column} THEN ''"
-        f" ELSE to_char({utc}, '.US') END || '+00:00'"
+        f""" ELSE to_char({utc}, '.US') END || '+00:00"'"""
     )
 
 
 def _float(value: str) -> str:
     """A double as JSON the way orjson prints it: 100.0, not PostgreSQL's 100
-    (JSON readers would give an int). The value must be below 1e15 (ok)."""
+    (JSON readers would give an int). The value must be below 1e15 (ok);
+    the shortest exact digits come from extra_float_digits = 1 (db.create_pool)."""
     return (
-        f"CASE WHEN {value} = trunc({value}) THEN (trunc({value})::numeric::text || '.0')::json"
-        f" ELSE to_json({value}) END"
+        f"CASE WHEN {value} = trunc({value}) THEN trunc({value})::numeric::text || '.0'"
+        f" ELSE ({value})::text END"
     )
 
 
@@ -305,6 +306,14 @@ def _engagement(seconds: str, viewers: str) -> str:
     )
 
 
+def _string(value: str) -> str:
+    return f"to_json({value})::text"
+
+
+def _number(value: str) -> str:
+    return f"({value})::text"  # ints and booleans print as JSON does
+
+
 INT32 = "BETWEEN -2147483648 AND 2147483647"
 # Doubles hold integers exactly up to 2^53: below that, the SQL division
 # rounds once, as Python's int / int does.
@@ -316,24 +325,25 @@ def _exact_engagement(seconds: str, viewers: str) -> str:
 
 
 # What each attribute of a Session is in a rendered page row p: the SQL of its
-# JSON value, exactly what the object path (services.sessions.session_numbers,
-# types.sessions.Session) prints, and when that SQL is exact. A row where a
-# condition fails (an Int over 32 bits, a double that would round twice) makes
-# the caller take the object path, which reports or prints it as always.
+# JSON text (SQL null for JSON null), exactly what the object path
+# (services.sessions.session_numbers, types.sessions.Session) prints, and when
+# that SQL is exact. A row where a condition fails (an Int over 32 bits, a
+# double that would round twice) makes the caller take the object path, which
+# reports or prints it as always.
 SESSION_JSON: dict[str, tuple[str, str | None]] = {
-    "id": ("p.id::text", None),
-    "session_id": ("p.id::text", None),
-    "title": ("p.title", None),
+    "id": (_string("p.id::text"), None),
+    "session_id": (_string("p.id::text"), None),
+    "title": (_string("p.title"), None),
     "start_time": (_iso("p.start_time"), "isfinite(p.start_time)"),
     "end_time": (_iso("p.end_time"), "isfinite(p.end_time)"),
-    "format": ("p.format", None),
-    "stream_provider": ("p.stream_provider", None),
-    "duration": ("CASE WHEN p.has_video THEN p.video_duration END", None),
-    "analytics_available": ("p.available", None),
-    "registered_user_count": ("p.registered_count", None),
-    "attendee_count": ("p.attendee_count", None),
-    "stored_live_views": ("CASE WHEN p.available THEN p.live_views END", None),
-    "stored_recording_views": ("CASE WHEN p.available THEN p.recording_views END", None),
+    "format": (_string("p.format"), None),
+    "stream_provider": (_string("p.stream_provider"), None),
+    "duration": (_number("CASE WHEN p.has_video THEN p.video_duration END"), None),
+    "analytics_available": (_number("p.available"), None),
+    "registered_user_count": (_number("p.registered_count"), None),
+    "attendee_count": (_number("p.attendee_count"), None),
+    "stored_live_views": (_number("CASE WHEN p.available THEN p.live_views END"), None),
+    "stored_recording_views": (_number("CASE WHEN p.available THEN p.recording_views END"), None),
     "avg_attended_duration": (_average("live_seconds", "live_viewers"), "p.live_seconds < 1e15"),
     "avg_recording_duration": (
         _average("recording_seconds", "recording_viewers"),
@@ -373,45 +383,57 @@ _KEY = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,62}")
 
 def _key(key: str) -> str:
     # Response keys are GraphQL names (the parser's rule), checked again here
-    # because they become identifiers and literals of the SQL text.
+    # because they become literals of the SQL text.
     if not _KEY.fullmatch(key):
         raise ValueError(f"not a GraphQL name: {key!r}")
     return key
 
 
-def _watch_time(fields: Sequence[RenderedField], ok: list[str]) -> str:
-    parts = []
-    for field in fields:
-        if field.typename is not None:
-            parts.append(f"'{_key(field.key)}', '{field.typename}'::text")
-            continue
-        value = WATCH_TIME_JSON[field.attribute]
-        ok.append(f"{value} {INT32}")
-        parts.append(f"'{_key(field.key)}', {value}")
-    return f"CASE WHEN p.available THEN json_build_object({', '.join(parts)}) END"
+def _object(members: list[tuple[str, str]]) -> str:
+    """A JSON object's text from (key, JSON text or SQL null) pairs."""
+    parts = [f"""'{"{" if i == 0 else ","}"{_key(k)}":' || coalesce({v}, 'null')"""
+             for i, (k, v) in enumerate(members)]  # fmt: skip
+    return " || ".join(parts) + " || '}'" if parts else "'{}'"
 
 
-def _columns(selection: Sequence[RenderedField], ok: list[str]) -> str:
-    columns = []
+def _typename(name: str) -> str:
+    return f"""'"{_key(name)}"'"""
+
+
+def _render(selection: Sequence[RenderedField], ok: list[str]) -> str:
+    """The SQL of one session's JSON text for `selection`; adds what must hold to `ok`."""
+    members = []
     for field in selection:
         if field.typename is not None:
-            value = f"'{_key(field.typename)}'::text"
+            value = _typename(field.typename)
         elif field.nested is not None:
             assert field.attribute == "watch_time", field.attribute
-            value = _watch_time(field.nested, ok)
+            value = f"CASE WHEN p.available THEN {_watch_time(field.nested, ok)} END"
         else:
             value, condition = SESSION_JSON[field.attribute]
             if condition is not None:
                 ok.append(condition)
-        columns.append(f'{value} AS "{_key(field.key)}"')
-    return ", ".join(columns)
+        members.append((field.key, value))
+    return _object(members)
+
+
+def _watch_time(selection: Sequence[RenderedField], ok: list[str]) -> str:
+    members = []
+    for field in selection:
+        if field.typename is not None:
+            members.append((field.key, _typename(field.typename)))
+            continue
+        value = WATCH_TIME_JSON[field.attribute]
+        ok.append(f"{value} {INT32}")
+        members.append((field.key, _number(value)))
+    return _object(members)
 
 
 @functools.lru_cache(maxsize=256)
 def _json_page_sql(selection: tuple[RenderedField, ...], page_shape: tuple[Any, ...]) -> str:
     order, source, order_by, key_columns = page_shape
     ok: list[str] = []
-    columns = _columns(selection, ok)
+    node = _render(selection, ok)
     first, second = KEY_COLUMNS[order]
     # The counters only when something selected is made of them.
     counted = any(f.typename is None and f.attribute not in OWN_ATTRIBUTES for f in selection)
@@ -426,10 +448,9 @@ WITH page AS (
 SELECT shown.nodes, shown.ok, (SELECT count(*) FROM page) AS fetched,
        last.{first} AS key_0, last.{second} AS key_1
 FROM (
-    SELECT coalesce(json_agg(x ORDER BY p.n), '[]')::text AS nodes,
+    SELECT '[' || coalesce(string_agg({node}, ',' ORDER BY p.n), '') || ']' AS nodes,
            coalesce(bool_and({" AND ".join(ok) or "true"}), true) AS ok, count(*) AS shown
-    FROM page p CROSS JOIN LATERAL (SELECT {columns}) x
-    WHERE p.n < $3
+    FROM page p WHERE p.n < $3
 ) shown LEFT JOIN page last ON last.n = shown.shown
 """
 
