@@ -427,8 +427,8 @@ class JsonField:
 
 
 JsonSelection = tuple[JsonField, ...]
-# PostgreSQL truncates longer identifiers (NAMEDATALEN - 1); longer response
-# keys take the object path.
+# Response keys become literals of the SQL text (repo.sessions checks them
+# again, up to this length); longer ones take the object path.
 MAX_JSON_KEY = 63
 
 
