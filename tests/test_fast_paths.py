@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import Api, QueryLog, app_settings
-from helpers import RECORD, create_session, make_world, sessions_by_id
+from helpers import RECORD, World, create_session, make_world, sessions_by_id
 from starlette.testclient import TestClient
 from strawberry.schema import schema_converter
 from strawberry.types.arguments import convert_arguments as convert
@@ -57,12 +57,17 @@ def compiled_coercions(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return results
 
 
+def world_with_sessions(api: Api, *titles: str) -> World:
+    world = make_world(api)
+    for title in titles:
+        create_session(api, world.event_admin_token, world.event_id, title=title)
+    return world
+
+
 def test_a_page_of_sessions_takes_the_compiled_list_plan(
     api: Api, general_lists: list[str], compiled_coercions: list[bool]
 ) -> None:
-    world = make_world(api)
-    for title in ("A", "B", "C"):
-        create_session(api, world.event_admin_token, world.event_id, title=title)
+    world = world_with_sessions(api, "A", "B", "C")
     compiled_coercions.clear()
     page = api.data(EDGES_PAGE, {"e": world.event_id}, world.super_token)
     assert [e["node"]["title"] for e in page["event"]["sessions"]["edges"]] == ["A", "B", "C"]
@@ -89,9 +94,7 @@ def rendered_lists(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_a_page_of_nodes_is_rendered_by_postgresql(
     api: Api, general_lists: list[str], rendered_lists: list[str]
 ) -> None:
-    world = make_world(api)
-    for title in ("A", "B", "C"):
-        create_session(api, world.event_admin_token, world.event_id, title=title)
+    world = world_with_sessions(api, "A", "B", "C")
     page = api.data(PAGE, {"e": world.event_id}, world.super_token)
     assert [n["title"] for n in page["event"]["sessions"]["nodes"]] == ["A", "B", "C"]
     assert rendered_lists == ["event.sessions.nodes"]
