@@ -19,6 +19,7 @@ from gql_server.repo import analytics, events, sessions
 from gql_server.repo.analytics import ConcurrencyKey, RetentionKey, ViewerPageArgs, ViewsKey
 from gql_server.services import analytics as analytics_service
 from gql_server.services import webhooks
+from gql_server.services.accounts import TokenLookup
 from gql_server.services.analytics import TimelinePoint
 from gql_server.settings import Settings
 
@@ -210,6 +211,21 @@ class Context:
     json_lists: bool = False
     # The operation's executor (set by execution.FastListExecutor, weakly).
     executor: "weakref.ref[Any] | None" = None
+    # The request's bearer token while it may not be looked up yet (HTTP:
+    # accounts.TokenLookup); `actor` is then None. Resolvers call signed_in().
+    token_lookup: TokenLookup | None = None
+
+    async def signed_in(self) -> Actor | None:
+        """The signed-in actor, None without a token (or with one that is not live)."""
+        if self.actor is None and self.token_lookup is not None:
+            return await self.token_lookup.actor(self.pool)
+        return self.actor
+
+    def claim_token_lookup(self) -> TokenLookup | None:
+        """The token, when the caller is to look it up in its own statement (TokenLookup.claim)."""
+        if self.actor is None and self.token_lookup is not None and self.token_lookup.claim():
+            return self.token_lookup
+        return None
 
     async def end_connection(self, code: int, reason: str) -> None:
         """Close the subscription's socket, if it is one and still open."""

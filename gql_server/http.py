@@ -26,7 +26,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from gql_server.auth import Actor, MalformedAuthorization, bearer_token
+from gql_server.auth import Actor, MalformedAuthorization, bearer_token, hash_token
 from gql_server.context import Context, Loaders
 from gql_server.db import UNAVAILABLE_ERRORS, Pool, RequestDatabase
 from gql_server.errors import (
@@ -40,7 +40,7 @@ from gql_server.errors import (
 )
 from gql_server.headers import graphiql_policy
 from gql_server.schema import Schema, format_error, operation_problem
-from gql_server.services.accounts import actor_for_token
+from gql_server.services.accounts import TokenLookup
 
 log = logging.getLogger(__name__)
 
@@ -239,16 +239,25 @@ class GraphQLEndpoint:
         database = RequestDatabase(state.pool)
         pool = cast(Pool, database)
         try:
-            actor = await authenticate(request.headers.get("authorization"), pool)
+            # Looked up by the first statement that needs it, or after (TokenLookup).
+            lookup = bearer_token_lookup(request.headers.get("authorization"))
             context = Context(
                 pool=pool,
                 settings=state.settings,
                 passwords=state.passwords,
-                actor=actor,
+                actor=None,
                 loaders=Loaders(pool),
                 json_lists=True,  # _json_response: orjson
+                token_lookup=lookup,
             )
-            return await self._execute(params, context, allowed, media)
+            try:
+                response = await self._execute(params, context, allowed, media)
+            finally:
+                # A token that is not live makes the answer 401, whatever the
+                # operation was and however it ended.
+                if lookup is not None and not await lookup.live(pool):
+                    raise HttpError(UNAUTHENTICATED, NOT_SIGNED_IN)
+            return response
         finally:
             await database.close()
 
@@ -296,17 +305,27 @@ class GraphQLEndpoint:
         return _json_response(payload, status, media)
 
 
-async def authenticate(header: str | None, pool: Pool) -> Actor | None:
-    """The signed-in actor; None without a header; HTTP 401 for a bad token."""
+def bearer_token_lookup(header: str | None) -> TokenLookup | None:
+    """The request's token, not looked up yet; None without a header; HTTP 401 for a
+    header that is not `Bearer <token>`."""
     try:
         token = bearer_token(header)
     except MalformedAuthorization:
         raise HttpError(
             UNAUTHENTICATED, "The Authorization header must be 'Bearer <token>'"
         ) from None
-    if token is None:
+    return None if token is None else TokenLookup(hash_token(token))
+
+
+NOT_SIGNED_IN = "The token is invalid, expired or revoked"
+
+
+async def authenticate(header: str | None, pool: Pool) -> Actor | None:
+    """The signed-in actor, looked up now; None without a header; HTTP 401 for a bad token."""
+    lookup = bearer_token_lookup(header)
+    if lookup is None:
         return None
-    actor = await actor_for_token(pool, token)
+    actor = await lookup.actor(pool)
     if actor is None:
-        raise HttpError(UNAUTHENTICATED, "The token is invalid, expired or revoked")
+        raise HttpError(UNAUTHENTICATED, NOT_SIGNED_IN)
     return actor

@@ -1,6 +1,7 @@
 """The Strawberry schema, and how its errors reach clients."""
 
 import functools
+import inspect
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -25,7 +26,15 @@ from strawberry.types import ExecutionContext
 
 from gql_server import coercion
 from gql_server.db import UNAVAILABLE_ERRORS
-from gql_server.errors import BAD_REQUEST, INTERNAL, UNAVAILABLE, ApiError, ErrorKind, bad_input
+from gql_server.errors import (
+    BAD_REQUEST,
+    INTERNAL,
+    UNAUTHENTICATED,
+    UNAVAILABLE,
+    ApiError,
+    ErrorKind,
+    bad_input,
+)
 from gql_server.execution import FastListExecutor
 from gql_server.limits import Limits, check_shape, estimate_cost
 from gql_server.settings import Settings
@@ -210,15 +219,40 @@ def create_schema(settings: Settings | None = None) -> Schema:
         execution_context_class=FastListExecutor if settings.fast_paths else None,
     )
     coercion.install()
+    mutation_type = schema._schema.mutation_type
+    assert mutation_type is not None
     if settings.fast_paths:
         # Mutation.record_watch converts each input object field by field in
         # Strawberry; this resolver takes graphql-core's coerced values.
-        mutation_type = schema._schema.mutation_type
-        assert mutation_type is not None
         mutation_type.fields["recordWatch"].resolve = resolve_record_watch_fast
     else:
         coercion.PLAIN_SCHEMAS.add(schema._schema)
+    for field in mutation_type.fields.values():
+        assert field.resolve is not None
+        field.resolve = token_first(field.resolve)
     return schema
+
+
+def token_first(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    """A Mutation field's resolver, run only once the request's token is known to be live.
+
+    The HTTP endpoint looks a token up lazily (accounts.TokenLookup) and answers 401
+    afterwards if it was not live; a mutation must not write anything first
+    (signUp, login and recordWatch do not otherwise read the actor).
+    """
+
+    @functools.wraps(resolve)
+    async def resolver(root: Any, info: Any, **arguments: Any) -> Any:
+        context = info.context
+        if (
+            getattr(context, "token_lookup", None) is not None
+            and await context.signed_in() is None
+        ):
+            raise ApiError(UNAUTHENTICATED)
+        result = resolve(root, info, **arguments)
+        return await result if inspect.isawaitable(result) else result
+
+    return resolver
 
 
 def export_sdl() -> str:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 from conftest import Api
-from helpers import PASSWORD, login, sign_up
+from helpers import PASSWORD, create_session, login, make_world, sign_up
 
 from gql_server.db import Pool
 
@@ -219,3 +219,54 @@ def test_a_hash_made_with_other_costs_is_upgraded_at_the_next_sign_in(database_d
         assert new_hash.startswith("$argon2id$v=19$m=2048,t=2,p=1$")
         assert new_hash != old_hash
         assert login(after, email)  # the same password still signs in
+
+
+def count(api: Api, statement: str, *args: Any) -> int:
+    async def run(pool: Pool) -> int:
+        found: int = await pool.fetchval(statement, *args)
+        return found
+
+    return api.run(run)
+
+
+def test_a_token_that_is_not_live_is_http_401_whatever_the_request_does(api: Api) -> None:
+    # The token is looked up by the request's first statement that needs it
+    # (accounts.TokenLookup), or after execution when nothing did: the answer
+    # is 401 all the same, and a mutation writes nothing first.
+    world = make_world(api)
+    session = create_session(api, world.event_admin_token, world.event_id)
+    revoked = login(api, "root@example.com")  # the super admin: hosts every event
+    assert api.data("mutation { logout }", token=revoked) == {"logout": True}
+    queries = [
+        ("{ __typename }", None),
+        ("{ me { id } }", None),
+        ("query($e: ID!) { event(id: $e) { id name } }", {"e": world.event_id}),
+        ("query($e: ID!) { event(id: $e) { id } me { id } hostedEvents { id } }",
+         {"e": world.event_id}),
+        ('{ event(id: "not-an-id") { id } }', None),
+        ('{ event(id: "999999") { id } }', None),
+        ("{ nosuchfield }", None),
+        ("{ event(", None),
+        ('mutation { signUp(email: "new@example.com", password: "long enough password",'
+         ' name: "N") { id } }', None),
+        ('mutation { a: login(email: "root@example.com", password: "x") { token }'
+         ' b: logout }', None),
+        ("mutation($s: [WatchSegmentInput!]!) { recordWatch(segments: $s) { accepted } }",
+         {"s": [{"sessionId": session, "mode": "LIVE", "startSecond": 0, "endSecond": 40}]}),
+    ]  # fmt: skip
+    for token in (revoked, "no-such-token"):
+        for query, variables in queries:
+            response = api.post(query, variables, token=token)
+            assert response.status_code == 401, (query, response.text)
+            assert [e["extensions"] for e in response.json()["errors"]] == [
+                {"code": 401, "status": 401}
+            ]
+        get = api.client.get("/graphql", params={"query": "mutation { logout }"},
+                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert get.status_code == 401
+    assert count(api, "SELECT count(*) FROM users WHERE email = 'new@example.com'") == 0
+    assert count(api, "SELECT count(*) FROM watch_segments") == 0
+    assert count(api, "SELECT count(*) FROM login_failures") == 0  # login never ran
+    # The live token of the same user still works, and the event answers.
+    root = login(api, "root@example.com")
+    assert api.data("query($e: ID!) { event(id: $e) { id } }", {"e": world.event_id}, root)

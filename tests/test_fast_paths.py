@@ -120,7 +120,7 @@ def test_a_record_watch_post_takes_the_fast_resolver(
     world = make_world(api)
     session = create_session(api, world.event_admin_token, world.event_id)
     field = api.client.app.state.schema._schema.mutation_type.fields["recordWatch"]  # type: ignore[attr-defined]
-    assert field.resolve is resolve_record_watch_fast
+    assert field.resolve.__wrapped__ is resolve_record_watch_fast  # under schema.token_first
     segments = [{"sessionId": session, "mode": "LIVE", "startSecond": s, "endSecond": s + 15}
                 for s in range(0, 100, 10)]  # fmt: skip
     assert api.data(RECORD, {"s": segments}, world.attendee_token) == {
@@ -147,7 +147,7 @@ def test_with_fast_paths_off_the_general_paths_give_the_same_numbers(
     world = make_world(api)
     session = create_session(api, world.event_admin_token, world.event_id, videoDuration=50)
     field = api.client.app.state.schema._schema.mutation_type.fields["recordWatch"]  # type: ignore[attr-defined]
-    assert field.resolve is not resolve_record_watch_fast
+    assert field.resolve.__wrapped__ is not resolve_record_watch_fast
     segments = [
         {"sessionId": session, "mode": "LIVE", "startSecond": 0, "endSecond": 20},
         {"sessionId": session, "mode": "LIVE", "startSecond": 10, "endSecond": 40},

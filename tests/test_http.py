@@ -197,14 +197,20 @@ def test_a_database_that_cannot_be_reached_is_503(
     async def down(*args: Any, **kwargs: Any) -> None:
         raise ConnectionRefusedError("connection refused")
 
-    monkeypatch.setattr("gql_server.services.events.get_hosted_event", down)
-    error = api.error("query($e: ID!) { event(id: $e) { id } }", {"e": world.event_id},
-                      world.super_token)  # fmt: skip
-    assert error["extensions"] == {"code": 503, "status": 503}
-    monkeypatch.setattr("gql_server.http.actor_for_token", down)
-    response = api.post("{ me { id } }", token=world.super_token)
-    assert response.status_code == 503
-    assert codes(response) == [503]
+    # A field's statement: that field's error (`me` has looked the token up first).
+    monkeypatch.setattr("gql_server.repo.events.get_event_access", down)
+    body = api.gql("query($e: ID!) { me { id } event(id: $e) { id } }", {"e": world.event_id},
+                   world.super_token)  # fmt: skip
+    assert body["data"]["event"] is None and body["data"]["me"]["id"]
+    assert [e["extensions"] for e in body["errors"]] == [{"code": 503, "status": 503}]
+    # The token's lookup, alone or along with the event (accounts.TokenLookup):
+    # the whole request, as when the token cannot be checked.
+    monkeypatch.setattr("gql_server.repo.events.get_event_access_for_token", down)
+    monkeypatch.setattr("gql_server.repo.accounts.get_token_user", down)
+    for query in ("query($e: ID!) { event(id: $e) { id } }", "{ me { id } }", "{ __typename }"):
+        response = api.post(query, {"e": world.event_id}, token=world.super_token)
+        assert response.status_code == 503
+        assert codes(response) == [503]
 
 
 def test_unknown_paths_and_methods_answer_with_codes(api: Api) -> None:

@@ -171,8 +171,8 @@ def test_a_page_with_the_new_fields_costs_a_constant_number_of_statements(api: A
         api.data(query, {"e": world.event_id}, world.event_admin_token)
         return len(api.queries.statements)
 
-    # token, event + roles, page with counters, extras (no-shows, plays), chosen thresholds
-    assert statements(2) == statements(12) == 5
+    # token with event + roles, page with counters, extras (no-shows, plays), chosen thresholds
+    assert statements(2) == statements(12) == 4
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -65,11 +65,18 @@ async def create_token(
     return expires_at
 
 
-GET_SIGNED_IN_USER = """
-SELECT u.id, u.email, u.name, u.is_super_admin, t.expires_at
-FROM auth_tokens t JOIN users u ON u.id = t.user_id
-WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()
-"""
+# The user of a live token $1 (not expired, not revoked), as columns
+# user_id, user_email, user_name, user_is_super_admin, token_expires_at: a
+# statement may read it along with what it is for (repo.events.get_event_access_for_token).
+SIGNED_IN_USER_COLUMNS = (
+    "u.id AS user_id, u.email AS user_email, u.name AS user_name,"
+    " u.is_super_admin AS user_is_super_admin, t.expires_at AS token_expires_at"
+)
+SIGNED_IN_FROM = "auth_tokens t JOIN users u ON u.id = t.user_id"
+SIGNED_IN_WHERE = "t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()"
+GET_SIGNED_IN_USER = (
+    f"SELECT {SIGNED_IN_USER_COLUMNS} FROM {SIGNED_IN_FROM} WHERE {SIGNED_IN_WHERE}"
+)
 
 
 async def get_token_user(db: Executor, *, token_hash: bytes) -> asyncpg.Record | None:

@@ -3,6 +3,7 @@
 import asyncpg
 
 from gql_server.db import Executor
+from gql_server.repo import accounts
 
 
 async def create_organizer(db: Executor, *, name: str) -> asyncpg.Record:
@@ -45,19 +46,38 @@ async def create_event(
     return row
 
 
-GET_EVENT_ACCESS = """
-SELECT e.id, e.organizer_id, e.name, e.attendance,
+def _event_access(user_id: str) -> str:
+    """An event e's columns and the roles of the user `user_id` (SQL) on it."""
+    return f"""e.id, e.organizer_id, e.name, e.attendance,
        EXISTS (SELECT 1 FROM organizer_admins a
-               WHERE a.organizer_id = e.organizer_id AND a.user_id = $2) AS organizer_admin,
+               WHERE a.organizer_id = e.organizer_id AND a.user_id = {user_id}) AS organizer_admin,
        EXISTS (SELECT 1 FROM event_admins a
-               WHERE a.event_id = e.id AND a.user_id = $2) AS event_admin
-FROM events e WHERE e.id = $1
-"""
+               WHERE a.event_id = e.id AND a.user_id = {user_id}) AS event_admin"""
+
+
+GET_EVENT_ACCESS = f"SELECT {_event_access('$2')} FROM events e WHERE e.id = $1"
 
 
 async def get_event_access(db: Executor, *, event_id: int, user_id: int) -> asyncpg.Record | None:
     """The event and the user's roles on it; None if there is no such event."""
     return await db.fetchrow(GET_EVENT_ACCESS, event_id, user_id)
+
+
+# The token's user (accounts.SIGNED_IN_USER_COLUMNS) with the event and the
+# user's roles on it: no row for a token that is not live, null event columns
+# when there is no such event.
+GET_EVENT_ACCESS_FOR_TOKEN = f"""
+SELECT {_event_access("u.id")}, {accounts.SIGNED_IN_USER_COLUMNS}
+FROM {accounts.SIGNED_IN_FROM} LEFT JOIN events e ON e.id = $2
+WHERE {accounts.SIGNED_IN_WHERE}
+"""
+
+
+async def get_event_access_for_token(
+    db: Executor, *, token_hash: bytes, event_id: int | None
+) -> asyncpg.Record | None:
+    """get_event_access and accounts.get_token_user in one statement (see above)."""
+    return await db.fetchrow(GET_EVENT_ACCESS_FOR_TOKEN, token_hash, event_id)
 
 
 async def user_exists(db: Executor, *, user_id: int) -> bool:

@@ -1,5 +1,6 @@
 """Sign-up, sign-in, tokens."""
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -102,20 +103,80 @@ async def login(
     return SignIn(token=token, expires_at=expires_at, user=row)
 
 
-async def actor_for_token(db: Executor, token: str) -> Actor | None:
-    """The user a bearer token signs in; None when it is unknown, expired or revoked."""
-    token_hash = auth.hash_token(token)
-    row = await repo.get_token_user(db, token_hash=token_hash)
+def _actor(row: asyncpg.Record | None, token_hash: bytes) -> Actor | None:
+    """The actor of a row with repo.SIGNED_IN_USER_COLUMNS; None for no row."""
     if row is None:
         return None
     return Actor(
-        user_id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        is_super_admin=row["is_super_admin"],
+        user_id=row["user_id"],
+        email=row["user_email"],
+        name=row["user_name"],
+        is_super_admin=row["user_is_super_admin"],
         token_hash=token_hash,
-        token_expires_at=row["expires_at"],
+        token_expires_at=row["token_expires_at"],
     )
+
+
+async def actor_for_token(db: Executor, token: str) -> Actor | None:
+    """The user a bearer token signs in; None when it is unknown, expired or revoked."""
+    token_hash = auth.hash_token(token)
+    return _actor(await repo.get_token_user(db, token_hash=token_hash), token_hash)
+
+
+class TokenLookup:
+    """A request's bearer token, looked up once, when something first needs its user.
+
+    So that the lookup can ride on the first statement the request makes
+    anyway (the event and the host's roles, services.events.get_hosted_event:
+    one round trip instead of two), the HTTP endpoint does not look the token
+    up before it executes a query; it makes sure afterwards that the token
+    was live, whatever the query read (HTTP 401 otherwise: gql_server/http.py),
+    and a mutation looks it up before its first field (execution.py).
+
+    One lookup per request: whoever claim()s it runs it, in its own statement
+    (repo.SIGNED_IN_WHERE, the hash as $1) or through actor(), and
+    settles it; the others wait for that answer.
+    """
+
+    def __init__(self, token_hash: bytes) -> None:
+        self.token_hash = token_hash
+        self._found: asyncio.Future[Actor | None] | None = None
+
+    def claim(self) -> bool:
+        """Whether the caller is to look the token up (then settle() or fail())."""
+        if self._found is not None:
+            return False
+        self._found = asyncio.get_running_loop().create_future()
+        return True
+
+    def settle(self, row: asyncpg.Record | None) -> Actor | None:
+        """The claimed lookup's answer: a row with repo.SIGNED_IN_USER_COLUMNS, or None."""
+        assert self._found is not None and not self._found.done()
+        actor = _actor(row, self.token_hash)
+        self._found.set_result(actor)
+        return actor
+
+    def fail(self, error: BaseException) -> None:
+        """The claimed lookup failed: whoever waits for it gets `error`."""
+        assert self._found is not None and not self._found.done()
+        self._found.set_exception(error)
+
+    async def live(self, db: Executor) -> bool:
+        """Whether the token signs someone in (looked up now if nothing needed it)."""
+        return await self.actor(db) is not None
+
+    async def actor(self, db: Executor) -> Actor | None:
+        """The token's user; None when it is unknown, expired or revoked."""
+        if self.claim():
+            try:
+                row = await repo.get_token_user(db, token_hash=self.token_hash)
+            except BaseException as error:
+                self.fail(error)
+                raise
+            return self.settle(row)
+        assert self._found is not None
+        # Shielded: a waiter that is cancelled must not cancel the lookup itself.
+        return await asyncio.shield(self._found)
 
 
 async def still_signed_in(db: Executor, actor: Actor | None) -> bool:

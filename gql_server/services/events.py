@@ -9,8 +9,9 @@ from gql_server.auth import Actor, EventRoles
 from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.db import Executor
 from gql_server.errors import EVENT_NOT_FOUND, NOT_FOUND, ApiError, bad_input
-from gql_server.ids import fetch_by_id, get_by_id
+from gql_server.ids import fetch_by_id, get_by_id, parse_id
 from gql_server.repo import events as repo
+from gql_server.services.accounts import TokenLookup
 
 
 async def create_organizer(db: Executor, actor: Actor | None, *, name: str) -> asyncpg.Record:
@@ -56,6 +57,27 @@ async def get_hosted_event(db: Executor, actor: Actor | None, *, event_id: str) 
     """An event the actor hosts: 401, then 4040200, then 4030201."""
     actor = auth.require_actor(actor)
     row, roles = await get_event_with_roles(db, actor, event_id)
+    auth.require_host(actor, roles)
+    return row
+
+
+async def get_hosted_event_looking_up(
+    db: Executor, lookup: TokenLookup, *, event_id: str
+) -> asyncpg.Record:
+    """get_hosted_event for a token not looked up yet, which the caller has claimed
+    (TokenLookup.claim()): the token's user, the event and the roles in one statement."""
+    try:
+        row = await repo.get_event_access_for_token(
+            db, token_hash=lookup.token_hash, event_id=parse_id(event_id)
+        )
+    except BaseException as error:
+        lookup.fail(error)
+        raise
+    actor = auth.require_actor(lookup.settle(row))
+    assert row is not None  # a live token has its row
+    if row["id"] is None:
+        raise ApiError(EVENT_NOT_FOUND)
+    roles = EventRoles(organizer_admin=row["organizer_admin"], event_admin=row["event_admin"])
     auth.require_host(actor, roles)
     return row
 

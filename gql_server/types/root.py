@@ -36,7 +36,12 @@ class Query:
     )
     async def event(self, info: Info, id: strawberry.ID) -> Event | None:
         ctx = info.context
-        return Event.from_row(await events.get_hosted_event(ctx.pool, ctx.actor, event_id=id))
+        lookup = ctx.claim_token_lookup()
+        if lookup is not None:  # the token's lookup goes with the event's statement
+            row = await events.get_hosted_event_looking_up(ctx.pool, lookup, event_id=id)
+        else:
+            row = await events.get_hosted_event(ctx.pool, await ctx.signed_in(), event_id=id)
+        return Event.from_row(row)
 
     @strawberry.field(
         description=(
@@ -46,7 +51,7 @@ class Query:
     )
     async def hosted_events(self, info: Info, first: int = 100) -> list[Event]:
         ctx = info.context
-        rows = await events.hosted_events(ctx.pool, ctx.actor, first=first)
+        rows = await events.hosted_events(ctx.pool, await ctx.signed_in(), first=first)
         return [Event.from_row(row) for row in rows]
 
     @strawberry.field(
@@ -58,12 +63,14 @@ class Query:
     )
     async def watch_session(self, info: Info, session_id: strawberry.ID) -> WatchSession:
         ctx = info.context
-        row = await sessions.get_watch_session(ctx.pool, ctx.actor, session_id=session_id)
+        row = await sessions.get_watch_session(
+            ctx.pool, await ctx.signed_in(), session_id=session_id
+        )
         return WatchSession.from_row(row)
 
     @strawberry.field(description="The signed-in user; null when the request has no token.")
-    def me(self, info: Info) -> User | None:
-        actor = info.context.actor
+    async def me(self, info: Info) -> User | None:
+        actor = await info.context.signed_in()
         if actor is None:
             return None
         return User(
@@ -127,7 +134,7 @@ class Mutation:
 
     @strawberry.mutation(description="Revokes the token that made the request.")
     async def logout(self, info: Info) -> bool:
-        await accounts.logout(info.context.pool, info.context.actor)
+        await accounts.logout(info.context.pool, await info.context.signed_in())
         return True
 
     @strawberry.mutation(
@@ -140,7 +147,9 @@ class Mutation:
         )
     )
     async def erase_user(self, info: Info, user_id: strawberry.ID) -> int:
-        return await erasure.erase_user(info.context.pool, info.context.actor, user_id=user_id)
+        return await erasure.erase_user(
+            info.context.pool, await info.context.signed_in(), user_id=user_id
+        )
 
     @strawberry.mutation(
         description=(
@@ -151,20 +160,22 @@ class Mutation:
     async def delete_my_account(self, info: Info, password: str) -> int:
         ctx = info.context
         return await erasure.delete_my_account(
-            ctx.pool, ctx.passwords, ctx.actor, password=password
+            ctx.pool, ctx.passwords, await ctx.signed_in(), password=password
         )
 
     @strawberry.mutation(description="Super admin only.")
     async def create_organizer(self, info: Info, name: str) -> Organizer:
         ctx = info.context
-        return Organizer.from_row(await events.create_organizer(ctx.pool, ctx.actor, name=name))
+        return Organizer.from_row(
+            await events.create_organizer(ctx.pool, await ctx.signed_in(), name=name)
+        )
 
     @strawberry.mutation(description="Super admin, or an organizer admin of organizerId.")
     async def create_event(self, info: Info, input: CreateEventInput) -> Event:
         ctx = info.context
         row = await events.create_event(
             ctx.pool,
-            ctx.actor,
+            await ctx.signed_in(),
             organizer_id=input.organizer_id,
             name=input.name,
             attendance=input.attendance.value,
@@ -179,7 +190,7 @@ class Mutation:
     ) -> Event:
         ctx = info.context
         row = await events.set_attendance(
-            ctx.pool, ctx.actor, event_id=event_id, attendance=attendance.value
+            ctx.pool, await ctx.signed_in(), event_id=event_id, attendance=attendance.value
         )
         return Event.from_row(row)
 
@@ -195,7 +206,7 @@ class Mutation:
     ) -> AddEventAttendeesPayload:
         ctx = info.context
         added, listed = await events.add_attendees(
-            ctx.pool, ctx.actor, event_id=event_id, emails=emails
+            ctx.pool, await ctx.signed_in(), event_id=event_id, emails=emails
         )
         return AddEventAttendeesPayload(added=added, already_listed=listed)
 
@@ -209,7 +220,9 @@ class Mutation:
         self, info: Info, event_id: strawberry.ID, emails: list[str]
     ) -> int:
         ctx = info.context
-        return await events.remove_attendees(ctx.pool, ctx.actor, event_id=event_id, emails=emails)
+        return await events.remove_attendees(
+            ctx.pool, await ctx.signed_in(), event_id=event_id, emails=emails
+        )
 
     @strawberry.mutation(description="A host of the event.")
     async def create_session(
@@ -217,7 +230,9 @@ class Mutation:
     ) -> Session:
         ctx = info.context
         new = NewSession(**_given(input))
-        row = await sessions.create_session(ctx.pool, ctx.actor, event_id=event_id, session=new)
+        row = await sessions.create_session(
+            ctx.pool, await ctx.signed_in(), event_id=event_id, session=new
+        )
         return await _with_stats(info, Session.from_row(row))
 
     @strawberry.mutation(description="A host of the session's event. Only given fields change.")
@@ -226,7 +241,7 @@ class Mutation:
     ) -> Session:
         ctx = info.context
         row = await sessions.update_session(
-            ctx.pool, ctx.actor, session_id=session_id, changes=_given(input)
+            ctx.pool, await ctx.signed_in(), session_id=session_id, changes=_given(input)
         )
         return await _with_stats(info, Session.from_row(row))
 
@@ -243,7 +258,7 @@ class Mutation:
         ctx = info.context
         row, secret = await webhooks.create_endpoint(
             ctx.pool,
-            ctx.actor,
+            await ctx.signed_in(),
             event_id=input.event_id,
             url=input.url,
             event_types=[t.value for t in input.event_types],
@@ -263,7 +278,7 @@ class Mutation:
             changes["event_types"] = [t.value for t in changes["event_types"]]
         row = await webhooks.update_endpoint(
             ctx.pool,
-            ctx.actor,
+            await ctx.signed_in(),
             endpoint_id=id,
             changes=changes,
             allowed_hosts=ctx.settings.webhook_allowed_hosts,
@@ -278,7 +293,7 @@ class Mutation:
     )
     async def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookSecretPayload:
         ctx = info.context
-        row, secret = await webhooks.rotate_secret(ctx.pool, ctx.actor, endpoint_id=id)
+        row, secret = await webhooks.rotate_secret(ctx.pool, await ctx.signed_in(), endpoint_id=id)
         return WebhookSecretPayload(endpoint=WebhookEndpoint.from_row(row), secret=secret)
 
     @strawberry.mutation(
@@ -289,7 +304,7 @@ class Mutation:
     )
     async def delete_webhook_endpoint(self, info: Info, id: strawberry.ID) -> bool:
         ctx = info.context
-        await webhooks.delete_endpoint(ctx.pool, ctx.actor, endpoint_id=id)
+        await webhooks.delete_endpoint(ctx.pool, await ctx.signed_in(), endpoint_id=id)
         return True
 
     @strawberry.mutation(
@@ -300,7 +315,9 @@ class Mutation:
     )
     async def request_event_report(self, info: Info, event_id: strawberry.ID) -> int:
         ctx = info.context
-        return await webhooks.request_event_report(ctx.pool, ctx.actor, event_id=event_id)
+        return await webhooks.request_event_report(
+            ctx.pool, await ctx.signed_in(), event_id=event_id
+        )
 
     @strawberry.mutation(
         description=(
@@ -310,7 +327,7 @@ class Mutation:
     )
     async def resend_webhook_delivery(self, info: Info, id: strawberry.ID) -> WebhookDelivery:
         ctx = info.context
-        row = await webhooks.resend_delivery(ctx.pool, ctx.actor, delivery_id=id)
+        row = await webhooks.resend_delivery(ctx.pool, await ctx.signed_in(), delivery_id=id)
         return WebhookDelivery.from_row(row)
 
     @strawberry.mutation(description="See the contract for who may grant what.")
@@ -318,7 +335,7 @@ class Mutation:
         ctx = info.context
         await events.grant_role(
             ctx.pool,
-            ctx.actor,
+            await ctx.signed_in(),
             user_id=input.user_id,
             role=input.role.value,
             organizer_id=input.organizer_id,
@@ -333,14 +350,18 @@ class Mutation:
         )
     )
     async def register_for_session(self, info: Info, session_id: strawberry.ID) -> bool:
-        await sessions.register(info.context.pool, info.context.actor, session_id=session_id)
+        await sessions.register(
+            info.context.pool, await info.context.signed_in(), session_id=session_id
+        )
         return True
 
     @strawberry.mutation(
         description="Idempotent. Unknown session: 404800 (allowed off the attendee list too)."
     )
     async def unregister_from_session(self, info: Info, session_id: strawberry.ID) -> bool:
-        await sessions.unregister(info.context.pool, info.context.actor, session_id=session_id)
+        await sessions.unregister(
+            info.context.pool, await info.context.signed_in(), session_id=session_id
+        )
         return True
 
     @strawberry.mutation(
@@ -350,7 +371,9 @@ class Mutation:
         )
     )
     async def join_session(self, info: Info, session_id: strawberry.ID) -> bool:
-        await sessions.join(info.context.pool, info.context.actor, session_id=session_id)
+        await sessions.join(
+            info.context.pool, await info.context.signed_in(), session_id=session_id
+        )
         return True
 
     @strawberry.mutation(
@@ -372,7 +395,9 @@ class Mutation:
             )
             for s in segments
         ]
-        accepted = await watch.record_watch(info.context.pool, info.context.actor, reported)
+        accepted = await watch.record_watch(
+            info.context.pool, await info.context.signed_in(), reported
+        )
         return RecordWatchPayload(accepted=accepted)
 
 
@@ -391,7 +416,9 @@ async def resolve_record_watch_fast(
         watch.ReportedSegment(s["sessionId"], s["mode"].value, s["startSecond"], s["endSecond"])
         for s in segments
     ]
-    accepted = await watch.record_watch(info.context.pool, info.context.actor, reported)
+    accepted = await watch.record_watch(
+        info.context.pool, await info.context.signed_in(), reported
+    )
     return RecordWatchPayload(accepted=accepted)
 
 
