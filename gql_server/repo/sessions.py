@@ -438,20 +438,23 @@ def _json_page_sql(selection: tuple[RenderedField, ...], page_shape: tuple[Any, 
     # The counters only when something selected is made of them.
     counted = any(f.typename is None and f.attribute not in OWN_ATTRIBUTES for f in selection)
     stats = f", {STATS_COLUMNS}" if counted else ""
+    # One pass over the page's rows: `n` numbers them (the aggregates sort by
+    # it), `last` marks the event's last row, and the last row shown is row
+    # limit - 1, or the last row when there are no more.
+    shown = "p.n = $3 - 1 OR (p.last AND p.n < $3)"
     return f"""
-WITH page AS (
+SELECT '[' || coalesce(string_agg({node}, ',' ORDER BY p.n) FILTER (WHERE p.n < $3), '') || ']'
+           AS nodes,
+       coalesce(bool_and({" AND ".join(ok) or "true"}) FILTER (WHERE p.n < $3), true) AS ok,
+       count(*) AS fetched,
+       max(p.{first}) FILTER (WHERE {shown}) AS key_0,
+       max(p.{second}) FILTER (WHERE {shown}) AS key_1
+FROM (
     SELECT {SESSION_COLUMNS}{stats}{key_columns},
            coalesce({ANALYTICS_CONDITION}, false) AS available, {HAS_VIDEO} AS has_video,
-           row_number() OVER (ORDER BY {order_by}) AS n
-    {source} ORDER BY {order_by} LIMIT $3
-)
-SELECT shown.nodes, shown.ok, (SELECT count(*) FROM page) AS fetched,
-       last.{first} AS key_0, last.{second} AS key_1
-FROM (
-    SELECT '[' || coalesce(string_agg({node}, ',' ORDER BY p.n), '') || ']' AS nodes,
-           coalesce(bool_and({" AND ".join(ok) or "true"}), true) AS ok, count(*) AS shown
-    FROM page p WHERE p.n < $3
-) shown LEFT JOIN page last ON last.n = shown.shown
+           row_number() OVER w AS n, (lead(true) OVER w) IS NULL AS last
+    {source} WINDOW w AS (ORDER BY {order_by}) ORDER BY {order_by} LIMIT $3
+) p
 """
 
 
