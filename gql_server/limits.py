@@ -235,6 +235,8 @@ class _CostWalk:
                 value = _argument(node, argument, self.variables)
                 if value is None:
                     value = definition.args[argument].default_value
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)  # graphql-core coerces 1000.0 to the Int 1000
                 size = value if isinstance(value, int) and value > 0 else 1
                 return own + size * below
         field_type = definition.type
