@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from types import CodeType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from graphql import (
@@ -66,6 +66,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from gql_server.db import RequestDatabase
 
 Complete = Callable[[Any], Any]
+T = TypeVar("T")
 QUERY = OperationType.QUERY
 # The built-in scalar types (a custom scalar could be named like one).
 STANDARD = frozenset(specified_scalar_types.values())
@@ -472,6 +473,38 @@ def json_selection(
         executor.middleware_manager and executor.middleware_manager.middlewares
     ):
         return None
+    # The same field nodes with the same Boolean variables select the same
+    # (@include/@skip read only those): the answer is cached (the key holds
+    # the nodes, so their ids stay theirs).
+    key = (
+        tuple(Same(node) for node in info.field_nodes),
+        Same(info.return_type),
+        list_field,
+        excluded,
+        Same(renderable),
+        tuple(
+            (name, value)
+            for name, value in executor.variable_values.coerced.items()
+            if value is None or type(value) is bool
+        ),
+    )
+    if key in _SELECTIONS:
+        _SELECTIONS.move_to_end(key)
+        return _SELECTIONS[key]
+    found = _json_selection(executor, info, list_field, excluded, renderable)
+    _SELECTIONS[key] = found
+    if len(_SELECTIONS) > MAX_CACHED_PLANS:
+        _SELECTIONS.popitem(last=False)
+    return found
+
+
+def _json_selection(
+    executor: FastListExecutor,
+    info: GraphQLResolveInfo[Any],
+    list_field: str,
+    excluded: frozenset[str],
+    renderable: Mapping[str, frozenset[str]],
+) -> JsonSelection | None:
     parent = get_nullable_type(info.return_type)
     if not is_object_type(parent):
         return None
@@ -523,6 +556,29 @@ STORED_ATTRIBUTE = "gql_server.stored_attribute"
 # 1,024 used last are kept, whatever documents clients send.
 _PLANS: collections.OrderedDict[tuple[Any, ...], Complete | None] = collections.OrderedDict()
 MAX_CACHED_PLANS = 1024
+
+
+# json_selection's answers, the 1,024 used last.
+_SELECTIONS: collections.OrderedDict[tuple[Any, ...], JsonSelection | None] = (
+    collections.OrderedDict()
+)
+
+
+class Same(Generic[T]):
+    """A cache key that is its value's identity (AST nodes hash by value, walking
+    their whole subtree); the key holds the value, so its id is not reused while
+    the entry lives."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Same) and other.value is self.value
 
 
 def _alive(executor: "weakref.ref[FastListExecutor]") -> "FastListExecutor":

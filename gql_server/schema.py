@@ -35,7 +35,7 @@ from gql_server.errors import (
     ErrorKind,
     bad_input,
 )
-from gql_server.execution import FastListExecutor
+from gql_server.execution import FastListExecutor, Same
 from gql_server.limits import Limits, check_shape, estimate_cost
 from gql_server.settings import Settings
 from gql_server.types.root import Mutation, Query, Subscription, resolve_record_watch_fast
@@ -114,12 +114,21 @@ def cached_validation(limits: Limits, maxsize: int = 512) -> Validate:
     """
 
     @functools.lru_cache(maxsize=maxsize)
+    def cached(
+        schema: GraphQLSchema,
+        document: Same[DocumentNode],  # the parser cache gives the same one for the same text
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        return check_shape(document.value, limits) or validate_document(
+            schema, document.value, rules
+        )
+
     def validate(
         schema: GraphQLSchema,
         document: DocumentNode,
         rules: tuple[type[ASTValidationRule], ...],
     ) -> list[GraphQLError]:
-        return check_shape(document, limits) or validate_document(schema, document, rules)
+        return cached(schema, Same(document), rules)
 
     return validate
 
@@ -157,7 +166,7 @@ class DocumentLimits(SchemaExtension):
         assert context.graphql_document is not None
         operation = operation_of(context.graphql_document, requested_operation(context))
         assert operation is not None, "checked at validation"
-        self.cost = estimate_cost(
+        self.cost = _cost(
             context.schema._schema, context.graphql_document, operation, context.variables or {}
         )
         if self.cost > self.max_cost:
@@ -174,6 +183,32 @@ class DocumentLimits(SchemaExtension):
         if self.cost is None:
             return {}
         return {"cost": {"requested": self.cost, "limit": self.max_cost}}
+
+
+SCALARS = (str, int, float, bool, type(None))
+
+
+def _cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any],
+) -> int:
+    """limits.estimate_cost, cached while the variables are scalars (a page's are)."""
+    values = tuple(variables.items())
+    if not all(type(value) in SCALARS for _, value in values):
+        return estimate_cost(schema, document, operation, variables)
+    return _cached_cost(schema, Same(document), Same(operation), values)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_cost(
+    schema: GraphQLSchema,
+    document: Same[DocumentNode],
+    operation: Same[OperationDefinitionNode],
+    variables: tuple[tuple[str, Any], ...],
+) -> int:
+    return estimate_cost(schema, document.value, operation.value, dict(variables))
 
 
 def requested_operation(context: ExecutionContext) -> str | None:
