@@ -21,6 +21,7 @@ from gql_server.services import analytics as analytics_service
 from gql_server.services import webhooks
 from gql_server.services.accounts import TokenLookup
 from gql_server.services.analytics import TimelinePoint
+from gql_server.services.sessions import PageAhead
 from gql_server.settings import Settings
 
 K = TypeVar("K", bound=Hashable)
@@ -214,6 +215,8 @@ class Context:
     # The request's bearer token while it may not be looked up yet (HTTP:
     # accounts.TokenLookup); `actor` is then None. Resolvers call signed_in().
     token_lookup: TokenLookup | None = None
+    # A sessions page Query.event read along with the event (types.events.sessions_ahead).
+    page_ahead: PageAhead | None = None
 
     async def signed_in(self) -> Actor | None:
         """The signed-in actor, None without a token (or with one that is not live)."""

@@ -44,7 +44,9 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from graphql import (
+    FieldNode,
     GraphQLEnumType,
+    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -59,6 +61,7 @@ from graphql import (
     is_object_type,
 )
 from graphql.execution.collect_fields import FieldDetails, FieldDetailsList
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 from graphql.type.scalars import specified_scalar_types
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -464,6 +467,88 @@ def json_selection(
     `excluded` (another view of the same items, e.g. edges) is selected too,
     or anything below defers.
     """
+    executor = _rendering_executor(info)
+    if executor is None:
+        return None
+    return _selection_below(
+        executor, tuple(info.field_nodes), info.return_type, list_field, excluded, renderable
+    )
+
+
+@dataclass(frozen=True)
+class FieldAhead:
+    """A field selected below the one being resolved, for a resolver that runs its
+    child's statement along with its own (see field_ahead)."""
+
+    field: GraphQLField
+    field_nodes: tuple[FieldNode, ...]
+    arguments: dict[str, Any]  # graphql-core's coerced values, by GraphQL name
+
+    def json_selection(
+        self,
+        info: GraphQLResolveInfo[Any],
+        list_field: str,
+        *,
+        excluded: frozenset[str],
+        renderable: Mapping[str, frozenset[str]],
+    ) -> JsonSelection | None:
+        """json_selection as this field's own resolver will see it."""
+        executor = _rendering_executor(info)
+        if executor is None:
+            return None
+        return _selection_below(
+            executor, self.field_nodes, self.field.type, list_field, excluded, renderable
+        )
+
+
+def field_ahead(info: GraphQLResolveInfo[Any], name: str) -> FieldAhead | None:
+    """The field `name` below the one being resolved, if it is selected under one
+    key only (after fragments and @include/@skip), with its arguments; None when
+    the fast paths are off or it is not selected so, or its arguments do not coerce."""
+    executor = _rendering_executor(info)
+    if executor is None:
+        return None
+    parent = get_nullable_type(info.return_type)
+    if not is_object_type(parent) or name not in parent.fields:
+        return None
+    key = (tuple(Same(node) for node in info.field_nodes), Same(parent), name,
+           _boolean_variables(executor))  # fmt: skip
+    if key in _CHILDREN:
+        _CHILDREN.move_to_end(key)
+        nodes = _CHILDREN[key]
+    else:
+        nodes = _child_nodes(executor, parent, info.field_nodes, name)
+        _CHILDREN[key] = nodes
+        if len(_CHILDREN) > MAX_CACHED_PLANS:
+            _CHILDREN.popitem(last=False)
+    if nodes is None:
+        return None
+    field_def = parent.fields[name]
+    try:
+        arguments = get_argument_values(field_def, nodes[0], executor.variable_values)
+    except GraphQLError:
+        return None  # the field's own resolution reports it
+    return FieldAhead(field_def, nodes, arguments)
+
+
+def _child_nodes(
+    executor: "FastListExecutor",
+    parent: GraphQLObjectType,
+    field_nodes: Iterable[FieldNode],
+    name: str,
+) -> tuple[FieldNode, ...] | None:
+    own = [FieldDetails(node, None) for node in field_nodes]
+    grouped_field_set, new_defer_usages, _ = executor.collect_subfields(parent, own)
+    if new_defer_usages:
+        return None
+    found = [d for d in grouped_field_set.values() if d[0].node.name.value == name]
+    if len(found) != 1:
+        return None
+    return tuple(d.node for d in found[0])
+
+
+def _rendering_executor(info: GraphQLResolveInfo[Any]) -> "FastListExecutor | None":
+    """The executor, if lists may be rendered by the database in this request."""
     context = info.context
     executor_ref = getattr(context, "executor", None)
     if not getattr(context, "json_lists", False) or executor_ref is None:
@@ -473,25 +558,33 @@ def json_selection(
         executor.middleware_manager and executor.middleware_manager.middlewares
     ):
         return None
-    # The same field nodes with the same Boolean variables select the same
-    # (@include/@skip read only those): the answer is cached (the key holds
-    # the nodes, so their ids stay theirs).
-    key = (
-        tuple(Same(node) for node in info.field_nodes),
-        Same(info.return_type),
-        list_field,
-        excluded,
-        Same(renderable),
-        tuple(
-            (name, value)
-            for name, value in executor.variable_values.coerced.items()
-            if value is None or type(value) is bool
-        ),
+    return executor
+
+
+def _boolean_variables(executor: "FastListExecutor") -> tuple[tuple[str, Any], ...]:
+    """The variables @include/@skip may read: the same nodes with these select the same."""
+    return tuple(
+        (name, value)
+        for name, value in executor.variable_values.coerced.items()
+        if value is None or type(value) is bool
     )
+
+
+def _selection_below(
+    executor: "FastListExecutor",
+    field_nodes: tuple[FieldNode, ...],
+    return_type: GraphQLOutputType,
+    list_field: str,
+    excluded: frozenset[str],
+    renderable: Mapping[str, frozenset[str]],
+) -> JsonSelection | None:
+    # Cached: the key holds the nodes, so their ids stay theirs.
+    key = (tuple(Same(node) for node in field_nodes), Same(return_type), list_field, excluded,
+           Same(renderable), _boolean_variables(executor))  # fmt: skip
     if key in _SELECTIONS:
         _SELECTIONS.move_to_end(key)
         return _SELECTIONS[key]
-    found = _json_selection(executor, info, list_field, excluded, renderable)
+    found = _json_selection(executor, field_nodes, return_type, list_field, excluded, renderable)
     _SELECTIONS[key] = found
     if len(_SELECTIONS) > MAX_CACHED_PLANS:
         _SELECTIONS.popitem(last=False)
@@ -499,16 +592,17 @@ def json_selection(
 
 
 def _json_selection(
-    executor: FastListExecutor,
-    info: GraphQLResolveInfo[Any],
+    executor: "FastListExecutor",
+    field_nodes: tuple[FieldNode, ...],
+    return_type: GraphQLOutputType,
     list_field: str,
     excluded: frozenset[str],
     renderable: Mapping[str, frozenset[str]],
 ) -> JsonSelection | None:
-    parent = get_nullable_type(info.return_type)
+    parent = get_nullable_type(return_type)
     if not is_object_type(parent):
         return None
-    own = [FieldDetails(node, None) for node in info.field_nodes]
+    own = [FieldDetails(node, None) for node in field_nodes]
     grouped_field_set, new_defer_usages, _ = executor.collect_subfields(parent, own)
     if new_defer_usages:
         return None
@@ -558,8 +652,11 @@ _PLANS: collections.OrderedDict[tuple[Any, ...], Complete | None] = collections.
 MAX_CACHED_PLANS = 1024
 
 
-# json_selection's answers, the 1,024 used last.
+# json_selection's and field_ahead's answers, the 1,024 used last of each.
 _SELECTIONS: collections.OrderedDict[tuple[Any, ...], JsonSelection | None] = (
+    collections.OrderedDict()
+)
+_CHILDREN: collections.OrderedDict[tuple[Any, ...], tuple[FieldNode, ...] | None] = (
     collections.OrderedDict()
 )
 

@@ -1,5 +1,8 @@
 """Organizers, events and the roles users hold on them."""
 
+import functools
+from typing import Any
+
 import asyncpg
 
 from gql_server.db import Executor
@@ -73,11 +76,42 @@ WHERE {accounts.SIGNED_IN_WHERE}
 """
 
 
+# Whether the token's user u hosts the event e (auth.is_host, in SQL): what a
+# page read along with the event is guarded by (the caller still checks
+# auth.is_host on the row, as for any event).
+SIGNED_IN_USER_HOSTS = """(u.is_super_admin
+    OR EXISTS (SELECT 1 FROM organizer_admins a
+               WHERE a.organizer_id = e.organizer_id AND a.user_id = u.id)
+    OR EXISTS (SELECT 1 FROM event_admins a WHERE a.event_id = e.id AND a.user_id = u.id))"""
+
+
 async def get_event_access_for_token(
-    db: Executor, *, token_hash: bytes, event_id: int | None
+    db: Executor,
+    *,
+    token_hash: bytes,
+    event_id: int | None,
+    page: tuple[str, list[Any]] | None = None,
 ) -> asyncpg.Record | None:
-    """get_event_access and accounts.get_token_user in one statement (see above)."""
-    return await db.fetchrow(GET_EVENT_ACCESS_FOR_TOKEN, token_hash, event_id)
+    """get_event_access and accounts.get_token_user in one statement (see above).
+
+    page: a statement of one row over the event (its placeholders from $3 on,
+    guarded by SIGNED_IN_USER_HOSTS) and its parameters; its columns come in the
+    same row, with page_read: whether the guard held."""
+    if page is None:
+        return await db.fetchrow(GET_EVENT_ACCESS_FOR_TOKEN, token_hash, event_id)
+    statement, params = page
+    return await db.fetchrow(_with_page(statement), token_hash, event_id, *params)
+
+
+@functools.lru_cache(maxsize=256)
+def _with_page(statement: str) -> str:
+    return f"""
+SELECT {_event_access("u.id")}, {accounts.SIGNED_IN_USER_COLUMNS},
+       {SIGNED_IN_USER_HOSTS} AS page_read, page.*
+FROM {accounts.SIGNED_IN_FROM} LEFT JOIN events e ON e.id = $2
+     LEFT JOIN LATERAL ({statement}) page ON true
+WHERE {accounts.SIGNED_IN_WHERE}
+"""
 
 
 async def user_exists(db: Executor, *, user_id: int) -> bool:

@@ -458,6 +458,23 @@ FROM (
 """
 
 
+def json_page_statement(
+    page: PageQuery, selection: Sequence[RenderedField], *, first_param: int, guard: str
+) -> tuple[str, list[Any]]:
+    """list_sessions_json's statement and parameters for a statement that reads the
+    page along with something else: its placeholders numbered from $first_param,
+    and no rows unless `guard` (SQL over the enclosing statement's columns) holds."""
+    source, order_by, params = page.parts()
+    shape = (page.order, f"{source} AND ({guard})", order_by, page.key_columns())
+    return _renumbered(_json_page_sql(tuple(selection), shape), first_param - 1), params
+
+
+@functools.lru_cache(maxsize=256)
+def _renumbered(sql: str, shift: int) -> str:
+    # Placeholders are the only `$` followed by digits in the SQL this module writes.
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + shift}", sql)
+
+
 async def list_sessions_json(
     db: Executor, page: PageQuery, selection: Sequence[RenderedField]
 ) -> asyncpg.Record:

@@ -1,6 +1,7 @@
 """Organizers, events and roles."""
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -61,14 +62,27 @@ async def get_hosted_event(db: Executor, actor: Actor | None, *, event_id: str) 
     return row
 
 
+class ReadAlong(Protocol):
+    """A one-row statement over the event to run in the event's own statement
+    (services.sessions.PageAhead: the sessions page); `row` gets its columns."""
+
+    row: asyncpg.Record | None
+
+    def statement(self, *, first_param: int, guard: str) -> tuple[str, list[Any]]: ...
+
+
 async def get_hosted_event_looking_up(
-    db: Executor, lookup: TokenLookup, *, event_id: str
+    db: Executor, lookup: TokenLookup, *, event_id: str, along: ReadAlong | None = None
 ) -> asyncpg.Record:
     """get_hosted_event for a token not looked up yet, which the caller has claimed
-    (TokenLookup.claim()): the token's user, the event and the roles in one statement."""
+    (TokenLookup.claim()): the token's user, the event and the roles in one
+    statement, with `along` read in it too (only for a host of the event)."""
+    page = (
+        None if along is None else along.statement(first_param=3, guard=repo.SIGNED_IN_USER_HOSTS)
+    )
     try:
         row = await repo.get_event_access_for_token(
-            db, token_hash=lookup.token_hash, event_id=parse_id(event_id)
+            db, token_hash=lookup.token_hash, event_id=parse_id(event_id), page=page
         )
     except BaseException as error:
         lookup.fail(error)
@@ -79,6 +93,8 @@ async def get_hosted_event_looking_up(
         raise ApiError(EVENT_NOT_FOUND)
     roles = EventRoles(organizer_admin=row["organizer_admin"], event_admin=row["event_admin"])
     auth.require_host(actor, roles)
+    if along is not None and row["page_read"]:
+        along.row = row
     return row
 
 

@@ -281,6 +281,35 @@ class RenderedPage:
     end_cursor: str | None
 
 
+@dataclass
+class PageAhead:
+    """A rendered page that the event's statement reads along with the event
+    (services.events.get_hosted_event_looking_up), for Event.sessions to use."""
+
+    query: repo.PageQuery
+    selection: Sequence[repo.RenderedField]
+    row: asyncpg.Record | None = None  # nodes, ok, fetched, key_0, key_1 once read
+
+    def statement(self, *, first_param: int, guard: str) -> tuple[str, list[Any]]:
+        return repo.json_page_statement(
+            self.query, self.selection, first_param=first_param, guard=guard
+        )
+
+
+def page_ahead(
+    *, event_id: int, first: int, after: str | None, search: str | None, order: str,
+    window: Window, selection: Sequence[repo.RenderedField],
+) -> PageAhead | None:  # fmt: skip
+    """The page list_sessions_json would read, to be read ahead; None for arguments it
+    would refuse (it reports them itself)."""
+    try:
+        query, _ = _page_query(event_id=event_id, first=first, after=after, search=search,
+                               order=order, window=window)  # fmt: skip
+    except ApiError:
+        return None
+    return PageAhead(query, selection)
+
+
 async def list_sessions_json(
     db: Executor,
     *,
@@ -291,14 +320,25 @@ async def list_sessions_json(
     order: str,
     window: Window = ANY_TIME,
     selection: Sequence[repo.RenderedField],
+    ahead: PageAhead | None = None,
 ) -> RenderedPage | None:
     """The page list_sessions gives, its nodes rendered by PostgreSQL for `selection`
     (the same JSON as the object path); None when some value cannot be rendered
-    exactly there (the caller then takes list_sessions, which reports it)."""
+    exactly there (the caller then takes list_sessions, which reports it).
+
+    ahead: a page read already; used if it is this one, for this selection."""
     query, scope = _page_query(
         event_id=event_id, first=first, after=after, search=search, order=order, window=window
     )
-    row = await repo.list_sessions_json(db, query, selection)
+    if (
+        ahead is not None
+        and ahead.row is not None
+        and ahead.query == query
+        and (ahead.selection is selection or ahead.selection == selection)
+    ):
+        row = ahead.row
+    else:
+        row = await repo.list_sessions_json(db, query, selection)
     if not row["ok"]:
         return None
     end_cursor = None

@@ -6,9 +6,11 @@ from typing import Annotated, cast
 
 import asyncpg
 import strawberry
+from strawberry.types.arguments import convert_arguments
 
 from gql_server.context import Info
-from gql_server.execution import JsonList, json_selection
+from gql_server.execution import JsonList, field_ahead, json_selection
+from gql_server.ids import parse_id
 from gql_server.services import analytics as analytics_service
 from gql_server.services import events as events_service
 from gql_server.services import sessions as service
@@ -31,6 +33,48 @@ from gql_server.types.sessions import (
 from gql_server.types.webhooks import WebhookEndpoint
 
 EDGES = frozenset({"edges"})
+
+
+def _page_arguments(
+    first: int | None,
+    order_by: SessionOrder | None,
+    starts_after: datetime | None,
+    starts_before: datetime | None,
+) -> tuple[int, str, Window]:
+    """Event.sessions' size, order and window from its arguments."""
+    order = (order_by or SessionOrder.START_TIME_ASC).value
+    return (100 if first is None else first), order, Window(starts_after, starts_before)
+
+
+def sessions_ahead(info: Info, event_id: str) -> service.PageAhead | None:
+    """The page Event.sessions will render below Query.event(id: event_id), for
+    Query.event to read along with the event; None if it would not be rendered,
+    or the id or the arguments are not ones it would read."""
+    parsed = parse_id(event_id)
+    ahead = field_ahead(info._raw_info, "sessions")
+    if parsed is None or ahead is None:
+        return None
+    selection = ahead.json_selection(
+        info._raw_info, "nodes", excluded=EDGES, renderable=service.RENDERABLE
+    )
+    definition = (ahead.field.extensions or {}).get("strawberry-definition")
+    if selection is None or definition is None:
+        return None
+    # The arguments as the resolver gets them (Strawberry's own conversion).
+    arguments = convert_arguments(
+        ahead.arguments,
+        definition.arguments,
+        scalar_registry=info.schema.schema_converter.scalar_registry,
+        config=info.schema.config,
+    )
+    size, order, window = _page_arguments(
+        arguments["first"], arguments["order_by"], arguments["starts_after"],
+        arguments["starts_before"],
+    )  # fmt: skip
+    return service.page_ahead(
+        event_id=parsed, first=size, after=arguments["after"], search=arguments["search"],
+        order=order, window=window, selection=selection,
+    )  # fmt: skip
 
 
 @strawberry.type
@@ -120,9 +164,7 @@ class Event:
             datetime | None, strawberry.argument(description="Sessions starting before.")
         ] = None,
     ) -> SessionConnection:
-        order = (order_by or SessionOrder.START_TIME_ASC).value
-        window = Window(starts_after, starts_before)
-        size = 100 if first is None else first
+        size, order, window = _page_arguments(first, order_by, starts_after, starts_before)
         connection = functools.partial(
             SessionConnection, event_id=int(self.id), search=search, window=window
         )
@@ -131,9 +173,10 @@ class Event:
             info._raw_info, "nodes", excluded=EDGES, renderable=service.RENDERABLE
         )
         if selection is not None:
+            ahead, info.context.page_ahead = info.context.page_ahead, None
             rendered = await service.list_sessions_json(
                 info.context.pool, event_id=int(self.id), first=size, after=after,
-                search=search, order=order, window=window, selection=selection,
+                search=search, order=order, window=window, selection=selection, ahead=ahead,
             )  # fmt: skip
             if rendered is not None:
                 return connection(

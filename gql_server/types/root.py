@@ -13,7 +13,7 @@ from gql_server.repo.sessions import NewSession
 from gql_server.services import accounts, erasure, events, sessions, watch, webhooks
 from gql_server.types.accounts import LoginPayload, Organizer, User
 from gql_server.types.enums import EventAttendance
-from gql_server.types.events import Event
+from gql_server.types.events import Event, sessions_ahead
 from gql_server.types.inputs import (
     AddEventAttendeesPayload,
     CreateEventInput,
@@ -38,7 +38,13 @@ class Query:
         ctx = info.context
         lookup = ctx.claim_token_lookup()
         if lookup is not None:  # the token's lookup goes with the event's statement
-            row = await events.get_hosted_event_looking_up(ctx.pool, lookup, event_id=id)
+            # And so does the sessions page, when PostgreSQL renders it.
+            ahead = sessions_ahead(info, id)
+            row = await events.get_hosted_event_looking_up(
+                ctx.pool, lookup, event_id=id, along=ahead
+            )
+            if ahead is not None and ahead.row is not None:
+                ctx.page_ahead = ahead
         else:
             row = await events.get_hosted_event(ctx.pool, await ctx.signed_in(), event_id=id)
         return Event.from_row(row)
