@@ -266,9 +266,11 @@ async def create_pool(
         reset=_rollback_only,
         connection_class=GuardedConnection,
         # Doubles print with their shortest exact digits (the default since
-        # PostgreSQL 12, but a server may set less): pages rendered as JSON
-        # by PostgreSQL (repo.sessions.SESSION_JSON) rely on it.
-        server_settings={"extra_float_digits": "1"},
+        # PostgreSQL 12, but a server may set less), and timestamps in UTC
+        # whatever the server's TimeZone: pages rendered as JSON by PostgreSQL
+        # (repo.sessions.SESSION_JSON) rely on both. Nothing else reads the
+        # session's TimeZone (every conversion in SQL names its zone).
+        server_settings={"extra_float_digits": "1", "TimeZone": "UTC"},
         timeout=5,  # connecting
         command_timeout=command_timeout,
     )

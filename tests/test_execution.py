@@ -9,16 +9,21 @@ renders (execution.JsonList) are compared the same way, down to whether a
 number is printed as an int or a float.
 """
 
+import asyncio
 import random
+from collections.abc import Iterator
 from enum import Enum
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 import strawberry
-from conftest import Api
+from conftest import Api, QueryLog, app_settings
 from helpers import World, create_session, make_world, record, sign_up
+from starlette.testclient import TestClient
 
+from gql_server.app import create_app
 from gql_server.auth import Actor, hash_token
 from gql_server.context import Context, Loaders
 from gql_server.db import Pool
@@ -330,3 +335,42 @@ def test_the_same_selection_in_lists_of_nullable_and_non_null_items_is_told_apar
         one, two = fast.execute_sync(query), general.execute_sync(query)
         assert as_json(one) == as_json(two)
         assert one.errors
+
+
+@pytest.fixture
+def api_on_other_defaults(database_dsn: str) -> Iterator[Api]:
+    """The app on a database whose TimeZone and float digits are not the defaults."""
+
+    async def alter() -> None:
+        conn = await asyncpg.connect(database_dsn)
+        try:
+            name = await conn.fetchval("SELECT current_database()")
+            await conn.execute(f"ALTER DATABASE {name} SET timezone TO 'Asia/Kolkata'")
+            await conn.execute(f"ALTER DATABASE {name} SET extra_float_digits TO -3")
+        finally:
+            await conn.close()
+
+    asyncio.run(alter())
+    with TestClient(create_app(app_settings(database_dsn))) as client:
+        yield Api(client, QueryLog())
+
+
+def test_rendered_pages_do_not_depend_on_the_servers_defaults(
+    api_on_other_defaults: Api, rendered: list[bool]
+) -> None:
+    # db.create_pool sets TimeZone and extra_float_digits for its connections:
+    # the page PostgreSQL renders prints times in UTC and doubles in full.
+    api = api_on_other_defaults
+    world = make_world(api)
+    create_sessions(api, world, random.Random(5))
+    fields = "id startTime endTime asOf avgAttendedDuration liveEngagement recordingEngagement"
+    page = "query($e: ID!) { event(id: $e) { sessions(first: 20) { %s } } }"
+    nodes = api.data(page % f"nodes {{ {fields} }}", {"e": world.event_id}, world.super_token)
+    edges = api.data(page % f"edges {{ node {{ {fields} }} }}", {"e": world.event_id},
+                     world.super_token)  # fmt: skip
+    assert rendered == [True]  # the nodes; edges take the object path
+    objects = [edge["node"] for edge in edges["event"]["sessions"]["edges"]]
+    assert nodes["event"]["sessions"]["nodes"] == objects
+    assert any("." in n["startTime"] for n in objects)  # fractions of a second too
+    assert any(isinstance(n["avgAttendedDuration"], float) and
+               not n["avgAttendedDuration"].is_integer() for n in objects)  # fmt: skip
