@@ -102,6 +102,45 @@ def test_a_page_of_nodes_is_rendered_by_postgresql(
 
 
 @pytest.fixture
+def strawberry_conversions(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The arguments coercion.convert_arguments handed to Strawberry's own conversion."""
+    seen: list[dict[str, Any]] = []
+
+    def spy(args: Any, *rest: Any, **kwargs: Any) -> Any:
+        seen.append(args)
+        return convert(args, *rest, **kwargs)
+
+    monkeypatch.setattr(coercion, "strawberry_convert_arguments", spy)
+    return seen
+
+
+ARGUMENTS_PAGE = """query($e: ID!, $o: SessionOrder, $a: DateTime) {
+  event(id: $e) { sessions(first: 2, orderBy: $o, search: "b", startsAfter: $a) {
+    edges { node { title } } } } }"""
+
+
+def test_scalar_and_enum_arguments_are_renamed_not_converted(
+    api: Api, strawberry_conversions: list[dict[str, Any]]
+) -> None:
+    world = world_with_sessions(api, "ab", "b", "c", "B")
+    strawberry_conversions.clear()  # creating them took input objects
+    values = {"e": world.event_id, "o": "TITLE_ASC", "a": "2020-01-01T00:00:00Z"}
+    page = api.data(ARGUMENTS_PAGE, values, world.super_token)
+    assert [e["node"]["title"] for e in page["event"]["sessions"]["edges"]] == ["ab", "b"]
+    assert strawberry_conversions == []
+
+
+def test_with_fast_paths_off_strawberry_converts_the_arguments(
+    plain_api: Api, strawberry_conversions: list[dict[str, Any]]
+) -> None:
+    world = world_with_sessions(plain_api, "ab", "b", "c", "B")
+    values = {"e": world.event_id, "o": "TITLE_ASC", "a": "2020-01-01T00:00:00Z"}
+    page = plain_api.data(ARGUMENTS_PAGE, values, world.super_token)
+    assert [e["node"]["title"] for e in page["event"]["sessions"]["edges"]] == ["ab", "b"]
+    assert {"first", "orderBy", "search", "startsAfter"} <= set(strawberry_conversions[-1])
+
+
+@pytest.fixture
 def converted(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The arguments Strawberry converted for a resolver (input objects field by field)."""
     seen: list[Any] = []

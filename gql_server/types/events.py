@@ -6,8 +6,8 @@ from typing import Annotated, cast
 
 import asyncpg
 import strawberry
-from strawberry.types.arguments import convert_arguments
 
+from gql_server.coercion import convert_arguments
 from gql_server.context import Info
 from gql_server.execution import JsonList, field_ahead, json_selection
 from gql_server.ids import parse_id
@@ -60,7 +60,7 @@ def sessions_ahead(info: Info, event_id: str) -> service.PageAhead | None:
     definition = (ahead.field.extensions or {}).get("strawberry-definition")
     if selection is None or definition is None:
         return None
-    # The arguments as the resolver gets them (Strawberry's own conversion).
+    # The arguments as the resolver gets them (coercion.convert_arguments).
     arguments = convert_arguments(
         ahead.arguments,
         definition.arguments,
