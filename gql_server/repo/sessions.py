@@ -367,6 +367,11 @@ SESSION_JSON: dict[str, tuple[str, str | None]] = {
     ),
     "as_of": (_iso("p.updated_at"), "isfinite(p.updated_at)"),
 }
+# Those whose SQL is never null (NOT NULL columns, `available`).
+NEVER_NULL = frozenset(
+    {"id", "session_id", "title", "start_time", "end_time", "format", "analytics_available",
+     "registered_user_count", "attendee_count", "as_of"}
+)  # fmt: skip
 # Those that are the session's own columns, not its counters'.
 OWN_ATTRIBUTES = frozenset(
     {"id", "session_id", "title", "start_time", "end_time", "format", "stream_provider",
@@ -397,11 +402,20 @@ def _key(key: str) -> str:
     return key
 
 
-def _object(members: list[tuple[str, str]]) -> str:
-    """A JSON object's text from (key, JSON text or SQL null) pairs."""
-    parts = [f"""'{"{" if i == 0 else ","}"{_key(k)}":' || coalesce({v}, 'null')"""
-             for i, (k, v) in enumerate(members)]  # fmt: skip
-    return " || ".join(parts) + " || '}'" if parts else "'{}'"
+def _object(members: list[tuple[str, str, bool]]) -> str:
+    """A JSON object's text from (key, JSON text or SQL null, may it be null) triples.
+
+    Adjacent literals are joined ('a' || 'b' is 'ab': fewer concatenations,
+    each of which copies the text so far). Every literal this module writes
+    is a key, punctuation or a format, none with a quote followed by ` || `,
+    so `' || '` only ever joins two literals."""
+    parts = [
+        f"""'{"{" if i == 0 else ","}"{_key(k)}":' || """
+        + (f"coalesce({v}, 'null')" if nullable else v)
+        for i, (k, v, nullable) in enumerate(members)
+    ]
+    text = " || ".join(parts) + " || '}'" if parts else "'{}'"
+    return text.replace("' || '", "")
 
 
 def _typename(name: str) -> str:
@@ -413,15 +427,16 @@ def _render(selection: Sequence[RenderedField], ok: list[str]) -> str:
     members = []
     for field in selection:
         if field.typename is not None:
-            value = _typename(field.typename)
+            members.append((field.key, _typename(field.typename), False))
         elif field.nested is not None:
             assert field.attribute == "watch_time", field.attribute
             value = f"CASE WHEN p.available THEN {_watch_time(field.nested, ok)} END"
+            members.append((field.key, value, True))
         else:
             value, condition = SESSION_JSON[field.attribute]
             if condition is not None:
                 ok.append(condition)
-        members.append((field.key, value))
+            members.append((field.key, value, field.attribute not in NEVER_NULL))
     return _object(members)
 
 
@@ -429,11 +444,11 @@ def _watch_time(selection: Sequence[RenderedField], ok: list[str]) -> str:
     members = []
     for field in selection:
         if field.typename is not None:
-            members.append((field.key, _typename(field.typename)))
+            members.append((field.key, _typename(field.typename), False))
             continue
         value = WATCH_TIME_JSON[field.attribute]
         ok.append(f"{value} {INT32}")
-        members.append((field.key, _number(value)))
+        members.append((field.key, _number(value), False))  # NOT NULL columns
     return _object(members)
 
 
