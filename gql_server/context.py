@@ -224,6 +224,10 @@ class Context:
             return await self.token_lookup.actor(self.pool)
         return self.actor
 
+    def may_claim_token_lookup(self) -> bool:
+        """Whether claim_token_lookup() would give the token now."""
+        return self.actor is None and self.token_lookup is not None and self.token_lookup.claimable
+
     def claim_token_lookup(self) -> TokenLookup | None:
         """The token, when the caller is to look it up in its own statement (TokenLookup.claim)."""
         if self.actor is None and self.token_lookup is not None and self.token_lookup.claim():

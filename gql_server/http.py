@@ -250,13 +250,15 @@ class GraphQLEndpoint:
                 json_lists=True,  # _json_response: orjson
                 token_lookup=lookup,
             )
+            # A token that is not live makes the answer 401, whatever the
+            # operation asked and whether or not it was refused. (A timeout or
+            # a failure of the database is answered as such.)
             try:
                 response = await self._execute(params, context, allowed, media)
-            finally:
-                # A token that is not live makes the answer 401, whatever the
-                # operation was and however it ended.
-                if lookup is not None and not await lookup.live(pool):
-                    raise HttpError(UNAUTHENTICATED, NOT_SIGNED_IN)
+            except HttpError:
+                await _refuse_dead_token(lookup, pool)
+                raise
+            await _refuse_dead_token(lookup, pool)
             return response
         finally:
             await database.close()
@@ -318,6 +320,11 @@ def bearer_token_lookup(header: str | None) -> TokenLookup | None:
 
 
 NOT_SIGNED_IN = "The token is invalid, expired or revoked"
+
+
+async def _refuse_dead_token(lookup: TokenLookup | None, pool: Pool) -> None:
+    if lookup is not None and not await lookup.live(pool):
+        raise HttpError(UNAUTHENTICATED, NOT_SIGNED_IN)
 
 
 async def authenticate(header: str | None, pool: Pool) -> Actor | None:

@@ -77,10 +77,10 @@ async def get_hosted_event_looking_up(
     """get_hosted_event for a token not looked up yet, which the caller has claimed
     (TokenLookup.claim()): the token's user, the event and the roles in one
     statement, with `along` read in it too (only for a host of the event)."""
-    page = (
-        None if along is None else along.statement(first_param=3, guard=repo.SIGNED_IN_USER_HOSTS)
-    )
-    try:
+    try:  # whatever happens, the lookup is settled or failed: others wait for it
+        page = None
+        if along is not None:
+            page = along.statement(first_param=3, guard=repo.SIGNED_IN_USER_HOSTS)
         row = await repo.get_event_access_for_token(
             db, token_hash=lookup.token_hash, event_id=parse_id(event_id), page=page
         )

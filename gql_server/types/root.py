@@ -36,10 +36,11 @@ class Query:
     )
     async def event(self, info: Info, id: strawberry.ID) -> Event | None:
         ctx = info.context
+        # The sessions page, when PostgreSQL renders it, and the token's lookup
+        # go with the event's statement.
+        ahead = sessions_ahead(info, id) if ctx.may_claim_token_lookup() else None
         lookup = ctx.claim_token_lookup()
-        if lookup is not None:  # the token's lookup goes with the event's statement
-            # And so does the sessions page, when PostgreSQL renders it.
-            ahead = sessions_ahead(info, id)
+        if lookup is not None:
             row = await events.get_hosted_event_looking_up(
                 ctx.pool, lookup, event_id=id, along=ahead
             )
