@@ -284,15 +284,12 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         if selection is None:
             return None
         key = (non_null, selection)  # the same selection in [T] and [T!] differs
-        if key in _PLANS:
-            _PLANS.move_to_end(key)
-            return _PLANS[key]
-        made = self._object_plan(object_type, field_details_list)
-        plan = None if made is None else _nested(made, non_null)
-        _PLANS[key] = plan
-        if len(_PLANS) > MAX_CACHED_PLANS:
-            _PLANS.popitem(last=False)
-        return plan
+
+        def make() -> Complete | None:
+            made = self._object_plan(object_type, field_details_list)
+            return None if made is None else _nested(made, non_null)
+
+        return _lru(_PLANS, key, make)
 
     def _selection_key(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -513,14 +510,7 @@ def field_ahead(info: GraphQLResolveInfo[Any], name: str) -> FieldAhead | None:
         return None
     key = (tuple(Same(node) for node in info.field_nodes), Same(parent), name,
            _boolean_variables(executor))  # fmt: skip
-    if key in _CHILDREN:
-        _CHILDREN.move_to_end(key)
-        nodes = _CHILDREN[key]
-    else:
-        nodes = _child_nodes(executor, parent, info.field_nodes, name)
-        _CHILDREN[key] = nodes
-        if len(_CHILDREN) > MAX_CACHED_PLANS:
-            _CHILDREN.popitem(last=False)
+    nodes = _lru(_CHILDREN, key, lambda: _child_nodes(executor, parent, info.field_nodes, name))
     if nodes is None:
         return None
     field_def = parent.fields[name]
@@ -578,47 +568,34 @@ def _selection_below(
     excluded: frozenset[str],
     renderable: Mapping[str, frozenset[str]],
 ) -> JsonSelection | None:
-    # Cached: the key holds the nodes, so their ids stay theirs.
+    """json_selection for these field nodes, cached (the key holds the nodes, so
+    their ids stay theirs)."""
     key = (tuple(Same(node) for node in field_nodes), Same(return_type), list_field, excluded,
            Same(renderable), _boolean_variables(executor))  # fmt: skip
-    if key in _SELECTIONS:
-        _SELECTIONS.move_to_end(key)
-        return _SELECTIONS[key]
-    found = _json_selection(executor, field_nodes, return_type, list_field, excluded, renderable)
-    _SELECTIONS[key] = found
-    if len(_SELECTIONS) > MAX_CACHED_PLANS:
-        _SELECTIONS.popitem(last=False)
-    return found
 
+    def make() -> JsonSelection | None:
+        parent = get_nullable_type(return_type)
+        if not is_object_type(parent):
+            return None
+        own = [FieldDetails(node, None) for node in field_nodes]
+        grouped_field_set, new_defer_usages, _ = executor.collect_subfields(parent, own)
+        if new_defer_usages:
+            return None
+        names = [details[0].node.name.value for details in grouped_field_set.values()]
+        if names.count(list_field) != 1 or not excluded.isdisjoint(names):
+            return None
+        details = next(d for d in grouped_field_set.values() if d[0].node.name.value == list_field)
+        if any(d.name.value == "stream" for fd in details for d in fd.node.directives or ()):
+            return None
+        list_type = get_nullable_type(parent.fields[list_field].type)
+        if not isinstance(list_type, GraphQLList):
+            return None
+        item_type = get_nullable_type(list_type.of_type)
+        if not is_object_type(item_type):
+            return None
+        return executor.json_object(item_type, details, renderable)
 
-def _json_selection(
-    executor: "FastListExecutor",
-    field_nodes: tuple[FieldNode, ...],
-    return_type: GraphQLOutputType,
-    list_field: str,
-    excluded: frozenset[str],
-    renderable: Mapping[str, frozenset[str]],
-) -> JsonSelection | None:
-    parent = get_nullable_type(return_type)
-    if not is_object_type(parent):
-        return None
-    own = [FieldDetails(node, None) for node in field_nodes]
-    grouped_field_set, new_defer_usages, _ = executor.collect_subfields(parent, own)
-    if new_defer_usages:
-        return None
-    names = [details[0].node.name.value for details in grouped_field_set.values()]
-    if names.count(list_field) != 1 or not excluded.isdisjoint(names):
-        return None
-    details = next(d for d in grouped_field_set.values() if d[0].node.name.value == list_field)
-    if any(d.name.value == "stream" for fd in details for d in fd.node.directives or ()):
-        return None
-    list_type = get_nullable_type(parent.fields[list_field].type)
-    if not isinstance(list_type, GraphQLList):
-        return None
-    item_type = get_nullable_type(list_type.of_type)
-    if not is_object_type(item_type):
-        return None
-    return executor.json_object(item_type, details, renderable)
+    return _lru(_SELECTIONS, key, make)
 
 
 def _plain_attribute(field_def: GraphQLField) -> str | None:
@@ -650,6 +627,18 @@ STORED_ATTRIBUTE = "gql_server.stored_attribute"
 # 1,024 used last are kept, whatever documents clients send.
 _PLANS: collections.OrderedDict[tuple[Any, ...], Complete | None] = collections.OrderedDict()
 MAX_CACHED_PLANS = 1024
+V = TypeVar("V")
+
+
+def _lru(cache: "collections.OrderedDict[Any, V]", key: Any, make: Callable[[], V]) -> V:
+    """cache[key], made by `make` if missing; the MAX_CACHED_PLANS used last are kept."""
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    value = cache[key] = make()
+    if len(cache) > MAX_CACHED_PLANS:
+        cache.popitem(last=False)
+    return value
 
 
 # json_selection's and field_ahead's answers, the 1,024 used last of each.
