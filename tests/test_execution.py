@@ -12,6 +12,7 @@ number is printed as an int or a float.
 import asyncio
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -28,10 +29,12 @@ from gql_server.auth import Actor, hash_token
 from gql_server.context import Context, Loaders
 from gql_server.db import Pool
 from gql_server.execution import FastListExecutor
+from gql_server.repo import sessions as sessions_repo
 from gql_server.schema import create_schema, format_error
 from gql_server.services import sessions as sessions_service
 from gql_server.services.accounts import TokenLookup
 from gql_server.settings import Settings
+from gql_server.types.scalars import serialize_datetime
 
 LEAVES = ["id", "sessionId", "title", "startTime", "endTime", "format", "streamProvider",
           "duration", "registeredUserCount", "attendeeCount", "analyticsAvailable",
@@ -374,3 +377,47 @@ def test_rendered_pages_do_not_depend_on_the_servers_defaults(
     assert any("." in n["startTime"] for n in objects)  # fractions of a second too
     assert any(isinstance(n["avgAttendedDuration"], float) and
                not n["avgAttendedDuration"].is_integer() for n in objects)  # fmt: skip
+
+
+def test_times_and_doubles_print_in_sql_as_the_object_path_prints_them(api: Api) -> None:
+    # repo.sessions renders times and doubles in SQL; here the two pieces on
+    # their own, over values a page rarely holds: before 2000 (date_bin's
+    # origin) and 1970, a microsecond off a whole second, whole doubles up to
+    # just below 1e15, tiny and huge ratios. (asyncpg sends datetime.min and max
+    # as -infinity and infinity: a day inside them.)
+    rng = random.Random(11)
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    times = [
+        epoch,
+        epoch - timedelta(microseconds=1),
+        epoch + timedelta(microseconds=1),
+        datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
+        datetime(1, 1, 2, tzinfo=UTC),
+        datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    times += [epoch + timedelta(seconds=rng.randint(-3 * 10**9, 3 * 10**9),
+                                microseconds=rng.choice([0, rng.randint(0, 999999)]))
+              for _ in range(300)]  # fmt: skip
+    doubles = [0.0, 1.0, 0.5, 1e-05, 1 / 3, 2 / 3 * 10**14, 10.0**14, 999999999999999.0,
+               999999999999999.9]  # fmt: skip
+    doubles += [rng.randint(0, 10**15 - 1) / rng.choice([1, 2, 3, 7, 10**6]) for _ in range(300)]
+
+    async def printed(pool: Pool) -> tuple[list[str], list[str]]:
+        time_sql = sessions_repo._iso("t")
+        double_sql = sessions_repo._float("d")
+        got_times = await pool.fetch(
+            f"SELECT {time_sql} FROM unnest($1::timestamptz[]) WITH ORDINALITY AS x(t, n)"
+            " ORDER BY n", times,
+        )  # fmt: skip
+        got_doubles = await pool.fetch(
+            f"SELECT {double_sql} FROM unnest($1::float8[]) WITH ORDINALITY AS x(d, n)"
+            " ORDER BY n", doubles,
+        )  # fmt: skip
+        return [r[0] for r in got_times], [r[0] for r in got_doubles]
+
+    got_times, got_doubles = api.run(printed)
+    assert got_times == [orjson.dumps(serialize_datetime(t)).decode() for t in times]
+    # The same doubles, read as floats (100.0, not 100); the digits may be
+    # spelled otherwise (1e-05 for orjson's 0.00001).
+    read = [orjson.loads(text) for text in got_doubles]
+    assert read == doubles and all(type(value) is float for value in read)

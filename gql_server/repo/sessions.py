@@ -274,22 +274,26 @@ def _iso(column: str) -> str:
 
     PostgreSQL's JSON form is that for whole seconds, the session's TimeZone
     being UTC (db.create_pool sets it); with a fraction it prints only the
-    digits needed (.5), isoformat all six (.500000): to_char, 2.5 times slower."""
+    digits needed (.5), isoformat all six (.500000): to_char, 2.5 times slower.
+    Whole seconds are told by date_bin, plain arithmetic on the stored
+    microseconds (date_trunc goes through the session's time zone)."""
     return (
-        f"CASE WHEN date_trunc('second', {column}) = {column} THEN to_json({column})::text"
+        f"CASE WHEN date_bin('1 second', {column}, {EPOCH}) = {column}"
+        f" THEN to_json({column})::text"
         f""" ELSE '"' || to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
         f""" || '+00:00"' END"""
     )
 
 
+EPOCH = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
+
+
 def _float(value: str) -> str:
     """A double as JSON the way orjson prints it: 100.0, not PostgreSQL's 100
-    (JSON readers would give an int). The value must be below 1e15 (ok);
-    the shortest exact digits come from extra_float_digits = 1 (db.create_pool)."""
-    return (
-        f"CASE WHEN {value} = trunc({value}) THEN trunc({value})::numeric::text || '.0'"
-        f" ELSE ({value})::text END"
-    )
+    (JSON readers would give an int). The value must be below 1e15 (ok), so
+    a whole one prints as plain digits; the shortest exact digits come from
+    extra_float_digits = 1 (db.create_pool)."""
+    return f"({value})::text || CASE WHEN {value} = trunc({value}) THEN '.0' ELSE '' END"
 
 
 def _average(seconds: str, viewers: str) -> str:
