@@ -29,6 +29,21 @@ Only where the HTTP endpoint serializes the result with orjson
 (Context.json_lists), and only for selections every field of which the
 caller can render (json_selection says None otherwise, and the resolver
 takes the object path).
+
+And above the lists, for a query (operation plans, `_operation_plan`): the
+operation's objects are walked by a plan made once per document (and
+@include/@skip values) instead of graphql-core's per-field machinery. At
+each level the plain fields are one compiled function, as for list items,
+and the one field with a resolver (at most one per object, so nothing that
+graphql-core would run concurrently is run in turn) is resolved and
+completed with graphql-core's own pieces: resolve info, argument values,
+handle_field_error (errors located, nulls propagated the same way), and
+complete_list_value / complete_leaf_value / complete_value for whatever the
+plan does not walk itself. An object whose plain fields do not complete (a
+null in a non-null field, a value that does not serialize) is completed by
+graphql-core's complete_object_value instead, so it reports the error; its
+resolver field has not run yet, so nothing runs twice. Levels with two or
+more resolver fields are completed by graphql-core as a whole.
 """
 
 import collections
@@ -40,7 +55,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from types import CodeType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
 from graphql import (
@@ -60,7 +75,12 @@ from graphql import (
     is_non_null_type,
     is_object_type,
 )
-from graphql.execution.collect_fields import FieldDetails, FieldDetailsList
+from graphql.execution.collect_fields import (
+    FieldDetails,
+    FieldDetailsList,
+    GroupedFieldSet,
+    collect_fields,
+)
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 from graphql.type.scalars import specified_scalar_types
@@ -244,6 +264,194 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         database = getattr(self.context_value, "pool", None)
         if isinstance(database, RequestDatabase) and self.operation.operation != QUERY:
             database.stop_holding()
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        plan = self._operation_plan() if serially is None else None
+        if plan is None:
+            return super().execute_operation(serially)
+        # graphql-core's execute_operation, with the plan for the root fields.
+        try:
+            data = self._run_object(plan, self.root_value, None, None, None)
+        except GraphQLError as error:  # a non-null root field's error
+            self.collected_errors.add(error, None)
+            return self.finish(self.build_response(None))
+        if not self.is_awaitable(data):
+            return self.finish(self.build_response(data))
+
+        async def await_result() -> Any:
+            try:
+                awaited = await data
+            except GraphQLError as error:
+                self.collected_errors.add(error, None)
+                return self.build_response(None)
+            except Exception:
+                self.run_async_work_finished_hook()
+                raise
+            return self.build_response(awaited)
+
+        return await_result()
+
+    def _operation_plan(self) -> "_ObjectPlan | None":
+        """The plan of this query's root fields, made once per document; None: a
+        mutation or subscription, middleware, an abort signal, or root fields the
+        plan cannot take (more than one with a resolver)."""
+        operation = self.operation
+        if (
+            operation.operation is not QUERY
+            or self.abort_signal is not None
+            or (self.middleware_manager and self.middleware_manager.middlewares)
+        ):
+            return None
+        key = (Same(self.schema), Same(operation), _boolean_variables(self))
+        return _lru(_OPERATION_PLANS, key, self._make_operation_plan)
+
+    def _make_operation_plan(self) -> "_ObjectPlan | None":
+        root_type = self.schema.get_root_type(self.operation.operation)
+        if root_type is None:
+            return None
+        try:
+            collected = collect_fields(
+                self.schema, self.fragments, self.variable_values, root_type,
+                self.operation, self.hide_suggestions,
+            )  # fmt: skip
+        except RecursionError:
+            return None  # graphql-core reports it
+        grouped_field_set, new_defer_usages, _ = collected
+        plan = None if new_defer_usages else self._level_plan(root_type, grouped_field_set)
+        # At the root, plain fields can only be __typename (Query's fields have
+        # resolvers), which cannot fail: there is no object to hand back to.
+        if plan is None or not all(f.constant is not None for f in plan.plain_fields):
+            return None
+        return plan
+
+    def _level_plan(
+        self, object_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> "_ObjectPlan | None":
+        """How to complete an object with this selection; None if graphql-core should."""
+        if object_type.is_type_of is not None:
+            return None
+        plain: list[_Field] = []
+        resolved: _ResolvedField | None = None
+        for key, details in grouped_field_set.items():
+            if any(d.fragment_variable_values is not None for d in details):
+                return None
+            field = self._field_plan(object_type, key, details)
+            if field is not None:
+                plain.append(field)
+                continue
+            if resolved is not None:
+                return None  # graphql-core runs these concurrently
+            field_def = object_type.fields.get(details[0].node.name.value)
+            if field_def is None:
+                return None
+            resolved = _ResolvedField(
+                key, field_def, details, [d.node for d in details],
+                bool(field_def.args or details[0].node.arguments),
+                is_non_null_type(field_def.type), self._child_plan(field_def.type, details),
+            )  # fmt: skip
+        keys = tuple(grouped_field_set)
+        return _ObjectPlan(
+            object_type, keys, tuple(plain), _compile(plain) if plain else None, resolved,
+            resolved is None or keys[-1] == resolved.key,
+        )  # fmt: skip
+
+    def _child_plan(
+        self, return_type: GraphQLOutputType, details: FieldDetailsList
+    ) -> "_ObjectPlan | None":
+        object_type = get_nullable_type(return_type)
+        if not is_object_type(object_type):
+            return None
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(object_type, details)
+        if new_defer_usages:
+            return None
+        return self._level_plan(object_type, grouped_field_set)
+
+    def _run_object(
+        self,
+        plan: "_ObjectPlan",
+        source: Any,
+        path: Path | None,
+        details: FieldDetailsList | None,
+        info: GraphQLResolveInfo[Any] | None,
+    ) -> Any:
+        """The completed object (or an awaitable of it), as complete_object_value gives."""
+        result: dict[str, Any] = {}
+        if plan.plain is not None:
+            try:
+                result = plan.plain(source)
+            except Exception:  # _Fallback, or a serializer's error: graphql-core reports it
+                _FALLBACK.__traceback__ = _FALLBACK.__context__ = None
+                assert details is not None and info is not None  # not at the root
+                return self.complete_object_value(plan.type, details, info, cast(Path, path),
+                                                  source, None)  # fmt: skip
+        field = plan.resolved
+        if field is None:
+            return result
+        value = self._run_field(field, plan.type, source, Path(path, field.key, plan.type.name))
+        if self.is_awaitable(value):
+
+            async def await_value() -> dict[str, Any]:
+                return plan.merge(result, await value)
+
+            return await_value()
+        return plan.merge(result, value)
+
+    def _run_field(
+        self, field: "_ResolvedField", parent: GraphQLObjectType, source: Any, path: Path
+    ) -> Any:
+        """execute_field for a field with a resolver."""
+        field_def = field.field_def
+        info = self.build_resolve_info(field_def, field.nodes, parent, path)
+        try:
+            arguments = (
+                get_argument_values(field_def, field.nodes[0], self.variable_values,
+                                    None, self.hide_suggestions)
+                if field.has_arguments else {}
+            )  # fmt: skip
+            resolve = field_def.resolve or self.field_resolver
+            value = resolve(source, info, **arguments)
+            if self.is_awaitable(value):
+                return self._await_field(field, info, path, value)
+            completed = self._complete_field(field, info, path, value)
+            if self.is_awaitable(completed):
+                return self._await_completed(field, path, completed)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field_def.type, field.details, path)
+            return None
+        return completed
+
+    async def _await_field(
+        self, field: "_ResolvedField", info: GraphQLResolveInfo[Any], path: Path, value: Any
+    ) -> Any:
+        try:
+            completed = self._complete_field(field, info, path, await value)
+            if self.is_awaitable(completed):
+                completed = await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field.field_def.type, field.details, path)
+            return None
+        return completed
+
+    async def _await_completed(self, field: "_ResolvedField", path: Path, completed: Any) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field.field_def.type, field.details, path)
+            return None
+
+    def _complete_field(
+        self, field: "_ResolvedField", info: GraphQLResolveInfo[Any], path: Path, value: Any
+    ) -> Any:
+        """complete_value, walking the object with the field's plan if it has one."""
+        if value is None or value is Undefined:
+            if field.non_null:
+                where = f"{info.parent_type}.{info.field_name}"
+                raise TypeError(f"Cannot return null for non-nullable field {where}.")
+            return None
+        if field.plan is not None:
+            return self._run_object(field.plan, value, path, field.details, info)
+        return_type = cast(GraphQLOutputType, get_nullable_type(field.field_def.type))
+        return self.complete_value(return_type, field.details, info, path, value, None)
 
     def complete_iterable_value(
         self,
@@ -646,6 +854,47 @@ _SELECTIONS: collections.OrderedDict[tuple[Any, ...], JsonSelection | None] = (
     collections.OrderedDict()
 )
 _CHILDREN: collections.OrderedDict[tuple[Any, ...], tuple[FieldNode, ...] | None] = (
+    collections.OrderedDict()
+)
+
+
+@dataclass(frozen=True)
+class _ResolvedField:
+    """The field of an object's plan that has a resolver (or is a list, or an object
+    that is not plain): resolved and completed by itself."""
+
+    key: str
+    field_def: GraphQLField
+    details: FieldDetailsList
+    nodes: list[FieldNode]
+    has_arguments: bool
+    non_null: bool
+    plan: "_ObjectPlan | None"  # for an object value; None: complete_value
+
+
+@dataclass(frozen=True)
+class _ObjectPlan:
+    """An object's selection: its plain fields compiled, and at most one resolved."""
+
+    type: GraphQLObjectType
+    keys: tuple[str, ...]  # the response keys, in order
+    plain_fields: tuple[_Field, ...]
+    plain: Complete | None
+    resolved: _ResolvedField | None
+    resolved_last: bool
+
+    def merge(self, plain: dict[str, Any], value: Any) -> dict[str, Any]:
+        """The plain fields' values and the resolved one's, in the selection's order."""
+        assert self.resolved is not None
+        key = self.resolved.key
+        if self.resolved_last:
+            plain[key] = value
+            return plain
+        return {k: value if k == key else plain[k] for k in self.keys}
+
+
+# Operation plans by (schema, operation, @include/@skip values), the 1,024 used last.
+_OPERATION_PLANS: collections.OrderedDict[tuple[Any, ...], _ObjectPlan | None] = (
     collections.OrderedDict()
 )
 

@@ -421,3 +421,134 @@ def test_times_and_doubles_print_in_sql_as_the_object_path_prints_them(api: Api)
     # spelled otherwise (1e-05 for orjson's 0.00001).
     read = [orjson.loads(text) for text in got_doubles]
     assert read == doubles and all(type(value) is float for value in read)
+
+
+# Operation plans (FastListExecutor.execute_operation): errors, nulls and the
+# order of keys as graphql-core gives them, and no resolver run twice.
+CALLS: list[str] = []
+
+
+def _leaf(which: str) -> "Leaf | None":
+    CALLS.append(f"leaf:{which}")
+    if which == "raise":
+        raise ValueError("the leaf broke")
+    if which == "none":
+        return None
+    if which == "bad-int":  # a plain field that does not serialize
+        return Leaf(name="big", size=2**40)
+    if which == "null-name":  # null in a non-null plain field
+        return Leaf(name=None, size=1)  # type: ignore[arg-type]
+    return Leaf(name=which, size=len(which))
+
+
+@strawberry.type
+class Leaf:
+    name: str
+    size: int | None
+
+
+@strawberry.type
+class Branch:
+    label: str
+
+    @strawberry.field
+    async def leaf(self, which: str = "ok") -> Leaf | None:
+        return _leaf(which)
+
+    @strawberry.field
+    async def must_leaf(self, which: str = "ok") -> Leaf:
+        return _leaf(which)  # type: ignore[return-value]
+
+    @strawberry.field
+    def sync_leaf(self, which: str = "ok") -> Leaf | None:
+        return _leaf(which)
+
+    @strawberry.field
+    async def leaves(self, which: str = "ok") -> list[Leaf | None]:
+        return [_leaf("a"), _leaf(which)]
+
+
+def _branch(which: str) -> Branch | None:
+    CALLS.append(f"branch:{which}")
+    if which == "raise":
+        raise ValueError("the branch broke")
+    if which == "none":
+        return None
+    if which == "null-label":
+        return Branch(label=None)  # type: ignore[arg-type]
+    return Branch(label=which)
+
+
+@strawberry.type
+class PlanQuery:
+    @strawberry.field
+    async def branch(self, which: str = "ok") -> Branch | None:
+        return _branch(which)
+
+    @strawberry.field
+    async def must_branch(self, which: str = "ok") -> Branch:
+        return _branch(which)  # type: ignore[return-value]
+
+    @strawberry.field
+    def sync_branch(self, which: str = "ok") -> Branch | None:
+        return _branch(which)
+
+    @strawberry.field
+    async def other(self) -> int:
+        return 1
+
+
+PLAN_CASES = ["ok", "raise", "none", "bad-int", "null-name", "null-label"]
+PLAN_QUERIES = [
+    "{ branch(which: $b) { label leaf(which: $l) { name size } } }",
+    "{ branch(which: $b) { leaf(which: $l) { size name } label } }",  # resolved key first
+    "{ b: branch(which: $b) { __typename x: label mustLeaf(which: $l) { name size } } }",
+    "{ mustBranch(which: $b) { mustLeaf(which: $l) { name } label } }",
+    "{ __typename branch(which: $b) { leaves(which: $l) { name } } }",
+    "{ branch(which: $b) { label ...F } } fragment F on Branch { leaf(which: $l) { name } }",
+    "{ branch(which: $b) { a: leaf { name } z: leaf(which: $l) { name } } }",  # two resolved
+    "{ branch(which: $b) { label } other b2: branch(which: $l) { label } }",  # at the root
+    "{ branch(which: $b) { leaf(which: $l) @include(if: $yes) { name } label } }",
+]
+
+
+def test_operation_plans_give_graphql_cores_answers_and_calls() -> None:
+    fast = strawberry.Schema(query=PlanQuery, execution_context_class=FastListExecutor)
+    general = strawberry.Schema(query=PlanQuery)
+
+    async def both(query: str, values: dict[str, Any]) -> tuple[Any, ...]:
+        CALLS.clear()
+        one = await fast.execute(query, values)
+        fast_calls = list(CALLS)
+        CALLS.clear()
+        two = await general.execute(query, values)
+        return one, two, fast_calls, list(CALLS)
+
+    for body in PLAN_QUERIES:
+        declared = ["$b: String!", "$l: String!"] + ["$yes: Boolean!"] * ("$yes" in body)
+        query = body.replace("{", f"query({', '.join(declared)}) {{", 1)
+        for branch in PLAN_CASES:
+            for leaf in PLAN_CASES:
+                for yes in (True, False):
+                    values = {"b": branch, "l": leaf, "yes": yes}
+                    if "$yes" not in body:
+                        del values["yes"]
+                    one, two, fast_calls, general_calls = asyncio.run(both(query, values))
+                    assert all(error.path for error in one.errors or []), one.errors  # executed
+                    assert as_json(one) == as_json(two), (body, values)
+                    # Keys in the selection's order (as_json sorts them).
+                    assert orjson.dumps(one.data) == orjson.dumps(two.data), (body, values)
+                    assert fast_calls == general_calls, (body, values)
+    # Synchronous execution too (execute_sync: every resolver sync).
+    for branch in PLAN_CASES:
+        for leaf in PLAN_CASES:
+            leaves = f'syncLeaf(which: "{leaf}") {{ name size }}'
+            query = f'{{ syncBranch(which: "{branch}") {{ label {leaves} }} }}'
+            CALLS.clear()
+            one = fast.execute_sync(query)
+            fast_calls = list(CALLS)
+            CALLS.clear()
+            two = general.execute_sync(query)
+            assert as_json(one) == as_json(two), query
+            assert orjson.dumps(one.data) == orjson.dumps(two.data), query
+            assert fast_calls == CALLS, query

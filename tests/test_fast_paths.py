@@ -1,7 +1,7 @@
 """The fast paths are taken (they must not switch off silently), and agree with the plain ones.
 
 Deleting one of the hooks into graphql-core (FastListExecutor's
-complete_iterable_value, coercion's get_variable_values) or the recordWatch
+complete_iterable_value and execute_operation, coercion's get_variable_values) or the recordWatch
 resolver would leave every answer right and only the speed would go: these
 tests fail instead. GQL_SERVER_FAST_PATHS=false turns all three off.
 """
@@ -99,6 +99,37 @@ def test_a_page_of_nodes_is_rendered_by_postgresql(
     assert [n["title"] for n in page["event"]["sessions"]["nodes"]] == ["A", "B", "C"]
     assert rendered_lists == ["event.sessions.nodes"]
     assert "event.sessions.nodes" not in general_lists
+
+
+@pytest.fixture
+def general_fields(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the fields graphql-core executed itself (not an operation plan)."""
+    executed: list[str] = []
+    general = FastListExecutor.__mro__[1].execute_field  # type: ignore[attr-defined]
+
+    def spy(self: Any, parent: Any, source: Any, fields: Any, path: Any, *rest: Any) -> Any:
+        executed.append(".".join(str(key) for key in path.as_list()))
+        return general(self, parent, source, fields, path, *rest)
+
+    monkeypatch.setattr(FastListExecutor.__mro__[1], "execute_field", spy)
+    return executed
+
+
+def test_a_page_of_sessions_takes_the_operation_plan(
+    api: Api, general_fields: list[str], rendered_lists: list[str]
+) -> None:
+    world = world_with_sessions(api, "A", "B")
+    general_fields.clear()  # the mutations that made them
+    query = PAGE.replace("nodes {", "pageInfo { hasNextPage endCursor } nodes {")
+    for _ in range(2):  # the plan made, then from the cache
+        page = api.data(query, {"e": world.event_id}, world.super_token)
+        assert [n["title"] for n in page["event"]["sessions"]["nodes"]] == ["A", "B"]
+        assert page["event"]["sessions"]["pageInfo"]["hasNextPage"] is False
+    assert rendered_lists == ["event.sessions.nodes"] * 2
+    assert general_fields == []
+    # A mutation is executed by graphql-core, field by field.
+    api.data("mutation { logout }", token=world.super_token)
+    assert general_fields == ["logout"]
 
 
 @pytest.fixture
