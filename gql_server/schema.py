@@ -14,12 +14,8 @@ import strawberry
 from graphql import ASTValidationRule, GraphQLError, GraphQLSchema, OperationDefinitionNode
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.language import DocumentNode
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-)
+from graphql.language.parser import parse
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
@@ -141,13 +137,31 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
     return next((o for o in operations if o.name and o.name.value == name), None)
 
 
-class DocumentLimits(SchemaExtension):
-    """Refuses, before execution, what asks for too much; reports the cost in `extensions`."""
+@functools.lru_cache(maxsize=512)
+def cached_parse(query: str, max_tokens: int) -> DocumentNode:
+    """graphql-core's parse, refusing documents of over max_tokens tokens; the same
+    text gives the same document (the validation and plan caches key on it)."""
+    return parse(query, max_tokens=max_tokens)
 
-    def __init__(self, *, validate: Validate, max_cost: int) -> None:
+
+class DocumentLimits(SchemaExtension):
+    """Parses (cached, at most max_tokens tokens), refuses before execution what asks
+    for too much, and reports the cost in `extensions`.
+
+    One extension for what Strawberry's ParserCache and MaxTokensLimiter did
+    too: Strawberry prepares every hook of every extension per request."""
+
+    def __init__(self, *, validate: Validate, max_cost: int, max_tokens: int) -> None:
         self.validate = validate
         self.max_cost = max_cost
+        self.max_tokens = max_tokens
         self.cost: int | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            context.graphql_document = cached_parse(context.query, self.max_tokens)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -239,9 +253,12 @@ def create_schema(settings: Settings | None = None) -> Schema:
     # extensions themselves are made per request.
     validate = cached_validation(limits)
     extensions: list[Callable[[], SchemaExtension]] = [
-        partial(ParserCache, maxsize=512),
-        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        partial(DocumentLimits, validate=validate, max_cost=settings.max_query_cost),
+        partial(
+            DocumentLimits,
+            validate=validate,
+            max_cost=settings.max_query_cost,
+            max_tokens=settings.max_tokens,
+        ),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

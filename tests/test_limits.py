@@ -252,3 +252,15 @@ def test_several_operations_need_an_operation_name(api: Api) -> None:
     unknown = api.client.post("/graphql", json={"query": document, "operationName": "C"})
     assert unknown.status_code == 400
     assert unknown.json()["errors"][0]["message"] == "The document has no operation named 'C'"
+
+
+def test_a_document_of_more_tokens_than_the_limit_is_refused(api: Api) -> None:
+    # GQL_SERVER_MAX_TOKENS (2000): a query of 1 + 3 x 666 + 1 = 2000 tokens
+    # parses (and is refused by the next limit), one of 2003 does not; the
+    # second time too (the parse cache keeps documents, not refusals).
+    def query(fields: int) -> str:
+        return "{ " + " ".join(f"a{i}: __typename" for i in range(fields)) + " }"
+
+    for _ in range(2):
+        assert "more than 2000 tokens" in refused(api, query(667))["message"]
+        assert "666 fields" in refused(api, query(666))["message"]
