@@ -240,3 +240,36 @@ def test_text_with_a_nul_character_is_400_and_writes_nothing(api: Api) -> None:
         return count
 
     assert api.run(organizers) == 1  # the world's own
+
+
+def test_the_connection_goes_back_to_the_pool_after_the_response_is_sent(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Giving a connection back is a task of asyncpg's (~80 us): the client
+    # need not wait for it. It still goes back, error or not.
+    from starlette.responses import Response
+
+    from gql_server.db import RequestDatabase
+
+    events: list[str] = []
+    send, close = Response.__call__, RequestDatabase.close
+
+    async def sending(self: Any, *args: Any) -> None:
+        await send(self, *args)
+        events.append("sent")
+
+    async def closing(self: RequestDatabase) -> None:
+        events.append("holding" if self._conn is not None else "not holding")
+        await close(self)
+        assert self._conn is None
+
+    monkeypatch.setattr(Response, "__call__", sending)
+    monkeypatch.setattr(RequestDatabase, "close", closing)
+    world = make_world(api)
+    events.clear()
+    assert api.data("query($e: ID!) { event(id: $e) { id } }", {"e": world.event_id},
+                    world.super_token)  # fmt: skip
+    assert post(api, {"query": "{ me { id "}).status_code == 200
+    assert events == ["sent", "holding", "sent", "not holding"]
+    pool = api.client.app.state.pool  # type: ignore[attr-defined]
+    assert pool.get_idle_size() == pool.get_size()
