@@ -288,7 +288,13 @@ class GraphQLEndpoint:
                 operation_name=params.operation_name,
                 allowed_operation_types=allowed,
             )
-        except InvalidOperationTypeError:
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.SUBSCRIPTION:
+                raise HttpError(
+                    METHOD_NOT_ALLOWED,
+                    "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql",
+                    Allow="GET, POST",
+                ) from None
             raise HttpError(
                 METHOD_NOT_ALLOWED, "Mutations must be sent with POST", Allow="POST"
             ) from None

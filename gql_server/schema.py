@@ -4,21 +4,35 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 import asyncpg
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, GraphQLSchema, OperationDefinitionNode
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    GraphQLSchema,
+    NoSchemaIntrospectionCustomRule,
+    OperationDefinitionNode,
+    execute,
+    specified_rules,
+)
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.language import DocumentNode
 from graphql.language.parser import parse
+from strawberry.exceptions import MissingQueryError
+from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import validate_document
-from strawberry.types import ExecutionContext
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, validate_document
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_first_operation, get_operation_type
 
 from gql_server import coercion
 from gql_server.db import UNAVAILABLE_ERRORS
@@ -82,6 +96,83 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
 
 
 class Schema(strawberry.Schema):
+    # Set by create_schema with settings.fast_paths: execute() then runs our own
+    # pipeline instead of Strawberry's (see execute).
+    document_rules: "DocumentRules | None" = None
+    validation_rules: tuple[type[ASTValidationRule], ...] = tuple(specified_rules)
+
+    async def execute(  # Strawberry's signature
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Strawberry's execute, in the steps it takes with our only extension
+        (DocumentRules) applied directly: its extension runner prepared four
+        context managers of hooks per request, ~20 % of a page's CPU. Without
+        document_rules (fast paths off) or with operation extensions,
+        Strawberry's own; tests/test_fast_paths.py compares the two."""
+        rules = self.document_rules
+        if rules is None or operation_extensions is not None:
+            return await super().execute(
+                query, variable_values, context_value, root_value, operation_name,
+                allowed_operation_types, operation_extensions,
+            )  # fmt: skip
+        if not query:
+            raise MissingQueryError
+        try:
+            document = rules.parse(query)
+        except Exception as error:  # Strawberry's: the error is the answer
+            return self._refused([_as_graphql_error(error)], None)
+        # Strawberry's check of the operation type, on the operation it picks
+        # (the named one, else the first), before validation.
+        try:
+            operation_type = get_operation_type(
+                document, operation_name if operation_name is not None else _first_name(document)
+            )
+        except RuntimeError as error:
+            raise CannotGetOperationTypeError(operation_name) from error
+        allowed = allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES
+        if operation_type not in allowed:
+            raise InvalidOperationTypeError(operation_type)
+        errors = rules.problems(self._schema, document, operation_name, self.validation_rules)
+        if errors:
+            return self._refused(errors, None)
+        cost, refusal = rules.cost(self._schema, document, operation_name, variable_values)
+        if refusal is not None:
+            return self._refused([refusal], rules.report(cost))
+        try:
+            result = execute(
+                self._schema,
+                document,
+                root_value=root_value,
+                context_value=context_value,
+                variable_values=variable_values,
+                operation_name=operation_name,
+                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                executor_class=self.execution_context_class,
+            )
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as error:  # as Strawberry: an error, not a 500
+            return self._refused([_as_graphql_error(error)], rules.report(cost))
+        assert isinstance(result, GraphQLExecutionResult)
+        if result.errors:
+            self._process_errors(result.errors, None)
+        return ExecutionResult(
+            data=result.data, errors=result.errors, extensions=rules.report(cost)
+        )
+
+    def _refused(
+        self, errors: list[GraphQLError], extensions: dict[str, Any] | None
+    ) -> ExecutionResult:
+        self._process_errors(errors, None)
+        return ExecutionResult(data=None, errors=errors, extensions=extensions or {})
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -129,6 +220,18 @@ def cached_validation(limits: Limits, maxsize: int = 512) -> Validate:
     return validate
 
 
+def _as_graphql_error(error: Exception) -> GraphQLError:
+    if isinstance(error, GraphQLError):
+        return error
+    return GraphQLError(str(error), original_error=error)
+
+
+def _first_name(document: DocumentNode) -> str | None:
+    """The first operation's name (Strawberry's ExecutionContext.operation_name)."""
+    operation = get_first_operation(document)
+    return operation.name.value if operation is not None and operation.name else None
+
+
 def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
     """The operation to run: the named one, or the only one (the spec's GetOperation)."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -144,59 +247,97 @@ def cached_parse(query: str, max_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
+@dataclass(frozen=True)
+class DocumentRules:
+    """What a document must pass before it runs: parsed (cached, at most max_tokens
+    tokens), validated (cached: `validate`), one operation to run, its cost at most
+    max_cost; the cost is reported in `extensions`. Applied by DocumentLimits
+    inside Strawberry's execution and by Schema.execute's own pipeline."""
+
+    validate: Validate
+    max_cost: int
+    max_tokens: int
+
+    def parse(self, query: str) -> DocumentNode:
+        return cached_parse(query, self.max_tokens)
+
+    def problems(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        name: str | None,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        errors = self.validate(schema, document, rules)
+        if not errors and operation_of(document, name) is None:
+            errors = [GraphQLError(operation_problem(name))]
+        return errors
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        name: str | None,
+        variables: dict[str, Any] | None,
+    ) -> tuple[int, GraphQLError | None]:
+        """The operation's estimated cost, and the error refusing it if over max_cost."""
+        operation = operation_of(document, name)
+        assert operation is not None, "checked by problems()"
+        cost = _cost(schema, document, operation, variables or {})
+        if cost <= self.max_cost:
+            return cost, None
+        message = (
+            f"The query's estimated cost is {cost}, over the limit of"
+            f" {self.max_cost}: ask for fewer items (first) or fewer fields"
+        )
+        return cost, GraphQLError(message, original_error=bad_input(message))
+
+    def report(self, cost: int | None) -> dict[str, Any]:
+        if cost is None:
+            return {}
+        return {"cost": {"requested": cost, "limit": self.max_cost}}
+
+
 class DocumentLimits(SchemaExtension):
-    """Parses (cached, at most max_tokens tokens), refuses before execution what asks
-    for too much, and reports the cost in `extensions`.
+    """DocumentRules as a Strawberry extension (one: Strawberry prepares every hook
+    of every extension per request), for Strawberry's execution and subscriptions."""
 
-    One extension for what Strawberry's ParserCache and MaxTokensLimiter did
-    too: Strawberry prepares every hook of every extension per request."""
-
-    def __init__(self, *, validate: Validate, max_cost: int, max_tokens: int) -> None:
-        self.validate = validate
-        self.max_cost = max_cost
-        self.max_tokens = max_tokens
+    def __init__(self, *, rules: DocumentRules) -> None:
+        self.rules = rules
         self.cost: int | None = None
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is None and context.query:
-            context.graphql_document = cached_parse(context.query, self.max_tokens)
+            context.graphql_document = self.rules.parse(context.query)
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        errors = self.validate(
-            context.schema._schema, context.graphql_document, tuple(context.validation_rules)
+        context.pre_execution_errors = self.rules.problems(
+            context.schema._schema,
+            context.graphql_document,
+            requested_operation(context),
+            tuple(context.validation_rules),
         )
-        name = requested_operation(context)
-        if not errors and operation_of(context.graphql_document, name) is None:
-            errors = [GraphQLError(operation_problem(name))]
-        context.pre_execution_errors = errors
         yield
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        operation = operation_of(context.graphql_document, requested_operation(context))
-        assert operation is not None, "checked at validation"
-        self.cost = _cost(
-            context.schema._schema, context.graphql_document, operation, context.variables or {}
+        self.cost, error = self.rules.cost(
+            context.schema._schema,
+            context.graphql_document,
+            requested_operation(context),
+            context.variables,
         )
-        if self.cost > self.max_cost:
-            message = (
-                f"The query's estimated cost is {self.cost}, over the limit of"
-                f" {self.max_cost}: ask for fewer items (first) or fewer fields"
-            )
-            context.result = GraphQLExecutionResult(
-                data=None, errors=[GraphQLError(message, original_error=bad_input(message))]
-            )
+        if error is not None:
+            context.result = GraphQLExecutionResult(data=None, errors=[error])
         yield
 
     def get_results(self) -> dict[str, Any]:
-        if self.cost is None:
-            return {}
-        return {"cost": {"requested": self.cost, "limit": self.max_cost}}
+        return self.rules.report(self.cost)
 
 
 SCALARS = (str, int, float, bool, type(None))
@@ -240,8 +381,8 @@ def operation_problem(name: str | None) -> str:
 
 def create_schema(settings: Settings | None = None) -> Schema:
     """The schema. With settings.fast_paths off, graphql-core's and Strawberry's general
-    paths run instead of the three fast ones (lists, variables, recordWatch's input):
-    the tests and bench/ compare the two."""
+    paths run instead of the fast ones (Schema.execute's pipeline, lists and operation
+    plans, variables, recordWatch's input): the tests and bench/ compare the two."""
     settings = settings or Settings()
     limits = Limits(
         max_depth=settings.max_query_depth,
@@ -251,15 +392,13 @@ def create_schema(settings: Settings | None = None) -> Schema:
     )
     # One validation function (and its cache) per schema, made here: the
     # extensions themselves are made per request.
-    validate = cached_validation(limits)
-    extensions: list[Callable[[], SchemaExtension]] = [
-        partial(
-            DocumentLimits,
-            validate=validate,
-            max_cost=settings.max_query_cost,
-            max_tokens=settings.max_tokens,
-        ),
-    ]
+    rules = DocumentRules(
+        validate=cached_validation(limits),
+        max_cost=settings.max_query_cost,
+        max_tokens=settings.max_tokens,
+    )
+    # The extensions themselves are made per request.
+    extensions: list[Callable[[], SchemaExtension]] = [partial(DocumentLimits, rules=rules)]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     schema = Schema(
@@ -270,6 +409,10 @@ def create_schema(settings: Settings | None = None) -> Schema:
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),
         execution_context_class=FastListExecutor if settings.fast_paths else None,
     )
+    if settings.fast_paths:
+        schema.document_rules = rules
+        if not settings.introspection:  # what DisableIntrospection adds
+            schema.validation_rules = (*specified_rules, NoSchemaIntrospectionCustomRule)
     coercion.install()
     mutation_type = schema._schema.mutation_type
     assert mutation_type is not None

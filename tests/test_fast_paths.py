@@ -1,15 +1,17 @@
 """The fast paths are taken (they must not switch off silently), and agree with the plain ones.
 
 Deleting one of the hooks into graphql-core (FastListExecutor's
-complete_iterable_value and execute_operation, coercion's get_variable_values) or the recordWatch
-resolver would leave every answer right and only the speed would go: these
-tests fail instead. GQL_SERVER_FAST_PATHS=false turns all three off.
+complete_iterable_value and execute_operation, coercion's get_variable_values), the recordWatch
+resolver or Schema.execute's own pipeline would leave every answer right and only
+the speed would go: these tests fail instead. GQL_SERVER_FAST_PATHS=false turns
+them all off.
 """
 
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import strawberry
 from conftest import Api, QueryLog, app_settings
 from helpers import RECORD, World, create_session, make_world, sessions_by_id
 from starlette.testclient import TestClient
@@ -235,3 +237,86 @@ def test_with_fast_paths_off_the_general_paths_give_the_same_numbers(
     assert "event.sessions.nodes" in general_lists  # not rendered by PostgreSQL either
     assert compiled_coercions == []  # graphql-core coerced every request itself
     assert any("segments" in args for args in converted)
+
+
+# Requests that end at each step of an execution: parsing, the operation and its
+# type, validation, the cost, variables, resolvers, and success.
+PIPELINE_REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    ("POST", {"query": "{ __typename }"}),
+    ("POST", {"query": "query Q { __typename }", "operationName": "Q"}),
+    ("POST", {"query": ""}),
+    ("POST", {"query": "{ __typename"}),
+    ("POST", {"query": "{ " + "__typename " * 80 + "}"}),  # over max_tokens
+    ("POST", {"query": "{ nope }"}),
+    ("POST", {"query": "query A { __typename } query B { __typename }"}),
+    ("POST", {"query": "query A { __typename } mutation B { __typename }", "operationName": "B"}),
+    ("POST", {"query": "query A { __typename }", "operationName": "C"}),
+    ("POST", {"query": "subscription { __typename }"}),
+    ("GET", {"query": "mutation { __typename }"}),
+    ("GET", {"query": "mutation B { __typename } query A { __typename }"}),
+    ("POST", {"query": "{ __schema { queryType { name } } }"}),
+    ("POST", {"query": "query($e: ID!) { event(id: $e) { id } }"}),
+    ("POST", {"query": "query($e: ID!) { event(id: $e) { id } }", "variables": {"e": "0"}}),
+    ("POST", {"query": "{ event(id: \"1\") { sessions(first: 1000) { nodes { id } } } }"}),
+    ("POST", {"query": "query($e: ID!) { event(id: $e) { name sessions(first: 2) {"
+              " pageInfo { hasNextPage } nodes { title liveViews } } } }", "variables": {}}),
+]  # fmt: skip
+
+
+@pytest.fixture
+def strawberry_executions(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The schemas whose requests Strawberry's own execute ran."""
+    schemas: list[Any] = []
+    general = strawberry.Schema.execute
+
+    async def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        schemas.append(self)
+        return await general(self, *args, **kwargs)
+
+    monkeypatch.setattr(strawberry.Schema, "execute", spy)
+    return schemas
+
+
+@pytest.mark.parametrize("introspection", [True, False])
+def test_our_pipeline_answers_as_strawberrys_does(
+    database_dsn: str, introspection: bool, strawberry_executions: list[Any]
+) -> None:
+    # With fast paths on, Schema.execute runs the document rules itself; off, it
+    # is Strawberry's execute with the DocumentLimits extension. Every request
+    # gets the same status and body from both (the cost limit made small enough
+    # for the 1000-session page to pass it).
+    limits = {"max_query_cost": 500, "max_tokens": 60, "introspection": introspection}
+    fast = create_app(app_settings(database_dsn, **limits))
+    plain = create_app(app_settings(database_dsn, fast_paths=False, **limits))
+    with TestClient(fast) as fast_client, TestClient(plain) as plain_client:
+        assert fast.state.schema.document_rules is not None
+        assert plain.state.schema.document_rules is None
+        world = world_with_sessions(Api(fast_client, QueryLog()), "A", "B", "C")
+        headers = {"Authorization": f"Bearer {world.super_token}"}
+        answers: list[tuple[int, Any]] = []
+        for method, body in PIPELINE_REQUESTS:
+            if "variables" in body:
+                body = {**body, "variables": {"e": world.event_id, **body["variables"]}}
+            got = []
+            for client in (fast_client, plain_client):
+                if method == "GET":
+                    response = client.get("/graphql", params=body, headers=headers)
+                else:
+                    response = client.post("/graphql", json=body, headers=headers)
+                got.append((response.status_code, response.json()))
+            assert got[0] == got[1], (method, body)
+            answers.append(got[0])
+    statuses = [status for status, _ in answers]
+    assert statuses == [200, 200, 400, 200, 200, 200, 200, 200, 400, 405, 405, 405, 200,
+                        200, 200, 200, 200]  # fmt: skip
+    data = [answer.get("data") for _, answer in answers]
+    assert data[0] == {"__typename": "Query"} and data[1] == data[0]
+    assert data[7] == {"__typename": "Mutation"}
+    assert data[-1]["event"]["sessions"]["nodes"][0] == {"title": "A", "liveViews": 0}
+    assert answers[-1][1]["extensions"]["cost"]["limit"] == 500
+    cost = answers[-2][1]["errors"][0]["message"]
+    assert "estimated cost" in cost and "over the limit of 500" in cost
+    assert ("errors" in answers[12][1]) is not introspection
+    assert "WebSocket" in answers[9][1]["errors"][0]["message"]
+    assert fast.state.schema not in strawberry_executions
+    assert strawberry_executions.count(plain.state.schema) == len(PIPELINE_REQUESTS)

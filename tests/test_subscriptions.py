@@ -94,6 +94,7 @@ def test_subscriptions_are_not_served_over_http(api: Api) -> None:
     response = api.post(UPDATES, {"s": session}, world.event_admin_token)
     assert response.status_code == 405
     assert response.json()["errors"][0]["extensions"]["code"] == 405
+    assert "WebSocket" in response.json()["errors"][0]["message"]
 
 
 def test_the_real_server_speaks_websocket(database_dsn: str) -> None:
