@@ -417,6 +417,7 @@ def create_schema(settings: Settings | None = None) -> Schema:
     mutation_type = schema._schema.mutation_type
     assert mutation_type is not None
     if settings.fast_paths:
+        coercion.direct_resolvers(schema)
         # Mutation.record_watch converts each input object field by field in
         # Strawberry; this resolver takes graphql-core's coerced values.
         mutation_type.fields["recordWatch"].resolve = resolve_record_watch_fast

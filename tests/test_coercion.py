@@ -1,8 +1,12 @@
 """The compiled variable coercion gives graphql-core's result, or lets graphql-core decide."""
 
+import asyncio
 from collections import Counter
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
+import strawberry
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -21,9 +25,11 @@ from graphql.execution import executor
 from graphql.execution.values import VariableValues, get_variable_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strawberry.permission import BasePermission
 
-from gql_server.coercion import coerce_compiled, fast_get_variable_values
+from gql_server.coercion import coerce_compiled, direct_resolvers, fast_get_variable_values
 from gql_server.schema import create_schema
+from gql_server.settings import Settings
 
 SYNTHETIC = build_schema("""
 enum Color { RED GREEN }
@@ -215,3 +221,120 @@ def test_the_schema_installs_it_into_graphql_core() -> None:
     # graphql-core's Executor.build calls get_variable_values by this name; if
     # an upgrade renames it, this fails rather than silently losing the speed.
     assert executor.get_variable_values is fast_get_variable_values  # type: ignore[attr-defined]
+
+
+@strawberry.enum
+class Color(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.input
+class Amount:
+    value: int
+
+
+class Never(BasePermission):
+    message = "never"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
+
+
+CALLS: list[tuple[str, Any]] = []
+
+
+@strawberry.type
+class Thing:
+    n: int
+
+    @strawberry.field
+    def plain(
+        self,
+        info: strawberry.Info,
+        k: int = 2,
+        color: Color = Color.RED,
+        label: str | None = None,
+        max_count: int = 1,
+    ) -> str:
+        CALLS.append(("plain", (k, color, label, max_count)))
+        return f"{self.n}:{k}:{color.value}:{label}:{max_count}:{info.field_name}:{info.path.key}"
+
+    @strawberry.field
+    async def later(self, times: int) -> int:
+        return self.n * times
+
+    @strawberry.field
+    @staticmethod
+    def parent(parent: strawberry.Parent["Thing"], when: datetime | None = None) -> str:
+        return f"{parent.n}@{when.isoformat() if when else None}"
+
+    @strawberry.field
+    def counted(self, amount: Amount) -> int:
+        return self.n + amount.value
+
+    @strawberry.field(permission_classes=[Never])  # type: ignore[untyped-decorator]
+    def guarded(self) -> int | None:
+        return self.n
+
+    @strawberry.field
+    def fails(self, k: int) -> int | None:
+        raise ValueError(f"no {k}")
+
+
+@strawberry.type
+class Things:
+    @strawberry.field
+    def thing(self, n: int) -> Thing:
+        return Thing(n=n)
+
+    @strawberry.field
+    def things(self, ns: list[int]) -> list[Thing]:  # a list argument: Strawberry's
+        return [Thing(n=n) for n in ns]
+
+
+THINGS = """query($c: Color, $w: DateTime) {
+  thing(n: 3) { plain a: plain(k: 5, color: $c, label: "x", maxCount: 7) later(times: 4)
+    parent(when: $w) counted(amount: {value: 2}) guarded fails(k: 1) }
+  things(ns: [1, 2]) { n plain(color: BLUE) } }"""
+
+
+def test_direct_resolvers_answer_as_strawberrys_wrappers() -> None:
+    direct = strawberry.Schema(query=Things, scalar_overrides={})
+    general = strawberry.Schema(query=Things)
+    changed = direct_resolvers(direct)
+    assert sorted(changed) == [
+        "Thing.fails", "Thing.later", "Thing.parent", "Thing.plain", "Things.thing",
+    ]  # fmt: skip
+    variables = {"c": "BLUE", "w": "2026-01-02T03:04:05+00:00"}
+    answers = []
+    for schema in (direct, general):
+        CALLS.clear()
+        result = asyncio.run(schema.execute(THINGS, variable_values=variables))
+        errors = [(e.message, e.path) for e in result.errors or []]
+        answers.append((result.data, errors, list(CALLS)))
+    assert answers[0] == answers[1]
+    data: Any
+    data, errors, calls = answers[0]
+    assert data["thing"]["plain"] == "3:2:red:None:1:plain:plain"
+    assert data["thing"]["a"] == "3:5:blue:x:7:plain:a"
+    assert data["thing"]["later"] == 12 and data["thing"]["counted"] == 5
+    assert data["thing"]["parent"] == "3@2026-01-02T03:04:05+00:00"
+    assert sorted(errors) == [("never", ["thing", "guarded"]), ("no 1", ["thing", "fails"])]
+    assert calls[:2] == [("plain", (2, Color.RED, None, 1)), ("plain", (5, Color.BLUE, "x", 7))]
+
+
+def test_our_schema_calls_the_hot_resolvers_directly() -> None:
+    def resolver(schema: Any, type_name: str, field_name: str) -> Any:
+        return schema._schema.type_map[type_name].fields[field_name].resolve
+
+    fast = create_schema()
+    for type_name, field_name in [("Query", "event"), ("Event", "sessions"),
+                                  ("Session", "liveViews")]:  # fmt: skip
+        resolve = resolver(fast, type_name, field_name)
+        assert resolve.__qualname__ == "_direct.<locals>.resolve", (type_name, field_name)
+    # Input objects are converted by Strawberry (Mutation fields are also under token_first).
+    create = resolver(fast, "Mutation", "createSession")
+    assert create.__wrapped__.__qualname__ != "_direct.<locals>.resolve"
+    plain = create_schema(Settings(fast_paths=False))
+    assert resolver(plain, "Query", "event").__qualname__ != "_direct.<locals>.resolve"
