@@ -10,17 +10,21 @@ number is printed as an int or a float.
 """
 
 import asyncio
+import math
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import asyncpg
 import orjson
 import pytest
 import strawberry
 from conftest import Api, QueryLog, app_settings
+from graphql import FieldNode, OperationDefinitionNode, build_schema, parse
+from graphql.execution.values import get_variable_values
 from helpers import World, create_session, make_world, record, sign_up
 from starlette.testclient import TestClient
 
@@ -28,7 +32,7 @@ from gql_server.app import create_app
 from gql_server.auth import Actor, hash_token
 from gql_server.context import Context, Loaders
 from gql_server.db import Pool
-from gql_server.execution import FastListExecutor
+from gql_server.execution import FastListExecutor, argument_values
 from gql_server.repo import sessions as sessions_repo
 from gql_server.schema import create_schema, format_error
 from gql_server.services import sessions as sessions_service
@@ -552,3 +556,44 @@ def test_operation_plans_give_graphql_cores_answers_and_calls() -> None:
             assert as_json(one) == as_json(two), query
             assert orjson.dumps(one.data) == orjson.dumps(two.data), query
             assert fast_calls == CALLS, query
+
+
+ARGUMENTS_SDL = """
+type Query { f(a: Int, b: String, e: E, x: Float): Int  g(i: In): Int }
+enum E { X Y }
+input In { v: Int }
+"""
+
+
+def test_argument_values_are_cached_only_where_the_same_inputs_give_the_same() -> None:
+    schema = build_schema(ARGUMENTS_SDL)
+    document = parse(
+        "query($a: Int, $b: String, $e: E, $x: Float, $v: Int, $l: [Int]) {"
+        " f(a: $a, b: $b, e: $e, x: $x) g(i: {v: $v}) }"
+    )
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    f_node, g_node = cast(list[FieldNode], operation.selection_set.selections)
+    query_type = schema.query_type
+    assert query_type is not None
+
+    def values(field: str, node: FieldNode, **inputs: Any) -> dict[str, Any]:
+        coerced = get_variable_values(schema, operation.variable_definitions or (), inputs)
+        assert not isinstance(coerced, list), coerced
+        executor = SimpleNamespace(variable_values=coerced, hide_suggestions=False)
+        return argument_values(cast(Any, executor), query_type.fields[field], node)
+
+    first = values("f", f_node, a=1, b="x", e="X", x=0.0)
+    assert first == {"a": 1, "b": "x", "e": "X", "x": 0.0}
+    assert values("f", f_node, a=1, b="x", e="X", x=0.0) is first  # cached
+    assert values("f", f_node, a=2, b="x", e="X", x=0.0) == {**first, "a": 2}
+    assert values("f", f_node, a=1, b="x", e="Y", x=0.0)["e"] == "Y"
+    negative = values("f", f_node, a=1, b="x", e="X", x=-0.0)["x"]
+    assert math.copysign(1, negative) == -1  # not 0.0's entry
+    assert values("f", f_node, a=1, b="x", e="X", x=1.0)["x"] == 1.0
+    # A list among the variables, or an input object argument: not cached.
+    listed = values("f", f_node, a=1, b="x", e="X", x=0.0, l=[1])
+    assert listed == first and listed is not first
+    one = values("g", g_node, v=3)
+    assert one == {"i": {"v": 3}} and values("g", g_node, v=3) is not one
+    assert values("g", g_node, v=4) == {"i": {"v": 4}}
