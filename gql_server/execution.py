@@ -733,8 +733,8 @@ def argument_values(
     """graphql-core's get_argument_values, cached while the field's arguments are all
     scalars or enums and the request's variables are too: the same node with the
     same variables gives the same values, which their readers copy, never change
-    (Event.sessions' six took ~20 us,
-    twice a page: once to read the page ahead, once to resolve it)."""
+    (Event.sessions' six took ~20 us, twice a page: once to read the page ahead,
+    once to resolve it)."""
     variables = executor.variable_values
     values = tuple(
         (name, type(value), repr(value) if type(value) is float else value)  # -0.0, nan
