@@ -113,7 +113,7 @@ class Schema(strawberry.Schema):
     ) -> ExecutionResult:
         """Strawberry's execute, in the steps it takes with our only extension
         (DocumentRules) applied directly: its extension runner prepared four
-        context managers of hooks per request, ~20 % of a page's CPU. Without
+        context managers of hooks per request (~80 us of CPU, every request). Without
         document_rules (fast paths off) or with operation extensions,
         Strawberry's own; tests/test_fast_paths.py compares the two."""
         rules = self.document_rules
@@ -139,13 +139,14 @@ class Schema(strawberry.Schema):
         allowed = allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES
         if operation_type not in allowed:
             raise InvalidOperationTypeError(operation_type)
-        errors = rules.problems(self._schema, document, operation_name, self.validation_rules)
-        if errors:
-            return self._refused(errors, None)
-        cost, refusal = rules.cost(self._schema, document, operation_name, variable_values)
-        if refusal is not None:
-            return self._refused([refusal], rules.report(cost))
-        try:
+        cost = None
+        try:  # as Strawberry's: what fails from here on is an error, not a 500
+            errors = rules.problems(self._schema, document, operation_name, self.validation_rules)
+            if errors:
+                return self._refused(errors, None)
+            cost, refusal = rules.cost(self._schema, document, operation_name, variable_values)
+            if refusal is not None:
+                return self._refused([refusal], rules.report(cost))
             result = execute(
                 self._schema,
                 document,
@@ -158,7 +159,7 @@ class Schema(strawberry.Schema):
             )
             if inspect.isawaitable(result):
                 result = await result
-        except Exception as error:  # as Strawberry: an error, not a 500
+        except Exception as error:
             return self._refused([_as_graphql_error(error)], rules.report(cost))
         assert isinstance(result, GraphQLExecutionResult)
         if result.errors:

@@ -21,6 +21,7 @@ from strawberry.types.arguments import convert_arguments as convert
 from gql_server import coercion
 from gql_server.app import create_app
 from gql_server.execution import FastListExecutor, JsonList
+from gql_server.schema import DocumentRules
 from gql_server.types.root import resolve_record_watch_fast
 
 PAGE = """query($e: ID!) { event(id: $e) { sessions(first: 100) { nodes {
@@ -320,3 +321,23 @@ def test_our_pipeline_answers_as_strawberrys_does(
     assert "WebSocket" in answers[9][1]["errors"][0]["message"]
     assert fast.state.schema not in strawberry_executions
     assert strawberry_executions.count(plain.state.schema) == len(PIPELINE_REQUESTS)
+
+
+def test_a_failure_inside_the_pipeline_is_answered_alike_by_both(
+    database_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Strawberry turns an exception raised while validating or executing into an
+    # error of the answer (never a 500 page); so does our pipeline.
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("the rules broke")
+
+    monkeypatch.setattr(DocumentRules, "problems", broken)
+    answers = []
+    for fast_paths in (True, False):
+        app = create_app(app_settings(database_dsn, fast_paths=fast_paths))
+        with TestClient(app) as client:
+            response = client.post("/graphql", json={"query": "{ __typename }"})
+            answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 200 and "data" not in answers[0][1]
+    assert answers[0][1]["errors"][0]["message"] == "the rules broke"
