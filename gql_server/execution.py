@@ -736,13 +736,13 @@ def argument_values(
     (Event.sessions' six took ~20 us, twice a page: once to read the page ahead,
     once to resolve it)."""
     variables = executor.variable_values
+    if not _leaf_arguments(field_def):
+        return get_argument_values(field_def, node, variables, None, executor.hide_suggestions)
     values = tuple(
         (name, type(value), repr(value) if type(value) is float else value)  # -0.0, nan
         for name, value in variables.coerced.items()
     )
-    if not _leaf_arguments(field_def) or not all(
-        kind in _SCALAR_VALUES or issubclass(kind, Enum) for _, kind, _ in values
-    ):
+    if not all(kind in _SCALAR_VALUES or issubclass(kind, Enum) for _, kind, _ in values):
         return get_argument_values(field_def, node, variables, None, executor.hide_suggestions)
     return _lru(
         _ARGUMENTS, (Same(field_def), Same(node), values, executor.hide_suggestions),
