@@ -51,7 +51,7 @@ import contextlib
 import functools
 import keyword
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from types import CodeType
@@ -269,6 +269,14 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         plan = self._operation_plan() if serially is None else None
         if plan is None:
             return super().execute_operation(serially)
+        shortcut = None
+        if plan.resolved is not None:
+            shortcut = (plan.resolved.field_def.extensions or {}).get(SHORTCUT)
+        if shortcut is not None:
+            return self._run_shortcut(plan, shortcut)
+        return self._run_plan(plan)
+
+    def _run_plan(self, plan: "ObjectPlan") -> Any:
         # graphql-core's execute_operation, with the plan for the root fields.
         try:
             data = self._run_object(plan, self.root_value, None, None, None)
@@ -291,7 +299,30 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return await_result()
 
-    def _operation_plan(self) -> "_ObjectPlan | None":
+    async def _run_shortcut(self, plan: "ObjectPlan", shortcut: "Shortcut") -> Any:
+        """The response with the root field's value from its shortcut, or as _run_plan
+        gives it if the shortcut was not taken. What the shortcut raises is the
+        field's error, as a resolver's is (_run_field)."""
+        field = plan.resolved
+        assert field is not None
+        try:
+            value = await shortcut(self, field)
+        except Exception as raw_error:
+            path = Path(None, field.key, plan.type.name)
+            try:
+                self.handle_field_error(raw_error, field.field_def.type, field.details, path)
+            except GraphQLError as error:  # a non-null root field's error
+                self.collected_errors.add(error, None)
+                return self.build_response(None)
+            value = None
+        if value is NOT_TAKEN:
+            result = self._run_plan(plan)
+            return await result if self.is_awaitable(result) else result
+        # At the root, plain fields are __typename (see _make_operation_plan).
+        data = plan.plain(self.root_value) if plan.plain is not None else {}
+        return self.build_response(plan.merge(data, value))
+
+    def _operation_plan(self) -> "ObjectPlan | None":
         """The plan of this query's root fields, made once per document; None: a
         mutation or subscription, middleware, an abort signal, or root fields the
         plan cannot take (more than one with a resolver)."""
@@ -305,7 +336,7 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         key = (Same(self.schema), Same(operation), _boolean_variables(self))
         return _lru(_OPERATION_PLANS, key, self._make_operation_plan)
 
-    def _make_operation_plan(self) -> "_ObjectPlan | None":
+    def _make_operation_plan(self) -> "ObjectPlan | None":
         root_type = self.schema.get_root_type(self.operation.operation)
         if root_type is None:
             return None
@@ -326,12 +357,12 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _level_plan(
         self, object_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
-    ) -> "_ObjectPlan | None":
+    ) -> "ObjectPlan | None":
         """How to complete an object with this selection; None if graphql-core should."""
         if object_type.is_type_of is not None:
             return None
         plain: list[_Field] = []
-        resolved: _ResolvedField | None = None
+        resolved: ResolvedField | None = None
         for key, details in grouped_field_set.items():
             if any(d.fragment_variable_values is not None for d in details):
                 return None
@@ -344,20 +375,20 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
             field_def = object_type.fields.get(details[0].node.name.value)
             if field_def is None:
                 return None
-            resolved = _ResolvedField(
+            resolved = ResolvedField(
                 key, field_def, details, [d.node for d in details],
                 bool(field_def.args or details[0].node.arguments),
                 is_non_null_type(field_def.type), self._child_plan(field_def.type, details),
             )  # fmt: skip
         keys = tuple(grouped_field_set)
-        return _ObjectPlan(
+        return ObjectPlan(
             object_type, keys, tuple(plain), _compile(plain) if plain else None, resolved,
             resolved is None or keys[-1] == resolved.key,
         )  # fmt: skip
 
     def _child_plan(
         self, return_type: GraphQLOutputType, details: FieldDetailsList
-    ) -> "_ObjectPlan | None":
+    ) -> "ObjectPlan | None":
         object_type = get_nullable_type(return_type)
         if not is_object_type(object_type):
             return None
@@ -368,7 +399,7 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _run_object(
         self,
-        plan: "_ObjectPlan",
+        plan: "ObjectPlan",
         source: Any,
         path: Path | None,
         details: FieldDetailsList | None,
@@ -397,7 +428,7 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         return plan.merge(result, value)
 
     def _run_field(
-        self, field: "_ResolvedField", parent: GraphQLObjectType, source: Any, path: Path
+        self, field: "ResolvedField", parent: GraphQLObjectType, source: Any, path: Path
     ) -> Any:
         """execute_field for a field with a resolver."""
         field_def = field.field_def
@@ -419,7 +450,7 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         return completed
 
     async def _await_field(
-        self, field: "_ResolvedField", info: GraphQLResolveInfo[Any], path: Path, value: Any
+        self, field: "ResolvedField", info: GraphQLResolveInfo[Any], path: Path, value: Any
     ) -> Any:
         try:
             completed = self._complete_field(field, info, path, await value)
@@ -430,7 +461,7 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         return completed
 
-    async def _await_completed(self, field: "_ResolvedField", path: Path, completed: Any) -> Any:
+    async def _await_completed(self, field: "ResolvedField", path: Path, completed: Any) -> Any:
         try:
             return await completed
         except Exception as raw_error:
@@ -438,7 +469,7 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
 
     def _complete_field(
-        self, field: "_ResolvedField", info: GraphQLResolveInfo[Any], path: Path, value: Any
+        self, field: "ResolvedField", info: GraphQLResolveInfo[Any], path: Path, value: Any
     ) -> Any:
         """complete_value, walking the object with the field's plan if it has one."""
         if value is None or value is Undefined:
@@ -653,6 +684,24 @@ class JsonList:
 
     def __iter__(self) -> Iterator[Any]:
         raise RuntimeError("a JsonList is completed by FastListExecutor only")
+
+
+def rendered_selection(
+    executor: "FastListExecutor",
+    field: "ResolvedField",
+    list_field: str,
+    *,
+    excluded: frozenset[str],
+    renderable: Mapping[str, frozenset[str]],
+) -> JsonSelection | None:
+    """json_selection for a field of a plan (see SHORTCUT), before it is resolved."""
+    if not getattr(executor.context_value, "json_lists", False) or (
+        executor.middleware_manager and executor.middleware_manager.middlewares
+    ):
+        return None
+    return _selection_below(
+        executor, tuple(field.nodes), field.field_def.type, list_field, excluded, renderable
+    )
 
 
 def json_selection(
@@ -893,7 +942,7 @@ _LEAF_ARGUMENTS: collections.OrderedDict[Any, bool] = collections.OrderedDict()
 
 
 @dataclass(frozen=True)
-class _ResolvedField:
+class ResolvedField:
     """The field of an object's plan that has a resolver (or is a list, or an object
     that is not plain): resolved and completed by itself."""
 
@@ -903,18 +952,18 @@ class _ResolvedField:
     nodes: list[FieldNode]
     has_arguments: bool
     non_null: bool
-    plan: "_ObjectPlan | None"  # for an object value; None: complete_value
+    plan: "ObjectPlan | None"  # for an object value; None: complete_value
 
 
 @dataclass(frozen=True)
-class _ObjectPlan:
+class ObjectPlan:
     """An object's selection: its plain fields compiled, and at most one resolved."""
 
     type: GraphQLObjectType
     keys: tuple[str, ...]  # the response keys, in order
     plain_fields: tuple[_Field, ...]
     plain: Complete | None
-    resolved: _ResolvedField | None
+    resolved: ResolvedField | None
     resolved_last: bool
 
     def merge(self, plain: dict[str, Any], value: Any) -> dict[str, Any]:
@@ -927,8 +976,18 @@ class _ObjectPlan:
         return {k: value if k == key else plain[k] for k in self.keys}
 
 
+# A root field with a resolver may have a shortcut, in its GraphQLField.extensions
+# under SHORTCUT (create_schema sets them, with the fast paths): a coroutine
+# function of the executor and the field's plan giving the field's completed
+# value, exactly as its resolvers and the plans below it would, or NOT_TAKEN, after
+# which they run as usual (so the shortcut must leave everything as it found it,
+# or as they can take it on from).
+SHORTCUT = "gql_server.shortcut"
+NOT_TAKEN: Any = object()
+Shortcut = Callable[["FastListExecutor", ResolvedField], Awaitable[Any]]
+
 # Operation plans by (schema, operation, @include/@skip values), the 1,024 used last.
-_OPERATION_PLANS: collections.OrderedDict[tuple[Any, ...], _ObjectPlan | None] = (
+_OPERATION_PLANS: collections.OrderedDict[tuple[Any, ...], ObjectPlan | None] = (
     collections.OrderedDict()
 )
 

@@ -25,7 +25,7 @@ import strawberry
 from conftest import Api, QueryLog, app_settings
 from graphql import FieldNode, OperationDefinitionNode, build_schema, parse
 from graphql.execution.values import get_variable_values
-from helpers import World, create_session, make_world, record, sign_up
+from helpers import World, create_session, make_world, record, sign_up, spy_on_shortcuts
 from starlette.testclient import TestClient
 
 from gql_server.app import create_app
@@ -101,9 +101,15 @@ def as_json(result: Any) -> bytes:
     return orjson.dumps({"data": data, "errors": errors}, option=orjson.OPT_SORT_KEYS)
 
 
+def count_shortcut_answers(monkeypatch: pytest.MonkeyPatch, results: list[bool]) -> None:
+    """Append True for each page Query.event's shortcut answered."""
+    spy_on_shortcuts(monkeypatch, lambda answered: results.append(True) if answered else None)
+
+
 @pytest.fixture
 def rendered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each page the resolver asked PostgreSQL to render: whether it could."""
+    """For each page whose nodes PostgreSQL was asked to render: whether it could
+    (Query.event's shortcut answers only pages it could)."""
     results: list[bool] = []
     render = sessions_service.list_sessions_json
 
@@ -113,12 +119,14 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         return page
 
     monkeypatch.setattr(sessions_service, "list_sessions_json", spy)
+    count_shortcut_answers(monkeypatch, results)
     return results
 
 
 @pytest.fixture
 def read_ahead(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each rendered page: whether Query.event's statement had read it already."""
+    """For each rendered page: whether Query.event's statement had read it already
+    (always, when its shortcut answered)."""
     results: list[bool] = []
     render = sessions_service.list_sessions_json
 
@@ -127,6 +135,7 @@ def read_ahead(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         return await render(*args, ahead=ahead, **kwargs)
 
     monkeypatch.setattr(sessions_service, "list_sessions_json", spy)
+    count_shortcut_answers(monkeypatch, results)
     return results
 
 

@@ -287,8 +287,16 @@ class PageAhead:
     (services.events.get_hosted_event_looking_up), for Event.sessions to use."""
 
     query: repo.PageQuery
+    scope: str | None  # what its cursors carry (_page_query)
     selection: Sequence[repo.RenderedField]
     row: asyncpg.Record | None = None  # nodes, ok, fetched, key_0, key_1 once read
+
+    def rendered(self) -> "RenderedPage | None":
+        """The page as list_sessions_json gives it, once read; None before, or when
+        some value cannot be rendered exactly."""
+        if self.row is None:
+            return None
+        return _rendered(self.row, self.query.order, self.scope, self.query.limit - 1)
 
     def statement(self, *, first_param: int, guard: str) -> tuple[str, list[Any]]:
         return repo.json_page_statement(
@@ -303,11 +311,11 @@ def page_ahead(
     """The page list_sessions_json would read, to be read ahead; None for arguments it
     would refuse (it reports them itself)."""
     try:
-        query, _ = _page_query(event_id=event_id, first=first, after=after, search=search,
-                               order=order, window=window)  # fmt: skip
+        query, scope = _page_query(event_id=event_id, first=first, after=after, search=search,
+                                   order=order, window=window)  # fmt: skip
     except ApiError:
         return None
-    return PageAhead(query, selection)
+    return PageAhead(query, scope, selection)
 
 
 async def list_sessions_json(
@@ -339,6 +347,12 @@ async def list_sessions_json(
         row = ahead.row
     else:
         row = await repo.list_sessions_json(db, query, selection)
+    return _rendered(row, order, scope, first)
+
+
+def _rendered(
+    row: asyncpg.Record, order: str, scope: str | None, first: int
+) -> RenderedPage | None:
     if not row["ok"]:
         return None
     end_cursor = None

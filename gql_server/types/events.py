@@ -2,14 +2,26 @@
 
 import functools
 from datetime import datetime
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import asyncpg
+import orjson
 import strawberry
+from graphql import GraphQLError, GraphQLField
 
 from gql_server.coercion import convert_arguments
 from gql_server.context import Info
-from gql_server.execution import JsonList, field_ahead, json_selection
+from gql_server.execution import (
+    NOT_TAKEN,
+    FastListExecutor,
+    JsonList,
+    JsonSelection,
+    ResolvedField,
+    argument_values,
+    field_ahead,
+    json_selection,
+    rendered_selection,
+)
 from gql_server.ids import parse_id
 from gql_server.services import analytics as analytics_service
 from gql_server.services import events as events_service
@@ -57,24 +69,109 @@ def sessions_ahead(info: Info, event_id: str) -> service.PageAhead | None:
     selection = ahead.json_selection(
         info._raw_info, "nodes", excluded=EDGES, renderable=service.RENDERABLE
     )
-    definition = (ahead.field.extensions or {}).get("strawberry-definition")
-    if selection is None or definition is None:
+    if selection is None:
+        return None
+    return _page_ahead(info.schema, parsed, ahead.field, ahead.arguments, selection)
+
+
+def _page_ahead(
+    schema: strawberry.Schema,
+    event_id: int,
+    field: GraphQLField,
+    arguments: dict[str, Any],
+    selection: JsonSelection,
+) -> service.PageAhead | None:
+    """The page Event.sessions reads with these arguments (graphql-core's values)."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    if definition is None:
         return None
     # The arguments as the resolver gets them (coercion.convert_arguments).
-    arguments = convert_arguments(
-        ahead.arguments,
+    converted = convert_arguments(
+        arguments,
         definition.arguments,
-        scalar_registry=info.schema.schema_converter.scalar_registry,
-        config=info.schema.config,
+        scalar_registry=schema.schema_converter.scalar_registry,
+        config=schema.config,
     )
     size, order, window = _page_arguments(
-        arguments["first"], arguments["order_by"], arguments["starts_after"],
-        arguments["starts_before"],
+        converted["first"], converted["order_by"], converted["starts_after"],
+        converted["starts_before"],
     )  # fmt: skip
     return service.page_ahead(
-        event_id=parsed, first=size, after=arguments["after"], search=arguments["search"],
+        event_id=event_id, first=size, after=converted["after"], search=converted["search"],
         order=order, window=window, selection=selection,
     )  # fmt: skip
+
+
+async def event_with_sessions(executor: FastListExecutor, field: ResolvedField) -> Any:
+    """Query.event's shortcut (execution.SHORTCUT): `event(id) { sessions(...) {
+    pageInfo { ... } nodes { ... } } }`, with any of Event's and the connection's
+    plain fields, when PostgreSQL renders the nodes. The answer Query.event and
+    Event.sessions would give, from the same statement
+    (get_hosted_event_looking_up with the page), without resolving field by field.
+
+    What the statement raises (401, 404, 403, the database's failure) is Query.event's
+    error, as if it had raised it. NOT_TAKEN for any other selection, a request
+    without a token still to look up, an id or arguments the resolvers refuse, a
+    page PostgreSQL cannot render: the resolvers then run as usual and answer or
+    report it (the token's lookup, if made here, is settled: Query.event then
+    reads the event alone, Event.sessions takes the page read here)."""
+    event_plan = field.plan
+    sessions = event_plan.resolved if event_plan is not None else None
+    if event_plan is None or sessions is None or sessions.plan is None:
+        return NOT_TAKEN
+    connection_plan = sessions.plan
+    nodes = connection_plan.resolved
+    if (
+        sessions.field_def is not event_plan.type.fields.get("sessions")
+        or nodes is None
+        or nodes.field_def is not connection_plan.type.fields.get("nodes")
+    ):
+        return NOT_TAKEN
+    selection = rendered_selection(
+        executor, sessions, "nodes", excluded=EDGES, renderable=service.RENDERABLE
+    )
+    context = executor.context_value
+    if selection is None or not context.may_claim_token_lookup():
+        return NOT_TAKEN
+    try:
+        event_id = argument_values(executor, field.field_def, field.nodes[0])["id"]
+        arguments = argument_values(executor, sessions.field_def, sessions.nodes[0])
+    except GraphQLError:
+        return NOT_TAKEN
+    parsed = parse_id(event_id)
+    if parsed is None:
+        return NOT_TAKEN
+    schema = executor.schema._strawberry_schema  # type: ignore[attr-defined]
+    ahead = _page_ahead(schema, parsed, sessions.field_def, arguments, selection)
+    if ahead is None:
+        return NOT_TAKEN
+    lookup = context.claim_token_lookup()
+    assert lookup is not None  # may_claim_token_lookup()
+    # Query.event's own statement, with the same page.
+    row = await events_service.get_hosted_event_looking_up(
+        context.pool, lookup, event_id=event_id, along=ahead
+    )
+    context.page_ahead = ahead  # for Event.sessions, should the resolvers take over
+    rendered = ahead.rendered()
+    if rendered is None:  # the object path's (list_sessions_json says so with the row)
+        return NOT_TAKEN
+    event = Event.from_row(row)
+    connection = SessionConnection(
+        page_info=PageInfo(has_next_page=rendered.has_next_page, end_cursor=rendered.end_cursor),
+        nodes=[],
+        edges=[],
+        event_id=parsed,
+        search=arguments.get("search"),
+        window=Window(ahead.query.starts_after, ahead.query.starts_before),
+    )
+    try:
+        own = event_plan.plain(event) if event_plan.plain is not None else {}
+        below = connection_plan.plain(connection) if connection_plan.plain is not None else {}
+    except Exception:  # a value the plans leave to graphql-core: the resolvers' way
+        return NOT_TAKEN
+    context.page_ahead = None
+    listed = connection_plan.merge(below, orjson.Fragment(rendered.nodes))
+    return event_plan.merge(own, listed)
 
 
 @strawberry.type
