@@ -19,6 +19,7 @@ from helpers import (
     World,
     create_session,
     make_world,
+    record,
     sessions_by_id,
     sign_up,
     spy_on_shortcuts,
@@ -27,7 +28,7 @@ from starlette.testclient import TestClient
 from strawberry.schema import schema_converter
 from strawberry.types.arguments import convert_arguments as convert
 
-from gql_server import coercion
+from gql_server import coercion, http
 from gql_server.app import create_app
 from gql_server.execution import SHORTCUT, FastListExecutor, JsonList
 from gql_server.schema import DocumentRules
@@ -104,11 +105,13 @@ def rendered_lists(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def without_shortcut(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Query.event resolved as usual: the page goes through the resolvers and plans."""
+    """Query.event resolved as usual: the page goes through the resolvers and plans
+    (no shortcut, so no request answered again either)."""
     field = api.client.app.state.schema._schema.query_type.fields["event"]  # type: ignore[attr-defined]
     assert SHORTCUT in field.extensions
     extensions = {k: v for k, v in field.extensions.items() if k != SHORTCUT}
     monkeypatch.setattr(field, "extensions", extensions)
+    monkeypatch.setattr(http, "MAX_RECIPE_BODY", 0)
 
 
 def test_a_page_of_nodes_is_rendered_by_postgresql(
@@ -153,8 +156,8 @@ def test_a_page_of_sessions_takes_the_operation_plan(
             assert [n["title"] for n in page["event"]["sessions"]["nodes"]] == ["A", "B"]
             assert page["event"]["sessions"]["pageInfo"]["hasNextPage"] is False
 
-    ask()  # Query.event's shortcut answers, from the plan
-    assert shortcuts == [True] * 2 and rendered_lists == []
+    ask()  # Query.event's shortcut answers, from the plan, then the same request again
+    assert shortcuts == [True] and rendered_lists == []
     with monkeypatch.context() as patch:
         without_shortcut(api, patch)
         ask()  # the resolvers, through the plan
@@ -410,12 +413,14 @@ DIRECTIVES = (
 
 
 def test_the_event_page_shortcut_answers_as_the_resolvers_do(
-    database_dsn: str, shortcuts: list[bool]
+    database_dsn: str, shortcuts: list[bool], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Query.event's shortcut (types.events.event_with_sessions) answers the page of
     # sessions without the resolvers. Every shape it takes, with every argument
     # and error the resolvers know, gets the same status and body from the fast
-    # app as from the plain one (fast paths off: no shortcut, no rendering).
+    # app as from the plain one (fast paths off: no shortcut, no rendering). No
+    # request is answered again (http.Recipe) here: each goes through the shortcut.
+    monkeypatch.setattr(http, "MAX_RECIPE_BODY", 0)
     fast = create_app(app_settings(database_dsn))
     plain = create_app(app_settings(database_dsn, fast_paths=False))
     with TestClient(fast) as fast_client, TestClient(plain) as plain_client:
@@ -496,3 +501,85 @@ def test_the_shortcut_is_installed_only_over_direct_resolvers(database_dsn: str)
         schema = create_app(app_settings(database_dsn, fast_paths=fast_paths)).state.schema
         field = schema._schema.query_type.fields["event"]
         assert (SHORTCUT in field.extensions) is installed
+
+
+@pytest.fixture
+def answered_again(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each request that had a recipe (http.Recipe): whether it answered."""
+    answered: list[bool] = []
+    answer = http.Recipe.answer
+
+    async def spy(self: http.Recipe, pool: Any) -> Any:
+        response = await answer(self, pool)
+        answered.append(response is not None)
+        return response
+
+    monkeypatch.setattr(http.Recipe, "answer", spy)
+    return answered
+
+
+AGAIN = f"""query($e: ID!) {{ event(id: $e) {{ name sessions(first: 3) {{
+  pageInfo {{ hasNextPage endCursor }} nodes {{ {NODES} }} }} }} t: __typename }}"""
+
+
+def test_a_request_answered_again_gives_what_the_usual_way_gives(
+    api: Api, plain_api: Api, answered_again: list[bool], shortcuts: list[bool]
+) -> None:
+    # A POST that Query.event's shortcut answered is answered again from its
+    # recipe (one statement, run anew). Whatever changed in between, the answer
+    # is the plain app's; what the recipe cannot answer takes the usual way.
+    world = world_with_sessions(api, "a", "b", "c", "d")
+    session = create_session(api, world.super_token, world.event_id, title="e")
+    event = {"e": world.event_id}
+
+    def ask(token: str, **headers: str) -> tuple[int, Any, str]:
+        got = []
+        for client in (api, plain_api):
+            response = client.post(AGAIN, event, token, **headers)
+            got.append((response.status_code, response.json(), response.headers["content-type"]))
+        assert got[0] == got[1]
+        return got[0]
+
+    shortcuts.clear()
+    first = ask(world.super_token)
+    api.queries.statements.clear()
+    assert ask(world.super_token) == first
+    assert answered_again == [True] and shortcuts == [True]
+    assert len(api.queries.statements) == 1 and "string_agg" in api.queries.statements[0]
+    # New numbers, a new page: the statement is run anew.
+    record(api, world.attendee_token, session, "LIVE", (0, 45))
+    create_session(
+        api, world.super_token, world.event_id, title="0", startTime="2026-01-01T00:00:00Z"
+    )
+    status, body, _ = ask(world.super_token)
+    assert status == 200 and answered_again == [True, True]
+    nodes = body["data"]["event"]["sessions"]["nodes"]
+    assert body != first[1] and nodes[0]["title"] == "0"
+    # Another Accept header is another request, with its own media type.
+    graphql_response = "application/graphql-response+json"
+    for _ in range(2):
+        assert ask(world.super_token, Accept=graphql_response)[2].startswith(graphql_response)
+    assert answered_again == [True, True, True]
+
+    # A host no more: the usual way refuses it, from the same statement.
+    ask(world.event_admin_token)
+
+    async def demote(pool: Any) -> None:
+        await pool.execute("DELETE FROM event_admins WHERE event_id = $1", int(world.event_id))
+
+    api.run(demote)
+    status, body, _ = ask(world.event_admin_token)
+    assert body["errors"][0]["extensions"]["code"] == 4030201 and answered_again[-1] is False
+    # A value PostgreSQL cannot print exactly: the object path, and its error.
+    ask(world.organizer_admin_token)
+
+    async def inflate(pool: Any) -> None:
+        await pool.execute("UPDATE session_stats SET live_seconds = 3000000000"
+                           " WHERE event_id = $1", int(world.event_id))  # fmt: skip
+
+    api.run(inflate)
+    status, body, _ = ask(world.organizer_admin_token)
+    assert body["errors"][0]["path"][-1] == "live" and answered_again[-1] is False
+    # A token that is no more: 401, as always.
+    api.data("mutation { logout }", token=world.super_token)
+    assert ask(world.super_token)[0] == 401 and answered_again[-1] is False

@@ -99,8 +99,17 @@ async def get_event_access_for_token(
     same row, with page_read: whether the guard held."""
     if page is None:
         return await db.fetchrow(GET_EVENT_ACCESS_FOR_TOKEN, token_hash, event_id)
+    statement, params = event_access_with_page(event_id, page)
+    return await db.fetchrow(statement, token_hash, *params)
+
+
+def event_access_with_page(
+    event_id: int | None, page: tuple[str, list[Any]]
+) -> tuple[str, list[Any]]:
+    """get_event_access_for_token's statement with a page, and its parameters after
+    the token's hash ($1)."""
     statement, params = page
-    return await db.fetchrow(_with_page(statement), token_hash, event_id, *params)
+    return _with_page(statement), [event_id, *params]
 
 
 @functools.lru_cache(maxsize=256)

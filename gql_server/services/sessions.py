@@ -291,12 +291,13 @@ class PageAhead:
     selection: Sequence[repo.RenderedField]
     row: asyncpg.Record | None = None  # nodes, ok, fetched, key_0, key_1 once read
 
-    def rendered(self) -> "RenderedPage | None":
-        """The page as list_sessions_json gives it, once read; None before, or when
-        some value cannot be rendered exactly."""
-        if self.row is None:
+    def rendered(self, row: asyncpg.Record | None = None) -> "RenderedPage | None":
+        """The page as list_sessions_json gives it, from `row` or the row read; None
+        before it is read, or when some value cannot be rendered exactly."""
+        row = self.row if row is None else row
+        if row is None:
             return None
-        return _rendered(self.row, self.query.order, self.scope, self.query.limit - 1)
+        return _rendered(row, self.query.order, self.scope, self.query.limit - 1)
 
     def statement(self, *, first_param: int, guard: str) -> tuple[str, list[Any]]:
         return repo.json_page_statement(

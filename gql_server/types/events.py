@@ -1,6 +1,7 @@
 """Event and its sessions connection."""
 
 import functools
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, cast
 
@@ -11,11 +12,13 @@ from graphql import GraphQLError, GraphQLField
 
 from gql_server.coercion import convert_arguments
 from gql_server.context import Info
+from gql_server.db import Pool
 from gql_server.execution import (
     NOT_TAKEN,
     FastListExecutor,
     JsonList,
     JsonSelection,
+    ObjectPlan,
     ResolvedField,
     argument_values,
     field_ahead,
@@ -102,23 +105,44 @@ def _page_ahead(
     )  # fmt: skip
 
 
-async def event_with_sessions(executor: FastListExecutor, field: ResolvedField) -> Any:
-    """Query.event's shortcut (execution.SHORTCUT): `event(id) { sessions(...) {
-    pageInfo { ... } nodes { ... } } }`, with any of Event's and the connection's
-    plain fields, when PostgreSQL renders the nodes. The answer Query.event and
-    Event.sessions would give, from the same statement
-    (get_hosted_event_looking_up with the page), without resolving field by field.
+@dataclass(frozen=True)
+class PreparedPage:
+    """event_with_sessions up to its statement: what it answers, and how from a row."""
 
-    What the statement raises (401, 404, 403, the database's failure) is Query.event's
-    error, as if it had raised it. NOT_TAKEN for any other selection, a request
-    without a token still to look up, an id or arguments the resolvers refuse, a
-    page PostgreSQL cannot render: the resolvers then run as usual and answer or
-    report it (the token's lookup, if made here, is settled: Query.event then
-    reads the event alone, Event.sessions takes the page read here)."""
+    event_plan: ObjectPlan
+    connection_plan: ObjectPlan
+    event_id: str  # as Query.event gets it
+    parsed_id: int
+    search: str | None
+    ahead: service.PageAhead
+
+    def value(self, row: asyncpg.Record) -> Any:
+        """Query.event's completed value from a row of the event's statement in which
+        the page was read; NOT_TAKEN if the resolvers must answer."""
+        rendered = self.ahead.rendered(row)
+        if rendered is None:  # the object path's (list_sessions_json says so with the row)
+            return NOT_TAKEN
+        page_info = PageInfo(has_next_page=rendered.has_next_page, end_cursor=rendered.end_cursor)
+        connection = SessionConnection(
+            page_info=page_info, nodes=[], edges=[], event_id=self.parsed_id, search=self.search,
+            window=Window(self.ahead.query.starts_after, self.ahead.query.starts_before),
+        )  # fmt: skip
+        event_plan, connection_plan = self.event_plan, self.connection_plan
+        try:
+            own = event_plan.plain(Event.from_row(row)) if event_plan.plain is not None else {}
+            below = connection_plan.plain(connection) if connection_plan.plain is not None else {}
+        except Exception:  # a value the plans leave to graphql-core: the resolvers' way
+            return NOT_TAKEN
+        listed = connection_plan.merge(below, orjson.Fragment(rendered.nodes))
+        return event_plan.merge(own, listed)
+
+
+def prepare_page(executor: FastListExecutor, field: ResolvedField) -> PreparedPage | None:
+    """The shape, arguments and page event_with_sessions takes; None if it does not."""
     event_plan = field.plan
     sessions = event_plan.resolved if event_plan is not None else None
     if event_plan is None or sessions is None or sessions.plan is None:
-        return NOT_TAKEN
+        return None
     connection_plan = sessions.plan
     nodes = connection_plan.resolved
     if (
@@ -126,52 +150,83 @@ async def event_with_sessions(executor: FastListExecutor, field: ResolvedField) 
         or nodes is None
         or nodes.field_def is not connection_plan.type.fields.get("nodes")
     ):
-        return NOT_TAKEN
+        return None
     selection = rendered_selection(
         executor, sessions, "nodes", excluded=EDGES, renderable=service.RENDERABLE
     )
-    context = executor.context_value
-    if selection is None or not context.may_claim_token_lookup():
-        return NOT_TAKEN
+    if selection is None:
+        return None
     try:
         event_id = argument_values(executor, field.field_def, field.nodes[0])["id"]
         arguments = argument_values(executor, sessions.field_def, sessions.nodes[0])
     except GraphQLError:
-        return NOT_TAKEN
+        return None
     parsed = parse_id(event_id)
     if parsed is None:
-        return NOT_TAKEN
+        return None
     schema = executor.schema._strawberry_schema  # type: ignore[attr-defined]
     ahead = _page_ahead(schema, parsed, sessions.field_def, arguments, selection)
     if ahead is None:
+        return None
+    return PreparedPage(
+        event_plan, connection_plan, event_id, parsed, arguments.get("search"), ahead
+    )
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A page event_with_sessions answered, to answer again for the same request
+    (gql_server/http.py: the same body, headers and token): its statement, run
+    anew, and the same steps from its row."""
+
+    key: str  # Query.event's response key
+    page: PreparedPage
+    statement: str
+    params: list[Any]  # after the token's hash
+
+    async def value(self, db: Pool, token_hash: bytes) -> Any:
+        """Query.event's value now; NOT_TAKEN for anything but a host's readable page
+        (the request then takes the usual way, which reports what it is)."""
+        row = await db.fetchrow(self.statement, token_hash, *self.params)
+        if row is None or not events_service.hosts_event_read(row):
+            return NOT_TAKEN
+        return self.page.value(row)
+
+
+async def event_with_sessions(executor: FastListExecutor, field: ResolvedField) -> Any:
+    """Query.event's shortcut (execution.SHORTCUT): `event(id) { sessions(...) {
+    pageInfo { ... } nodes { ... } } }`, with any of Event's and the connection's
+    plain fields, when PostgreSQL renders the nodes. The answer Query.event and
+    Event.sessions would give, from the same statement
+    (get_hosted_event_looking_up with the page), without resolving field by field;
+    the context's `replay` then says how to give it again.
+
+    What the statement raises (401, 404, 403, the database's failure) is Query.event's
+    error, as if it had raised it. NOT_TAKEN for any other selection, a request
+    without a token still to look up, an id or arguments the resolvers refuse, a
+    page PostgreSQL cannot render: the resolvers then run as usual and answer or
+    report it (the token's lookup, if made here, is settled: Query.event then
+    reads the event alone, Event.sessions takes the page read here)."""
+    context = executor.context_value
+    if not context.may_claim_token_lookup():
+        return NOT_TAKEN
+    page = prepare_page(executor, field)
+    if page is None:
         return NOT_TAKEN
     lookup = context.claim_token_lookup()
     assert lookup is not None  # may_claim_token_lookup()
     # Query.event's own statement, with the same page.
     row = await events_service.get_hosted_event_looking_up(
-        context.pool, lookup, event_id=event_id, along=ahead
+        context.pool, lookup, event_id=page.event_id, along=page.ahead
     )
-    context.page_ahead = ahead  # for Event.sessions, should the resolvers take over
-    rendered = ahead.rendered()
-    if rendered is None:  # the object path's (list_sessions_json says so with the row)
-        return NOT_TAKEN
-    event = Event.from_row(row)
-    connection = SessionConnection(
-        page_info=PageInfo(has_next_page=rendered.has_next_page, end_cursor=rendered.end_cursor),
-        nodes=[],
-        edges=[],
-        event_id=parsed,
-        search=arguments.get("search"),
-        window=Window(ahead.query.starts_after, ahead.query.starts_before),
-    )
-    try:
-        own = event_plan.plain(event) if event_plan.plain is not None else {}
-        below = connection_plan.plain(connection) if connection_plan.plain is not None else {}
-    except Exception:  # a value the plans leave to graphql-core: the resolvers' way
-        return NOT_TAKEN
-    context.page_ahead = None
-    listed = connection_plan.merge(below, orjson.Fragment(rendered.nodes))
-    return event_plan.merge(own, listed)
+    context.page_ahead = page.ahead  # for Event.sessions, should the resolvers take over
+    value = page.value(row)
+    if value is not NOT_TAKEN:
+        context.page_ahead = None
+        statement, params = events_service.hosted_event_statement(page.event_id, page.ahead)
+        kept = replace(page, ahead=replace(page.ahead, row=None))  # not this page's rows
+        context.replay = Replay(field.key, kept, statement, params)
+    return value
 
 
 @strawberry.type
