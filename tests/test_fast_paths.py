@@ -583,3 +583,24 @@ def test_a_request_answered_again_gives_what_the_usual_way_gives(
     # A token that is no more: 401, as always.
     api.data("mutation { logout }", token=world.super_token)
     assert ask(world.super_token)[0] == 401 and answered_again[-1] is False
+
+
+def test_recipes_are_kept_for_the_requests_used_last(
+    api: Api, answered_again: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # However many requests clients send, MAX_RECIPES are kept: the ones used last.
+    monkeypatch.setattr(http, "MAX_RECIPES", 2)
+    world = world_with_sessions(api, "a", "b")
+    endpoint = next(r.endpoint for r in api.client.app.routes if r.path == "/graphql")  # type: ignore[attr-defined]
+    page = "query($e: ID!, $f: Int) { event(id: $e) { sessions(first: $f) { nodes { id } } } }"
+    for first in (1, 2, 1, 3, 1):
+        api.data(page, {"e": world.event_id, "f": first}, world.super_token)
+    assert answered_again == [True, True]  # first: 1, kept as it was used again
+    assert len(endpoint._recipes) == 2
+    api.data(page, {"e": world.event_id, "f": 2}, world.super_token)  # 2 was let go
+    assert answered_again == [True, True]
+    # A body over MAX_RECIPE_BODY is not kept.
+    monkeypatch.setattr(http, "MAX_RECIPE_BODY", 10)
+    for _ in range(2):
+        api.data(page, {"e": world.event_id, "f": 4}, world.super_token)
+    assert answered_again == [True, True]
