@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from conftest import FAST_HASHING, Api
 
+from gql_server import http
 from gql_server.auth import Passwords
 from gql_server.execution import NOT_TAKEN, FastListExecutor
 from gql_server.services import accounts
@@ -213,3 +214,15 @@ def spy_on_shortcuts(monkeypatch: pytest.MonkeyPatch, seen: Callable[[bool], Non
         return await run(self, plan, counted)
 
     monkeypatch.setattr(FastListExecutor, "_run_shortcut", spy)
+
+
+def spy_on_recipes(monkeypatch: pytest.MonkeyPatch, answered: list[bool]) -> None:
+    """Append, for each request that had a recipe (http.Recipe), whether it answered."""
+    answer = http.Recipe.answer
+
+    async def spy(self: http.Recipe, pool: Any) -> Any:
+        response = await answer(self, pool)
+        answered.append(response is not None)
+        return response
+
+    monkeypatch.setattr(http.Recipe, "answer", spy)

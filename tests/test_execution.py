@@ -25,7 +25,15 @@ import strawberry
 from conftest import Api, QueryLog, app_settings
 from graphql import FieldNode, OperationDefinitionNode, build_schema, parse
 from graphql.execution.values import get_variable_values
-from helpers import World, create_session, make_world, record, sign_up, spy_on_shortcuts
+from helpers import (
+    World,
+    create_session,
+    make_world,
+    record,
+    sign_up,
+    spy_on_recipes,
+    spy_on_shortcuts,
+)
 from starlette.testclient import TestClient
 
 from gql_server.app import create_app
@@ -92,6 +100,11 @@ def random_query(rng: random.Random) -> str:
     }}
     """
     return body + "\n".join(fragments)
+
+
+def canonical(raw: bytes) -> bytes:
+    """A JSON answer with its keys sorted (1 and 1.0 stay apart, unlike in ==)."""
+    return orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
 
 
 def as_json(result: Any) -> bytes:
@@ -225,6 +238,31 @@ def test_random_queries_give_identical_json_both_ways(
     assert 100 < len(rendered) < 3 * len(queries) - 100 and all(rendered)
     # Most read along with the event (not a query with `sessions` under two keys).
     assert len(read_ahead) == len(rendered) and sum(read_ahead) > 0.8 * len(read_ahead)
+
+
+def test_random_queries_asked_twice_over_http_get_the_plain_apps_answers(
+    api: Api, database_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Over HTTP the fast app answers a request Query.event's shortcut answered
+    # again from its recipe (http.Recipe): every random query, asked twice
+    # (@include/@skip both ways), gets the plain app's answer both times.
+    answered: list[bool] = []
+    spy_on_recipes(monkeypatch, answered)
+    world = make_world(api)
+    rng = random.Random(5)
+    create_sessions(api, world, rng)
+    queries = [random_query(rng) for _ in range(40)]
+    plain_app = create_app(app_settings(database_dsn, fast_paths=False))
+    with TestClient(plain_app) as plain_client:
+        plain = Api(plain_client, QueryLog())
+        for variables in ({"e": world.event_id}, {"e": world.event_id, "yes": False, "no": True}):
+            for query in queries:
+                expected = canonical(plain.post(query, variables, world.super_token).content)
+                for _ in range(2):
+                    got = canonical(api.post(query, variables, world.super_token).content)
+                    assert got == expected, (query, variables)
+    # Asked again and answered from a recipe: the queries the shortcut takes.
+    assert 10 < len(answered) < 2 * len(queries) and all(answered)
 
 
 def test_values_postgresql_cannot_print_exactly_take_the_object_path(

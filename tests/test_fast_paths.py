@@ -22,6 +22,7 @@ from helpers import (
     record,
     sessions_by_id,
     sign_up,
+    spy_on_recipes,
     spy_on_shortcuts,
 )
 from starlette.testclient import TestClient
@@ -507,14 +508,7 @@ def test_the_shortcut_is_installed_only_over_direct_resolvers(database_dsn: str)
 def answered_again(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """For each request that had a recipe (http.Recipe): whether it answered."""
     answered: list[bool] = []
-    answer = http.Recipe.answer
-
-    async def spy(self: http.Recipe, pool: Any) -> Any:
-        response = await answer(self, pool)
-        answered.append(response is not None)
-        return response
-
-    monkeypatch.setattr(http.Recipe, "answer", spy)
+    spy_on_recipes(monkeypatch, answered)
     return answered
 
 
