@@ -119,6 +119,8 @@ class PreparedPage:
     def value(self, row: asyncpg.Record) -> Any:
         """Query.event's completed value from a row of the event's statement in which
         the page was read; NOT_TAKEN if the resolvers must answer."""
+        if not row["page_read"]:  # the page's columns are those of no row at all
+            return NOT_TAKEN
         rendered = self.ahead.rendered(row)
         if rendered is None:  # the object path's (list_sessions_json says so with the row)
             return NOT_TAKEN
@@ -207,11 +209,9 @@ async def event_with_sessions(executor: FastListExecutor, field: ResolvedField) 
     page PostgreSQL cannot render: the resolvers then run as usual and answer or
     report it (the token's lookup, if made here, is settled: Query.event then
     reads the event alone, Event.sessions takes the page read here)."""
+    page = prepare_page(executor, field)  # None too if the context is not HTTP's
     context = executor.context_value
-    if not context.may_claim_token_lookup():
-        return NOT_TAKEN
-    page = prepare_page(executor, field)
-    if page is None:
+    if page is None or not context.may_claim_token_lookup():
         return NOT_TAKEN
     lookup = context.claim_token_lookup()
     assert lookup is not None  # may_claim_token_lookup()
