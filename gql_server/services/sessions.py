@@ -291,12 +291,9 @@ class PageAhead:
     selection: Sequence[repo.RenderedField]
     row: asyncpg.Record | None = None  # nodes, ok, fetched, key_0, key_1 once read
 
-    def rendered(self, row: asyncpg.Record | None = None) -> "RenderedPage | None":
-        """The page as list_sessions_json gives it, from `row` or the row read; None
-        before it is read, or when some value cannot be rendered exactly."""
-        row = self.row if row is None else row
-        if row is None:
-            return None
+    def rendered(self, row: asyncpg.Record) -> "RenderedPage | None":
+        """The page as list_sessions_json gives it, from a row of this statement; None
+        when some value cannot be rendered exactly."""
         return _rendered(row, self.query.order, self.scope, self.query.limit - 1)
 
     def statement(self, *, first_param: int, guard: str) -> tuple[str, list[Any]]:
