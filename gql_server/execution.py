@@ -695,9 +695,7 @@ def rendered_selection(
     renderable: Mapping[str, frozenset[str]],
 ) -> JsonSelection | None:
     """json_selection for a field of a plan (see SHORTCUT), before it is resolved."""
-    if not getattr(executor.context_value, "json_lists", False) or (
-        executor.middleware_manager and executor.middleware_manager.middlewares
-    ):
+    if not getattr(executor.context_value, "json_lists", False) or not _may_render(executor):
         return None
     return _selection_below(
         executor, tuple(field.nodes), field.field_def.type, list_field, excluded, renderable
@@ -832,11 +830,14 @@ def _rendering_executor(info: GraphQLResolveInfo[Any]) -> "FastListExecutor | No
     if not getattr(context, "json_lists", False) or executor_ref is None:
         return None
     executor: FastListExecutor | None = executor_ref()
-    if executor is None or (
-        executor.middleware_manager and executor.middleware_manager.middlewares
-    ):
+    if executor is None or not _may_render(executor):
         return None
     return executor
+
+
+def _may_render(executor: "FastListExecutor") -> bool:
+    """No middleware sees the fields (a rendered list has no fields to see)."""
+    return not (executor.middleware_manager and executor.middleware_manager.middlewares)
 
 
 def _boolean_variables(executor: "FastListExecutor") -> tuple[tuple[str, Any], ...]:
