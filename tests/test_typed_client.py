@@ -29,7 +29,7 @@ from gql_server.settings import Settings
 ROOT = Path(__file__).parent.parent
 CLIENT = Path(__file__).parent / "client"
 CODEGEN = "ariadne-codegen==0.19.0"
-CONTRACT = ROOT.parent / "shared" / "api-contract.graphql"
+CONTRACT = ROOT / "contract" / "api.graphql"
 
 
 def codegen() -> Path:

@@ -1,1 +1,1 @@
-"""The metric rules of shared/analytics-semantics.md."""
+"""The metric rules of contract/analytics-semantics.md."""
