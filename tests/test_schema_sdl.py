@@ -50,8 +50,8 @@ def _member_problems(name: str, wanted: GraphQLNamedType, found: GraphQLNamedTyp
                 continue
             if isinstance(wanted, GraphQLInputObjectType):
                 continue
-            for arg_name, arg in field.args.items():  # type: ignore[union-attr]
-                own = mine.args.get(arg_name)  # type: ignore[union-attr]
+            for arg_name, arg in field.args.items():
+                own = mine.args.get(arg_name)
                 if own is None or str(own.type) != str(arg.type):
                     kind = own.type if own else "missing"
                     problems.append(f"{name}.{field_name}({arg_name}): {kind} != {arg.type}")
