@@ -217,9 +217,6 @@ class Context:
     token_lookup: TokenLookup | None = None
     # A sessions page Query.event read along with the event (types.events.sessions_ahead).
     page_ahead: PageAhead | None = None
-    # How to give this answer again (types.events.Replay), when Query.event's
-    # shortcut gave it; the HTTP endpoint keeps it for the same request.
-    replay: Any = None
 
     async def signed_in(self) -> Actor | None:
         """The signed-in actor, None without a token (or with one that is not live)."""

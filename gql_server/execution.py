@@ -51,7 +51,7 @@ import contextlib
 import functools
 import keyword
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from types import CodeType
@@ -269,11 +269,6 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         plan = self._operation_plan() if serially is None else None
         if plan is None:
             return super().execute_operation(serially)
-        shortcut = None
-        if plan.resolved is not None:
-            shortcut = (plan.resolved.field_def.extensions or {}).get(SHORTCUT)
-        if shortcut is not None:
-            return self._run_shortcut(plan, shortcut)
         return self._run_plan(plan)
 
     def _run_plan(self, plan: "ObjectPlan") -> Any:
@@ -298,29 +293,6 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
             return self.build_response(awaited)
 
         return await_result()
-
-    async def _run_shortcut(self, plan: "ObjectPlan", shortcut: "Shortcut") -> Any:
-        """The response with the root field's value from its shortcut, or as _run_plan
-        gives it if the shortcut was not taken. What the shortcut raises is the
-        field's error, as a resolver's is (_run_field)."""
-        field = plan.resolved
-        assert field is not None
-        try:
-            value = await shortcut(self, field)
-        except Exception as raw_error:
-            path = Path(None, field.key, plan.type.name)
-            try:
-                self.handle_field_error(raw_error, field.field_def.type, field.details, path)
-            except GraphQLError as error:  # a non-null root field's error
-                self.collected_errors.add(error, None)
-                return self.build_response(None)
-            value = None
-        if value is NOT_TAKEN:
-            result = self._run_plan(plan)
-            return await result if self.is_awaitable(result) else result
-        # At the root, plain fields are __typename (see _make_operation_plan).
-        data = plan.plain(self.root_value) if plan.plain is not None else {}
-        return self.build_response(plan.merge(data, value))
 
     def _operation_plan(self) -> "ObjectPlan | None":
         """The plan of this query's root fields, made once per document; None: a
@@ -686,22 +658,6 @@ class JsonList:
         raise RuntimeError("a JsonList is completed by FastListExecutor only")
 
 
-def rendered_selection(
-    executor: "FastListExecutor",
-    field: "ResolvedField",
-    list_field: str,
-    *,
-    excluded: frozenset[str],
-    renderable: Mapping[str, frozenset[str]],
-) -> JsonSelection | None:
-    """json_selection for a field of a plan (see SHORTCUT), before it is resolved."""
-    if not getattr(executor.context_value, "json_lists", False) or not _may_render(executor):
-        return None
-    return _selection_below(
-        executor, tuple(field.nodes), field.field_def.type, list_field, excluded, renderable
-    )
-
-
 def json_selection(
     info: GraphQLResolveInfo[Any],
     list_field: str,
@@ -976,16 +932,6 @@ class ObjectPlan:
             return plain
         return {k: value if k == key else plain[k] for k in self.keys}
 
-
-# A root field with a resolver may have a shortcut, in its GraphQLField.extensions
-# under SHORTCUT (create_schema sets them, with the fast paths): a coroutine
-# function of the executor and the field's plan giving the field's completed
-# value, exactly as its resolvers and the plans below it would, or NOT_TAKEN, after
-# which they run as usual (so the shortcut must leave everything as it found it,
-# or as they can take it on from).
-SHORTCUT = "gql_server.shortcut"
-NOT_TAKEN: Any = object()
-Shortcut = Callable[["FastListExecutor", ResolvedField], Awaitable[Any]]
 
 # Operation plans by (schema, operation, @include/@skip values), the 1,024 used last.
 _OPERATION_PLANS: collections.OrderedDict[tuple[Any, ...], ObjectPlan | None] = (

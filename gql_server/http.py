@@ -13,7 +13,6 @@ Every error carries extensions.code and extensions.status.
 """
 
 import asyncio
-import collections
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -39,11 +38,9 @@ from gql_server.errors import (
     UNSUPPORTED_MEDIA_TYPE,
     ErrorKind,
 )
-from gql_server.execution import NOT_TAKEN
 from gql_server.headers import graphiql_policy
 from gql_server.schema import Schema, format_error, operation_problem
 from gql_server.services.accounts import TokenLookup
-from gql_server.types.events import Replay
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +192,6 @@ class GraphQLEndpoint:
         self.schema = schema
         self.graphiql_html = get_graphql_ide_html("graphiql") if graphiql else None
         self.graphiql_policy = graphiql_policy(self.graphiql_html or "")
-        self._recipes: collections.OrderedDict[tuple[Any, ...], Recipe] = collections.OrderedDict()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
@@ -227,7 +223,6 @@ class GraphQLEndpoint:
 
     async def _handle(self, request: Request, media: str, database: RequestDatabase) -> Response:
         state = request.app.state
-        recipe_key = None
         if request.method == "GET":
             if self._wants_graphiql(request):
                 assert self.graphiql_html is not None
@@ -243,15 +238,6 @@ class GraphQLEndpoint:
             body = await _read_body(request, state.settings.max_body_bytes)
             if not body:
                 raise HttpError(BAD_REQUEST, "The request body is empty")
-            authorization = request.headers.get("authorization")
-            if authorization and len(body) <= MAX_RECIPE_BODY:
-                recipe_key = (body, content_type, media, authorization)
-                recipe = self._recipes.get(recipe_key)
-                if recipe is not None:
-                    again = await _answer_again(recipe, database)
-                    if again is not None:
-                        self._recipes.move_to_end(recipe_key)
-                        return again
             params = parse_params(_parse_json(body, "The request body"))
             allowed = {OperationType.QUERY, OperationType.MUTATION}
         else:
@@ -273,20 +259,12 @@ class GraphQLEndpoint:
         # operation asked and whether or not it was refused. (A timeout or
         # a failure of the database is answered as such.)
         try:
-            response, payload = await self._execute(params, context, allowed, media)
+            response = await self._execute(params, context, allowed, media)
         except HttpError:
             await _refuse_dead_token(lookup, pool)
             raise
         await _refuse_dead_token(lookup, pool)
-        if recipe_key is not None and context.replay is not None and payload is not None:
-            assert lookup is not None  # recipe_key: an Authorization header
-            self._remember(recipe_key, Recipe.of(context.replay, payload, media, lookup))
         return response
-
-    def _remember(self, key: tuple[Any, ...], recipe: "Recipe") -> None:
-        self._recipes[key] = recipe
-        if len(self._recipes) > MAX_RECIPES:
-            self._recipes.popitem(last=False)
 
     def _wants_graphiql(self, request: Request) -> bool:
         accept = request.headers.get("accept", "")
@@ -302,8 +280,7 @@ class GraphQLEndpoint:
         context: Context,
         allowed: set[OperationType],
         media: str,
-    ) -> tuple[Response, dict[str, Any] | None]:
-        """The response, and its payload if it has no errors."""
+    ) -> Response:
         try:
             result = await self.schema.execute(
                 params.query,
@@ -336,54 +313,7 @@ class GraphQLEndpoint:
         if result.extensions:
             payload["extensions"] = result.extensions
         status = 400 if request_error and media == GRAPHQL_RESPONSE else 200
-        return _json_response(payload, status, media), None if errors else payload
-
-
-# Requests to answer again (Recipe), by body, Content-Type, Accept and
-# Authorization: the MAX_RECIPES used last, of bodies up to MAX_RECIPE_BODY bytes.
-MAX_RECIPES = 256
-MAX_RECIPE_BODY = 8192
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How to answer again a POST that Query.event's shortcut answered.
-
-    The same body, Content-Type, Accept and Authorization header give the same
-    document, variables, checks, cost and page: only the statement (the token, the
-    event and roles, the page) depends on the time, and it is run anew
-    (types.events.Replay). The answer is the one given before with Query.event's
-    value from it. Anything but a live token of a host and a page PostgreSQL can
-    render takes the usual way, which reports what it is."""
-
-    replay: Replay
-    payload: dict[str, Any]  # the answer given, without Query.event's value
-    media: str
-    token_hash: bytes
-
-    @classmethod
-    def of(
-        cls, replay: Replay, payload: dict[str, Any], media: str, lookup: TokenLookup
-    ) -> "Recipe":
-        data = {k: None if k == replay.key else v for k, v in payload["data"].items()}
-        return cls(replay, {**payload, "data": data}, media, lookup.token_hash)
-
-    async def answer(self, pool: Pool) -> Response | None:
-        value = await self.replay.value(pool, self.token_hash)
-        if value is NOT_TAKEN:
-            return None
-        key = self.replay.key
-        data = {k: value if k == key else v for k, v in self.payload["data"].items()}
-        return _json_response({**self.payload, "data": data}, 200, self.media)
-
-
-async def _answer_again(recipe: Recipe, database: RequestDatabase) -> Response | None:
-    """recipe.answer(); None (the usual way) if it failed: that reports the failure."""
-    try:
-        return await recipe.answer(cast(Pool, database))
-    except Exception:
-        log.debug("a recipe failed; the request takes the usual way", exc_info=True)
-        return None
+        return _json_response(payload, status, media)
 
 
 def bearer_token_lookup(header: str | None) -> TokenLookup | None:

@@ -45,10 +45,9 @@ from gql_server.errors import (
     ErrorKind,
     bad_input,
 )
-from gql_server.execution import SHORTCUT, FastListExecutor, Same
+from gql_server.execution import FastListExecutor, Same
 from gql_server.limits import Limits, check_shape, estimate_cost
 from gql_server.settings import Settings
-from gql_server.types.events import event_with_sessions
 from gql_server.types.root import Mutation, Query, Subscription, resolve_record_watch_fast
 from gql_server.types.scalars import DATETIME
 
@@ -419,12 +418,7 @@ def create_schema(settings: Settings | None = None) -> Schema:
     mutation_type = schema._schema.mutation_type
     assert mutation_type is not None
     if settings.fast_paths:
-        direct = coercion.direct_resolvers(schema)
-        # The shortcut stands for Query.event's and Event.sessions' resolvers: only
-        # while they are called as they are, nothing around them (permissions).
-        if {"Query.event", "Event.sessions"} <= set(direct):
-            event_field = schema._schema.query_type.fields["event"]  # type: ignore[union-attr]
-            event_field.extensions = {**event_field.extensions, SHORTCUT: event_with_sessions}
+        coercion.direct_resolvers(schema)
         # Mutation.record_watch converts each input object field by field in
         # Strawberry; this resolver takes graphql-core's coerced values.
         mutation_type.fields["recordWatch"].resolve = resolve_record_watch_fast

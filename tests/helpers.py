@@ -1,16 +1,12 @@
 """Setting up users, events and sessions through the API, and a reference for the metrics."""
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from conftest import FAST_HASHING, Api
 
-from gql_server import http
 from gql_server.auth import Passwords
-from gql_server.execution import NOT_TAKEN, FastListExecutor
 from gql_server.services import accounts
 from gql_server.settings import Settings
 
@@ -194,35 +190,3 @@ def expected_metrics(
             "total": sum(live) + sum(recording),
         },
     }
-
-
-def spy_on_shortcuts(monkeypatch: pytest.MonkeyPatch, seen: Callable[[bool], None]) -> None:
-    """Call seen(answered) each time a root field's shortcut ran (execution.SHORTCUT),
-    in every app, whenever it was made; answered: with a value or an error."""
-    run = FastListExecutor._run_shortcut
-
-    async def spy(self: FastListExecutor, plan: Any, shortcut: Any) -> Any:
-        async def counted(executor: Any, field: Any) -> Any:
-            try:
-                value = await shortcut(executor, field)
-            except Exception:
-                seen(True)  # answered with the field's error
-                raise
-            seen(value is not NOT_TAKEN)
-            return value
-
-        return await run(self, plan, counted)
-
-    monkeypatch.setattr(FastListExecutor, "_run_shortcut", spy)
-
-
-def spy_on_recipes(monkeypatch: pytest.MonkeyPatch, answered: list[bool]) -> None:
-    """Append, for each request that had a recipe (http.Recipe), whether it answered."""
-    answer = http.Recipe.answer
-
-    async def spy(self: http.Recipe, pool: Any) -> Any:
-        response = await answer(self, pool)
-        answered.append(response is not None)
-        return response
-
-    monkeypatch.setattr(http.Recipe, "answer", spy)

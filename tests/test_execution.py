@@ -31,8 +31,6 @@ from helpers import (
     make_world,
     record,
     sign_up,
-    spy_on_recipes,
-    spy_on_shortcuts,
 )
 from starlette.testclient import TestClient
 
@@ -114,15 +112,9 @@ def as_json(result: Any) -> bytes:
     return orjson.dumps({"data": data, "errors": errors}, option=orjson.OPT_SORT_KEYS)
 
 
-def count_shortcut_answers(monkeypatch: pytest.MonkeyPatch, results: list[bool]) -> None:
-    """Append True for each page Query.event's shortcut answered."""
-    spy_on_shortcuts(monkeypatch, lambda answered: results.append(True) if answered else None)
-
-
 @pytest.fixture
 def rendered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each page whose nodes PostgreSQL was asked to render: whether it could
-    (Query.event's shortcut answers only pages it could)."""
+    """For each page whose nodes PostgreSQL was asked to render: whether it could."""
     results: list[bool] = []
     render = sessions_service.list_sessions_json
 
@@ -132,14 +124,12 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         return page
 
     monkeypatch.setattr(sessions_service, "list_sessions_json", spy)
-    count_shortcut_answers(monkeypatch, results)
     return results
 
 
 @pytest.fixture
 def read_ahead(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each rendered page: whether Query.event's statement had read it already
-    (always, when its shortcut answered)."""
+    """For each rendered page: whether Query.event's statement had read it already."""
     results: list[bool] = []
     render = sessions_service.list_sessions_json
 
@@ -148,7 +138,6 @@ def read_ahead(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         return await render(*args, ahead=ahead, **kwargs)
 
     monkeypatch.setattr(sessions_service, "list_sessions_json", spy)
-    count_shortcut_answers(monkeypatch, results)
     return results
 
 
@@ -241,13 +230,11 @@ def test_random_queries_give_identical_json_both_ways(
 
 
 def test_random_queries_asked_twice_over_http_get_the_plain_apps_answers(
-    api: Api, database_dsn: str, monkeypatch: pytest.MonkeyPatch
+    api: Api, database_dsn: str
 ) -> None:
-    # Over HTTP the fast app answers a request Query.event's shortcut answered
-    # again from its recipe (http.Recipe): every random query, asked twice
-    # (@include/@skip both ways), gets the plain app's answer both times.
-    answered: list[bool] = []
-    spy_on_recipes(monkeypatch, answered)
+    # Over HTTP (orjson, rendered pages, the read-ahead), every random query,
+    # asked twice (@include/@skip both ways), gets the plain app's answer both
+    # times: nothing of the first answer is reused for the second.
     world = make_world(api)
     rng = random.Random(5)
     create_sessions(api, world, rng)
@@ -261,8 +248,6 @@ def test_random_queries_asked_twice_over_http_get_the_plain_apps_answers(
                 for _ in range(2):
                     got = canonical(api.post(query, variables, world.super_token).content)
                     assert got == expected, (query, variables)
-    # Asked again and answered from a recipe: the queries the shortcut takes.
-    assert 10 < len(answered) < 2 * len(queries) and all(answered)
 
 
 def test_values_postgresql_cannot_print_exactly_take_the_object_path(

@@ -9,7 +9,6 @@ them all off.
 
 from collections.abc import Iterator
 from typing import Any
-from unittest.mock import ANY
 
 import pytest
 import strawberry
@@ -19,19 +18,15 @@ from helpers import (
     World,
     create_session,
     make_world,
-    record,
     sessions_by_id,
-    sign_up,
-    spy_on_recipes,
-    spy_on_shortcuts,
 )
 from starlette.testclient import TestClient
 from strawberry.schema import schema_converter
 from strawberry.types.arguments import convert_arguments as convert
 
-from gql_server import coercion, http
+from gql_server import coercion
 from gql_server.app import create_app
-from gql_server.execution import SHORTCUT, FastListExecutor, JsonList
+from gql_server.execution import FastListExecutor, JsonList
 from gql_server.schema import DocumentRules
 from gql_server.types.root import resolve_record_watch_fast
 
@@ -105,20 +100,9 @@ def rendered_lists(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return completed
 
 
-def without_shortcut(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Query.event resolved as usual: the page goes through the resolvers and plans
-    (no shortcut, so no request answered again either)."""
-    field = api.client.app.state.schema._schema.query_type.fields["event"]  # type: ignore[attr-defined]
-    assert SHORTCUT in field.extensions
-    extensions = {k: v for k, v in field.extensions.items() if k != SHORTCUT}
-    monkeypatch.setattr(field, "extensions", extensions)
-    monkeypatch.setattr(http, "MAX_RECIPE_BODY", 0)
-
-
 def test_a_page_of_nodes_is_rendered_by_postgresql(
     api: Api, general_lists: list[str], rendered_lists: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    without_shortcut(api, monkeypatch)
     world = world_with_sessions(api, "A", "B", "C")
     page = api.data(PAGE, {"e": world.event_id}, world.super_token)
     assert [n["title"] for n in page["event"]["sessions"]["nodes"]] == ["A", "B", "C"]
@@ -144,8 +128,6 @@ def test_a_page_of_sessions_takes_the_operation_plan(
     api: Api,
     general_fields: list[str],
     rendered_lists: list[str],
-    shortcuts: list[bool],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world = world_with_sessions(api, "A", "B")
     general_fields.clear()  # the mutations that made them
@@ -157,11 +139,7 @@ def test_a_page_of_sessions_takes_the_operation_plan(
             assert [n["title"] for n in page["event"]["sessions"]["nodes"]] == ["A", "B"]
             assert page["event"]["sessions"]["pageInfo"]["hasNextPage"] is False
 
-    ask()  # Query.event's shortcut answers, from the plan, then the same request again
-    assert shortcuts == [True] and rendered_lists == []
-    with monkeypatch.context() as patch:
-        without_shortcut(api, patch)
-        ask()  # the resolvers, through the plan
+    ask()  # the resolvers, through the plan
     assert rendered_lists == ["event.sessions.nodes"] * 2
     assert general_fields == []
     # A mutation is executed by graphql-core, field by field.
@@ -375,226 +353,3 @@ def test_a_failure_inside_the_pipeline_is_answered_alike_by_both(
     assert answers[0] == answers[1]
     assert answers[0][0] == 200 and "data" not in answers[0][1]
     assert answers[0][1]["errors"][0]["message"] == "the rules broke"
-
-
-@pytest.fixture
-def shortcuts(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each request that reached Query.event's shortcut: whether it answered."""
-    taken: list[bool] = []
-    spy_on_shortcuts(monkeypatch, taken.append)
-    return taken
-
-
-NODES = "id title startTime liveViews watchTime { live total }"
-SHAPES = [  # the page a dashboard asks for, under every shape the shortcut takes
-    f"query($e: ID!) {{ event(id: $e) {{ sessions {{ pageInfo {{ hasNextPage endCursor }}"
-    f" nodes {{ {NODES} }} }} }} }}",
-    f"query($e: ID!) {{ __typename ev: event(id: $e) {{ __typename name s: sessions(first: 2) {{"
-    f" n: nodes {{ __typename {NODES} }} __typename p: pageInfo {{ e: endCursor"
-    f" endCursor __typename }} }} id attendance }} t: __typename }}",
-    f'{{ event(id: "EVENT") {{ sessions(first: 1, orderBy: TITLE_ASC, search: "b") {{'
-    f" nodes {{ {NODES} }} }} }} }}",
-    f"query($e: ID!, $f: Int, $a: String, $o: SessionOrder, $s: String, $t: DateTime) {{"
-    f" event(id: $e) {{ sessions(first: $f, after: $a, orderBy: $o, search: $s,"
-    f" startsAfter: $t) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {NODES} }} }} }} }}",
-]
-# What the shortcut leaves to the resolvers (and to graphql-core).
-OTHER_SHAPES = [
-    "query($e: ID!) { event(id: $e) { sessions { totalCount nodes { id } } } }",
-    "query($e: ID!) { event(id: $e) { sessions { edges { cursor } nodes { id } } } }",
-    "query($e: ID!) { event(id: $e) { sessions { nodes { id noShowCount } } } }",
-    "query($e: ID!) { event(id: $e) { organizer { name } sessions { nodes { id } } } }",
-    "query($e: ID!) { event(id: $e) { sessions { nodes { id } } } hostedEvents { id } }",
-]
-# @include/@skip: the plans are made per value of the variables they read.
-DIRECTIVES = (
-    "query($e: ID!, $y: Boolean!) { event(id: $e) { sessions {"
-    " pageInfo @skip(if: $y) { hasNextPage } nodes { id title @include(if: $y) } } } }"
-)
-
-
-def test_the_event_page_shortcut_answers_as_the_resolvers_do(
-    database_dsn: str, shortcuts: list[bool], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Query.event's shortcut (types.events.event_with_sessions) answers the page of
-    # sessions without the resolvers. Every shape it takes, with every argument
-    # and error the resolvers know, gets the same status and body from the fast
-    # app as from the plain one (fast paths off: no shortcut, no rendering). No
-    # request is answered again (http.Recipe) here: each goes through the shortcut.
-    monkeypatch.setattr(http, "MAX_RECIPE_BODY", 0)
-    fast = create_app(app_settings(database_dsn))
-    plain = create_app(app_settings(database_dsn, fast_paths=False))
-    with TestClient(fast) as fast_client, TestClient(plain) as plain_client:
-        api = Api(fast_client, QueryLog())
-        world = world_with_sessions(api, "a", "b", "c", "Ab")
-        event = world.event_id
-        revoked = sign_up(api, "Leaving")[1]
-        api.data("mutation { logout }", token=revoked)
-        first_page = api.data(SHAPES[3], {"e": event, "f": 2}, world.super_token)
-        cursor = first_page["event"]["sessions"]["pageInfo"]["endCursor"]
-
-        def ask(query: str, variables: dict[str, Any], token: str | None) -> Any:
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            body = {"query": query.replace("EVENT", event), "variables": variables}
-            got = [
-                (r.status_code, r.json())
-                for r in (c.post("/graphql", json=body, headers=headers)
-                          for c in (fast_client, plain_client))
-            ]  # fmt: skip
-            assert got[0] == got[1], (query, variables, token)
-            return got[0]
-
-        shortcuts.clear()
-        answers = [ask(q, {"e": event}, t) for q in SHAPES[:3]
-                   for t in (world.super_token, world.organizer_admin_token,
-                             world.event_admin_token)]  # fmt: skip
-        arguments = [{"f": 2}, {"f": 2, "a": cursor}, {"o": "START_TIME_DESC", "s": "B"},
-                     {"t": "2000-01-01T00:00:00Z", "f": 1}, {"s": "%"}]  # fmt: skip
-        answers += [ask(SHAPES[3], {"e": event, **a}, world.super_token) for a in arguments]
-        assert shortcuts == [True] * len(answers)
-        assert all(status == 200 and "errors" not in body for status, body in answers)
-        assert answers[0][1]["data"]["event"]["sessions"]["pageInfo"]["hasNextPage"] is False
-        titles = [[n["title"] for n in body["data"]["event"]["sessions"]["nodes"]]
-                  for _, body in answers[-5:]]  # fmt: skip
-        assert titles == [["a", "b"], ["c", "Ab"], ["Ab", "b"], ["a"], []]
-        assert answers[3][1]["data"]["__typename"] == "Query"
-
-        # Refused: the same errors, whoever reports them.
-        shortcuts.clear()
-        refusals: list[tuple[dict[str, Any], str | None]] = [
-            ({"e": "999999"}, world.super_token), ({"e": "x"}, world.super_token),
-            ({"e": event}, world.attendee_token), ({"e": event}, revoked),
-            ({"e": event}, None), ({"e": event, "f": 0}, world.super_token),
-            ({"e": event, "f": 1001}, world.super_token),
-            ({"e": event, "a": "nope"}, world.super_token),
-            ({"e": event, "o": "TITLE_ASC", "a": cursor}, world.super_token),
-            ({"e": event, "f": "2"}, world.super_token),
-        ]  # fmt: skip
-        refused = [ask(SHAPES[3], v, t) for v, t in refusals]
-        codes = [body["errors"][0]["extensions"]["code"] for _, body in refused]
-        assert codes == [4040200, 4040200, 4030201, 401, 401, 400, 400, 400, 400, 400]
-        assert [status for status, _ in refused][3:5] == [401, 200]  # a dead token: HTTP 401
-        # Refused by the statement, the shortcut answers with Query.event's error; an
-        # id that names nothing, a request without a token and arguments the page
-        # refuses are left to the resolvers; the last is refused before execution.
-        assert shortcuts == [True, False, True, True, False, False, False, False, False]
-
-        shortcuts.clear()
-        for query in OTHER_SHAPES:
-            ask(query, {"e": event}, world.super_token)
-        assert shortcuts == [False] * 4  # the last has two root fields: no plan to cut short
-
-        shortcuts.clear()
-        included, skipped = (ask(DIRECTIVES, {"e": event, "y": y}, world.super_token)[1]["data"]
-                             for y in (True, False))  # fmt: skip
-        assert shortcuts == [True, True]
-        assert included["event"]["sessions"]["nodes"][0] == {"id": ANY, "title": "a"}
-        assert skipped["event"]["sessions"] == {
-            "pageInfo": {"hasNextPage": False},
-            "nodes": [{"id": ANY}] * 4,
-        }
-
-
-def test_the_shortcut_is_installed_only_over_direct_resolvers(database_dsn: str) -> None:
-    # It stands for Query.event's and Event.sessions' resolvers as they are: with
-    # fast paths off (Strawberry's wrappers) it is not there.
-    for fast_paths, installed in ((True, True), (False, False)):
-        schema = create_app(app_settings(database_dsn, fast_paths=fast_paths)).state.schema
-        field = schema._schema.query_type.fields["event"]
-        assert (SHORTCUT in field.extensions) is installed
-
-
-@pytest.fixture
-def answered_again(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each request that had a recipe (http.Recipe): whether it answered."""
-    answered: list[bool] = []
-    spy_on_recipes(monkeypatch, answered)
-    return answered
-
-
-AGAIN = f"""query($e: ID!) {{ event(id: $e) {{ name sessions(first: 3) {{
-  pageInfo {{ hasNextPage endCursor }} nodes {{ {NODES} }} }} }} t: __typename }}"""
-
-
-def test_a_request_answered_again_gives_what_the_usual_way_gives(
-    api: Api, plain_api: Api, answered_again: list[bool], shortcuts: list[bool]
-) -> None:
-    # A POST that Query.event's shortcut answered is answered again from its
-    # recipe (one statement, run anew). Whatever changed in between, the answer
-    # is the plain app's; what the recipe cannot answer takes the usual way.
-    world = world_with_sessions(api, "a", "b", "c", "d")
-    session = create_session(api, world.super_token, world.event_id, title="e")
-    event = {"e": world.event_id}
-
-    def ask(token: str, **headers: str) -> tuple[int, Any, str]:
-        got = []
-        for client in (api, plain_api):
-            response = client.post(AGAIN, event, token, **headers)
-            got.append((response.status_code, response.json(), response.headers["content-type"]))
-        assert got[0] == got[1]
-        return got[0]
-
-    shortcuts.clear()
-    first = ask(world.super_token)
-    api.queries.statements.clear()
-    assert ask(world.super_token) == first
-    assert answered_again == [True] and shortcuts == [True]
-    assert len(api.queries.statements) == 1 and "string_agg" in api.queries.statements[0]
-    # New numbers, a new page: the statement is run anew.
-    record(api, world.attendee_token, session, "LIVE", (0, 45))
-    create_session(
-        api, world.super_token, world.event_id, title="0", startTime="2026-01-01T00:00:00Z"
-    )
-    status, body, _ = ask(world.super_token)
-    assert status == 200 and answered_again == [True, True]
-    nodes = body["data"]["event"]["sessions"]["nodes"]
-    assert body != first[1] and nodes[0]["title"] == "0"
-    # Another Accept header is another request, with its own media type.
-    graphql_response = "application/graphql-response+json"
-    for _ in range(2):
-        assert ask(world.super_token, Accept=graphql_response)[2].startswith(graphql_response)
-    assert answered_again == [True, True, True]
-
-    # A host no more: the usual way refuses it, from the same statement.
-    ask(world.event_admin_token)
-
-    async def demote(pool: Any) -> None:
-        await pool.execute("DELETE FROM event_admins WHERE event_id = $1", int(world.event_id))
-
-    api.run(demote)
-    status, body, _ = ask(world.event_admin_token)
-    assert body["errors"][0]["extensions"]["code"] == 4030201 and answered_again[-1] is False
-    # A value PostgreSQL cannot print exactly: the object path, and its error.
-    ask(world.organizer_admin_token)
-
-    async def inflate(pool: Any) -> None:
-        await pool.execute("UPDATE session_stats SET live_seconds = 3000000000"
-                           " WHERE event_id = $1", int(world.event_id))  # fmt: skip
-
-    api.run(inflate)
-    status, body, _ = ask(world.organizer_admin_token)
-    assert body["errors"][0]["path"][-1] == "live" and answered_again[-1] is False
-    # A token that is no more: 401, as always.
-    api.data("mutation { logout }", token=world.super_token)
-    assert ask(world.super_token)[0] == 401 and answered_again[-1] is False
-
-
-def test_recipes_are_kept_for_the_requests_used_last(
-    api: Api, answered_again: list[bool], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # However many requests clients send, MAX_RECIPES are kept: the ones used last.
-    monkeypatch.setattr(http, "MAX_RECIPES", 2)
-    world = world_with_sessions(api, "a", "b")
-    endpoint = next(r.endpoint for r in api.client.app.routes if r.path == "/graphql")  # type: ignore[attr-defined]
-    page = "query($e: ID!, $f: Int) { event(id: $e) { sessions(first: $f) { nodes { id } } } }"
-    for first in (1, 2, 1, 3, 1):
-        api.data(page, {"e": world.event_id, "f": first}, world.super_token)
-    assert answered_again == [True, True]  # first: 1, kept as it was used again
-    assert len(endpoint._recipes) == 2
-    api.data(page, {"e": world.event_id, "f": 2}, world.super_token)  # 2 was let go
-    assert answered_again == [True, True]
-    # A body over MAX_RECIPE_BODY is not kept.
-    monkeypatch.setattr(http, "MAX_RECIPE_BODY", 10)
-    for _ in range(2):
-        api.data(page, {"e": world.event_id, "f": 4}, world.super_token)
-    assert answered_again == [True, True]

@@ -71,20 +71,6 @@ class ReadAlong(Protocol):
     def statement(self, *, first_param: int, guard: str) -> tuple[str, list[Any]]: ...
 
 
-def hosted_event_statement(event_id: str, along: ReadAlong) -> tuple[str, list[Any]]:
-    """get_hosted_event_looking_up's statement and its parameters after the token's
-    hash ($1), for a caller that runs it again (http.Recipe); its row answers as
-    get_hosted_event_looking_up's does when hosts_event_read(row)."""
-    page = along.statement(first_param=3, guard=repo.SIGNED_IN_USER_HOSTS)
-    return repo.event_access_with_page(parse_id(event_id), page)
-
-
-def hosts_event_read(row: asyncpg.Record | None) -> bool:
-    """Whether get_hosted_event_looking_up, given this row, would return it with the
-    page read: a live token (the statement's WHERE), the event, a host of it."""
-    return row is not None and row["id"] is not None and bool(row["page_read"])
-
-
 async def get_hosted_event_looking_up(
     db: Executor, lookup: TokenLookup, *, event_id: str, along: ReadAlong | None = None
 ) -> asyncpg.Record:

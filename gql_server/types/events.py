@@ -1,30 +1,16 @@
 """Event and its sessions connection."""
 
 import functools
-from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, cast
 
 import asyncpg
-import orjson
 import strawberry
-from graphql import GraphQLError, GraphQLField
+from graphql import GraphQLField
 
 from gql_server.coercion import convert_arguments
 from gql_server.context import Info
-from gql_server.db import Pool
-from gql_server.execution import (
-    NOT_TAKEN,
-    FastListExecutor,
-    JsonList,
-    JsonSelection,
-    ObjectPlan,
-    ResolvedField,
-    argument_values,
-    field_ahead,
-    json_selection,
-    rendered_selection,
-)
+from gql_server.execution import JsonList, JsonSelection, field_ahead, json_selection
 from gql_server.ids import parse_id
 from gql_server.services import analytics as analytics_service
 from gql_server.services import events as events_service
@@ -103,130 +89,6 @@ def _page_ahead(
         event_id=event_id, first=size, after=converted["after"], search=converted["search"],
         order=order, window=window, selection=selection,
     )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PreparedPage:
-    """event_with_sessions up to its statement: what it answers, and how from a row."""
-
-    event_plan: ObjectPlan
-    connection_plan: ObjectPlan
-    event_id: str  # as Query.event gets it
-    parsed_id: int
-    search: str | None
-    ahead: service.PageAhead
-
-    def value(self, row: asyncpg.Record) -> Any:
-        """Query.event's completed value from a row of the event's statement in which
-        the page was read; NOT_TAKEN if the resolvers must answer."""
-        if not row["page_read"]:  # the page's columns are those of no row at all
-            return NOT_TAKEN
-        rendered = self.ahead.rendered(row)
-        if rendered is None:  # the object path's (list_sessions_json says so with the row)
-            return NOT_TAKEN
-        page_info = PageInfo(has_next_page=rendered.has_next_page, end_cursor=rendered.end_cursor)
-        connection = SessionConnection(
-            page_info=page_info, nodes=[], edges=[], event_id=self.parsed_id, search=self.search,
-            window=Window(self.ahead.query.starts_after, self.ahead.query.starts_before),
-        )  # fmt: skip
-        event_plan, connection_plan = self.event_plan, self.connection_plan
-        try:
-            own = event_plan.plain(Event.from_row(row)) if event_plan.plain is not None else {}
-            below = connection_plan.plain(connection) if connection_plan.plain is not None else {}
-        except Exception:  # a value the plans leave to graphql-core: the resolvers' way
-            return NOT_TAKEN
-        listed = connection_plan.merge(below, orjson.Fragment(rendered.nodes))
-        return event_plan.merge(own, listed)
-
-
-def prepare_page(executor: FastListExecutor, field: ResolvedField) -> PreparedPage | None:
-    """The shape, arguments and page event_with_sessions takes; None if it does not."""
-    event_plan = field.plan
-    sessions = event_plan.resolved if event_plan is not None else None
-    if event_plan is None or sessions is None or sessions.plan is None:
-        return None
-    connection_plan = sessions.plan
-    nodes = connection_plan.resolved
-    if (
-        sessions.field_def is not event_plan.type.fields.get("sessions")
-        or nodes is None
-        or nodes.field_def is not connection_plan.type.fields.get("nodes")
-    ):
-        return None
-    selection = rendered_selection(
-        executor, sessions, "nodes", excluded=EDGES, renderable=service.RENDERABLE
-    )
-    if selection is None:
-        return None
-    try:
-        event_id = argument_values(executor, field.field_def, field.nodes[0])["id"]
-        arguments = argument_values(executor, sessions.field_def, sessions.nodes[0])
-    except GraphQLError:
-        return None
-    parsed = parse_id(event_id)
-    if parsed is None:
-        return None
-    schema = executor.schema._strawberry_schema  # type: ignore[attr-defined]
-    ahead = _page_ahead(schema, parsed, sessions.field_def, arguments, selection)
-    if ahead is None:
-        return None
-    return PreparedPage(
-        event_plan, connection_plan, event_id, parsed, arguments.get("search"), ahead
-    )
-
-
-@dataclass(frozen=True)
-class Replay:
-    """A page event_with_sessions answered, to answer again for the same request
-    (gql_server/http.py: the same body, headers and token): its statement, run
-    anew, and the same steps from its row."""
-
-    key: str  # Query.event's response key
-    page: PreparedPage
-    statement: str
-    params: list[Any]  # after the token's hash
-
-    async def value(self, db: Pool, token_hash: bytes) -> Any:
-        """Query.event's value now; NOT_TAKEN for anything but a host's readable page
-        (the request then takes the usual way, which reports what it is)."""
-        row = await db.fetchrow(self.statement, token_hash, *self.params)
-        if row is None or not events_service.hosts_event_read(row):
-            return NOT_TAKEN
-        return self.page.value(row)
-
-
-async def event_with_sessions(executor: FastListExecutor, field: ResolvedField) -> Any:
-    """Query.event's shortcut (execution.SHORTCUT): `event(id) { sessions(...) {
-    pageInfo { ... } nodes { ... } } }`, with any of Event's and the connection's
-    plain fields, when PostgreSQL renders the nodes. The answer Query.event and
-    Event.sessions would give, from the same statement
-    (get_hosted_event_looking_up with the page), without resolving field by field;
-    the context's `replay` then says how to give it again.
-
-    What the statement raises (401, 404, 403, the database's failure) is Query.event's
-    error, as if it had raised it. NOT_TAKEN for any other selection, a request
-    without a token still to look up, an id or arguments the resolvers refuse, a
-    page PostgreSQL cannot render: the resolvers then run as usual and answer or
-    report it (the token's lookup, if made here, is settled: Query.event then
-    reads the event alone, Event.sessions takes the page read here)."""
-    page = prepare_page(executor, field)  # None too if the context is not HTTP's
-    context = executor.context_value
-    if page is None or not context.may_claim_token_lookup():
-        return NOT_TAKEN
-    lookup = context.claim_token_lookup()
-    assert lookup is not None  # may_claim_token_lookup()
-    # Query.event's own statement, with the same page.
-    row = await events_service.get_hosted_event_looking_up(
-        context.pool, lookup, event_id=page.event_id, along=page.ahead
-    )
-    context.page_ahead = page.ahead  # for Event.sessions, should the resolvers take over
-    value = page.value(row)
-    if value is not NOT_TAKEN:
-        context.page_ahead = None
-        statement, params = events_service.hosted_event_statement(page.event_id, page.ahead)
-        kept = replace(page, ahead=replace(page.ahead, row=None))  # not this page's rows
-        context.replay = Replay(field.key, kept, statement, params)
-    return value
 
 
 @strawberry.type
