@@ -39,15 +39,20 @@ def server(dsn: str, *, workers: int = 1) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def server_process(dsn: str, *, workers: int = 1, fast_paths: bool = True
+def server_process(dsn: str, *, workers: int = 1, fast_paths: bool = True,
+                   source: Path | None = None,
                    ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:  # fmt: skip
     """Like server(), also yielding the process (to watch its memory).
 
     fast_paths=False: GQL_SERVER_FAST_PATHS=false, graphql-core's and Strawberry's
-    general execution and coercion (the same answers, slower)."""
+    general execution and coercion (the same answers, slower). source: a checkout
+    of another commit whose gql_server/ runs instead (e.g. a git worktree), to
+    measure before and after in one run."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": dsn, "GQL_SERVER_POOL_MAX_SIZE": "10",
            "GQL_SERVER_FAST_PATHS": str(fast_paths).lower()}  # fmt: skip
+    if source is not None:
+        env["PYTHONPATH"] = str(source.resolve())
     command = [sys.executable, "-m", "gql_server", "serve", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--workers", str(workers)],

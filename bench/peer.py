@@ -14,8 +14,17 @@ first page is the one measured). Then the two run interleaved, A B A B for
 at --concurrency, each for --seconds, with the server's CPU per request read
 from /proc. A third server, ours with GQL_SERVER_FAST_PATHS=false (plain
 graphql-core and Strawberry execution over the same SQL), runs in the same
-rounds unless --no-plain, so the line before the last gives fast / plain. The
-last line has the ratios ours/theirs (medians over rounds).
+rounds unless --no-plain; --baseline DIR adds ours from another checkout
+(e.g. `git worktree add /tmp/before <commit>`), for before and after in one run.
+
+Two workloads, each measured as above (--workload to pick one):
+- identical: the first page of 100, the same body every time;
+- varied: every page of the event in sizes 10, 20, 50 and 100, reached by
+  their `after` cursors, in each order both servers have (start time either
+  way, title, live views: the peer orders by view columns holding our keys),
+  compared page by page first; then the same shuffled list of those bodies is
+  sent to both, each client taking the next one.
+Each workload's last line has the ratios ours/theirs (medians over rounds).
 
 The peer does no authentication (it is the tool a team would put in front of
 these tables); ours checks the bearer token, the event and the host's role on
@@ -25,6 +34,7 @@ every request.
 import argparse
 import asyncio
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -75,7 +85,12 @@ SELECT s.event_id, s.id, s.title, s.start_time, s.end_time, s.format, s.stream_p
             ELSE st.live_seconds::float8 / st.live_viewers END AS avg_attended_duration,
        CASE WHEN v.available THEN ROW(st.live_seconds, st.recording_seconds,
                                       st.live_seconds + st.recording_seconds)::{SCHEMA}.watch_time
-       END AS watch_time
+       END AS watch_time,
+       -- The orders of SessionOrder, as columns the peer can order by (with row_id):
+       -- titles case-insensitively by code point, live views most first with the
+       -- sessions without analytics last.
+       lower(s.title) COLLATE "C" AS title_key,
+       CASE WHEN v.available THEN -st.live_views ELSE 1 END AS live_views_key
 FROM sessions s
 JOIN session_stats st ON st.event_id = s.event_id AND st.session_id = s.id
 CROSS JOIN LATERAL (
@@ -93,18 +108,25 @@ FIELDS = (
     " watchTime { live recording total }"
 )
 OURS = f"""
-query($e: ID!, $first: Int, $after: String) {{
-  event(id: $e) {{ sessions(first: $first, after: $after) {{
+query($e: ID!, $first: Int, $after: String, $order: SessionOrder) {{
+  event(id: $e) {{ sessions(first: $first, after: $after, orderBy: $order) {{
     pageInfo {{ hasNextPage endCursor }} nodes {{ id {FIELDS} }} }} }}
 }}
 """
 THEIRS = f"""
-query($e: BigInt!, $first: Int, $after: Cursor) {{
-  allSessions(condition: {{eventId: $e}}, first: $first, after: $after,
-              orderBy: [START_TIME_ASC, ROW_ID_ASC]) {{
+query($e: BigInt!, $first: Int, $after: Cursor, $order: [SessionOrderBy!]) {{
+  allSessions(condition: {{eventId: $e}}, first: $first, after: $after, orderBy: $order) {{
     pageInfo {{ hasNextPage endCursor }} nodes {{ rowId {FIELDS} }} }}
 }}
 """
+# Our orders, and the peer's orderBy giving the same sequence.
+ORDERS = {
+    "START_TIME_ASC": ["START_TIME_ASC", "ROW_ID_ASC"],
+    "START_TIME_DESC": ["START_TIME_DESC", "ROW_ID_DESC"],
+    "TITLE_ASC": ["TITLE_KEY_ASC", "ROW_ID_ASC"],
+    "LIVE_VIEWS_DESC": ["LIVE_VIEWS_KEY_ASC", "ROW_ID_ASC"],
+}
+PAGE_SIZES = (10, 20, 50, 100)
 
 
 def install_peer() -> None:
@@ -161,12 +183,20 @@ async def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 class Server:
-    """One of the two servers: how to ask it for a page, and its process."""
+    """One of the servers: how to ask it for a page, its process, and (once walked)
+    the bodies of the varied workload."""
 
     def __init__(self, name: str, url: str, pid: int, query: str, event: Any,
-                 headers: dict[str, str], root: Callable[[Any], Any]) -> None:  # fmt: skip
+                 headers: dict[str, str], root: Callable[[Any], Any],
+                 order: Callable[[str], Any] = lambda order: order) -> None:  # fmt: skip
         self.name, self.url, self.pid, self.query = name, url, pid, query
-        self.event, self.headers, self.root = event, headers, root
+        self.event, self.headers, self.root, self.order = event, headers, root, order
+        self.bodies: list[bytes] = []
+
+    def body(self, first: int = 100, after: str | None = None,
+             order: str = "START_TIME_ASC") -> bytes:  # fmt: skip
+        variables = {"e": self.event, "first": first, "after": after, "order": self.order(order)}
+        return orjson.dumps({"query": self.query, "variables": variables})
 
     def client(self) -> "Client":
         return Client(self)
@@ -176,10 +206,12 @@ class Client:
     def __init__(self, server: Server) -> None:
         self.server, self.http = server, RawClient(server.url)
 
-    async def page(self, first: int = 100, after: str | None = None) -> Any:
+    async def page(self, first: int = 100, after: str | None = None,
+                   order: str = "START_TIME_ASC") -> Any:  # fmt: skip
+        return await self.send(self.server.body(first, after, order))
+
+    async def send(self, body: bytes) -> Any:
         s = self.server
-        variables = {"e": s.event, "first": first, "after": after}
-        body = orjson.dumps({"query": s.query, "variables": variables})
         status, raw = await self.http.post("/graphql", body, s.headers)
         answer = orjson.loads(raw)
         if status != 200 or "errors" in answer:
@@ -201,13 +233,20 @@ def _instant(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-async def compare(ours: Server, theirs: Server) -> int:
-    """Every session of the event, equal field by field in both answers (pages of 100)."""
+async def compare(ours: Server, theirs: Server, first: int = 100,
+                  order: str = "START_TIME_ASC", *, keep_theirs: bool = True) -> int:  # fmt: skip
+    """Every session of the event, equal field by field in both answers (pages of
+    `first` in `order`); each page's body is added to the servers' varied workload
+    (to the peer's only with keep_theirs)."""
     a, b = ours.client(), theirs.client()
     after_a = after_b = None
     compared = 0
     while True:
-        page_a, page_b = await a.page(100, after_a), await b.page(100, after_b)
+        body_a, body_b = ours.body(first, after_a, order), theirs.body(first, after_b, order)
+        ours.bodies.append(body_a)
+        if keep_theirs:
+            theirs.bodies.append(body_b)
+        page_a, page_b = await a.send(body_a), await b.send(body_b)
         nodes_a = [normalized(n) for n in page_a["nodes"]]
         nodes_b = [normalized(n) for n in page_b["nodes"]]
         if len(nodes_a) != len(nodes_b):
@@ -228,24 +267,40 @@ async def compare(ours: Server, theirs: Server) -> int:
     return compared
 
 
-async def _closed_loop(client: Client, deadline: float, latencies: list[float]) -> None:
+class Bodies:
+    """What the clients send: one body (identical), or the next of a list (varied)."""
+
+    def __init__(self, bodies: list[bytes]) -> None:
+        self.bodies, self.sent = bodies, 0
+
+    def next(self) -> bytes:
+        body = self.bodies[self.sent % len(self.bodies)]
+        self.sent += 1
+        return body
+
+
+async def _closed_loop(client: Client, bodies: Bodies, deadline: float,
+                       latencies: list[float]) -> None:  # fmt: skip
     while time.perf_counter() < deadline:
+        body = bodies.next()
         began = time.perf_counter()
-        await client.page()
+        await client.send(body)
         latencies.append((time.perf_counter() - began) * 1000)
 
 
-async def run_one(server: Server, seconds: float, concurrency: int) -> dict[str, float]:
+async def run_one(server: Server, workload: str, seconds: float,
+                  concurrency: int) -> dict[str, float]:  # fmt: skip
     """Latencies at concurrency 1, then requests/s at `concurrency`, with CPU per request."""
     clients = [server.client() for _ in range(max(1, concurrency))]
     await clients[0].page()  # warm the connection
     figures: dict[str, float] = {}
     for level, workers in (("c1", clients[:1]), (f"c{concurrency}", clients)):
+        bodies = Bodies([server.body()] if workload == "identical" else server.bodies)
         latencies: list[float] = []
         deadline = time.perf_counter() + seconds
         cpu_before = cpu_seconds(server.pid)
         began = time.perf_counter()
-        await asyncio.gather(*(_closed_loop(c, deadline, latencies) for c in workers))
+        await asyncio.gather(*(_closed_loop(c, bodies, deadline, latencies) for c in workers))
         elapsed = time.perf_counter() - began
         cpu = cpu_seconds(server.pid) - cpu_before
         figures[f"{level}_p50_ms"] = median(latencies)
@@ -257,69 +312,99 @@ async def run_one(server: Server, seconds: float, concurrency: int) -> dict[str,
     return figures
 
 
-async def measure(ours: Server, theirs: Server, plain: Server | None,
+async def walk(ours: Server, theirs: Server, others: list[Server]) -> int:
+    """Every page of the varied workload, compared with the peer's (and the others'
+    with it); then each server's bodies shuffled alike. Returns the sessions compared."""
+    compared = 0
+    for order in ORDERS:
+        for first in PAGE_SIZES:
+            compared = await compare(ours, theirs, first, order)
+            for other in others:
+                await compare(other, theirs, first, order, keep_theirs=False)
+    count = len(ours.bodies)
+    shuffled = random.Random(7).sample(range(count), count)
+    for server in (ours, theirs, *others):
+        assert len(server.bodies) == count
+        server.bodies = [server.bodies[i] for i in shuffled]
+    return compared
+
+
+async def measure(ours: Server, theirs: Server, others: list[Server],
                   args: argparse.Namespace) -> None:  # fmt: skip
-    compared = await compare(ours, theirs)
-    if plain is not None:
-        await compare(plain, theirs)  # the general path answers the same
-    print(f"machine: {machine()}; {compared} sessions equal field by field in both answers")
-    servers = [ours, theirs, *([plain] if plain is not None else [])]
-    results: dict[str, list[dict[str, float]]] = {s.name: [] for s in servers}
+    compared = await walk(ours, theirs, others)
+    print(f"machine: {machine()}; {compared} sessions equal field by field in every"
+          f" answer; varied workload: {len(ours.bodies)} distinct bodies")  # fmt: skip
+    servers = [ours, theirs, *others]
+    workloads = ["identical", "varied"] if args.workload == "both" else [args.workload]
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
     for round_ in range(1, args.rounds + 1):
-        for server in servers:
-            figures = await run_one(server, args.seconds, args.concurrency)
-            results[server.name].append(figures)
-            print(f"  round {round_} {server.name:<11} " + " ".join(
-                f"{k}={v:.2f}" for k, v in figures.items()))  # fmt: skip
-    c = f"c{args.concurrency}"
+        for workload in workloads:
+            for server in servers:
+                figures = await run_one(server, workload, args.seconds, args.concurrency)
+                results.setdefault((workload, server.name), []).append(figures)
+                print(f"  round {round_} {workload:<9} {server.name:<11} " + " ".join(
+                    f"{k}={v:.2f}" for k, v in figures.items()))  # fmt: skip
+    for workload in workloads:
+        report(workload, {s.name: results[(workload, s.name)] for s in servers}, ours.name,
+               theirs.name, args.concurrency)  # fmt: skip
+
+
+def report(workload: str, results: dict[str, list[dict[str, float]]], ours: str, theirs: str,
+           concurrency: int) -> None:  # fmt: skip
+    c = f"c{concurrency}"
     keys = ["c1_p50_ms", "c1_p99_ms", f"{c}_rps", "c1_cpu_ms", f"{c}_cpu_ms"]
     medians = {name: {k: statistics.median(r[k] for r in runs) for k in keys}
                for name, runs in results.items()}  # fmt: skip
+    print(f"{workload}:")
     for name, m in medians.items():
         print(f"  {name:<11} p50 {m['c1_p50_ms']:.2f} ms, p99 {m['c1_p99_ms']:.2f} ms (c=1);"
-              f" {m[f'{c}_rps']:.0f} requests/s (c={args.concurrency});"
+              f" {m[f'{c}_rps']:.0f} requests/s (c={concurrency});"
               f" server CPU per page {m['c1_cpu_ms']:.2f} / {m[f'{c}_cpu_ms']:.2f} ms"
-              f" (c=1 / c={args.concurrency})")  # fmt: skip
-    a, b = medians[ours.name], medians[theirs.name]
-    if plain is not None:
-        p = medians[plain.name]
-        print(f"fast_over_plain_p50={a['c1_p50_ms'] / p['c1_p50_ms']:.2f}"
-              f" fast_over_plain_rps_c{args.concurrency}={a[f'{c}_rps'] / p[f'{c}_rps']:.2f}"
-              f" fast_over_plain_cpu_c1={a['c1_cpu_ms'] / p['c1_cpu_ms']:.2f}")  # fmt: skip
-    print(f"ratio_p50={a['c1_p50_ms'] / b['c1_p50_ms']:.2f}"
-          f" ratio_p99={a['c1_p99_ms'] / b['c1_p99_ms']:.2f}"
-          f" ratio_rps_c{args.concurrency}={a[f'{c}_rps'] / b[f'{c}_rps']:.2f}"
-          f" ratio_cpu_c1={a['c1_cpu_ms'] / b['c1_cpu_ms']:.2f}"
-          f" ratio_cpu_c{args.concurrency}={a[f'{c}_cpu_ms'] / b[f'{c}_cpu_ms']:.2f}"
-          " (ours/PostGraphile)")  # fmt: skip
+              f" (c=1 / c={concurrency})")  # fmt: skip
+    b = medians[theirs]
+    for name, a in medians.items():
+        if name == theirs:
+            continue
+        print(f"{workload}_{name}:"
+              f" ratio_p50={a['c1_p50_ms'] / b['c1_p50_ms']:.2f}"
+              f" ratio_p99={a['c1_p99_ms'] / b['c1_p99_ms']:.2f}"
+              f" ratio_rps_c{concurrency}={a[f'{c}_rps'] / b[f'{c}_rps']:.2f}"
+              f" ratio_cpu_c1={a['c1_cpu_ms'] / b['c1_cpu_ms']:.2f}"
+              f" ratio_cpu_c{concurrency}={a[f'{c}_cpu_ms'] / b[f'{c}_cpu_ms']:.2f}"
+              f" ({name}/PostGraphile)")  # fmt: skip
 
 
 def main() -> None:
     parser = event_parser(__doc__, seconds_help="per measurement")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workload", choices=["both", "identical", "varied"], default="both")
     parser.add_argument("--no-plain", action="store_true",
                         help="leave out our server with the fast paths off")  # fmt: skip
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also ours from this checkout of another commit")  # fmt: skip
     args = parse_event_args(parser, quick_seconds=3.0, seconds=15.0)
     install_peer()
     with ExitStack() as stack:
         dsn, event_id = quick_or_given(stack, args)
         asyncio.run(create_view(dsn))
-        url, process = stack.enter_context(server_process(dsn))
+        ours = our_server(stack, "gql-server", dsn, event_id)
         peer_url, peer = stack.enter_context(peer_process(dsn))
-        token = login(url, HOST_EMAIL, PASSWORD)
-        ours = Server("gql-server", url, process.pid, OURS, event_id,
-                      {"Authorization": f"Bearer {token}"},
-                      lambda d: d["event"]["sessions"])  # fmt: skip
         theirs = Server("PostGraphile", peer_url, peer.pid, THEIRS, str(event_id), {},
-                        lambda d: d["allSessions"])  # fmt: skip
-        plain = None
+                        lambda d: d["allSessions"], ORDERS.__getitem__)  # fmt: skip
+        others = []
+        if args.baseline is not None:
+            others.append(our_server(stack, "baseline", dsn, event_id, source=args.baseline))
         if not args.no_plain:
-            plain_url, plain_process = stack.enter_context(server_process(dsn, fast_paths=False))
-            plain = Server("plain", plain_url, plain_process.pid, OURS, event_id,
-                           {"Authorization": f"Bearer {login(plain_url, HOST_EMAIL, PASSWORD)}"},
-                           lambda d: d["event"]["sessions"])  # fmt: skip
-        asyncio.run(measure(ours, theirs, plain, args))
+            others.append(our_server(stack, "plain", dsn, event_id, fast_paths=False))
+        asyncio.run(measure(ours, theirs, others, args))
+
+
+def our_server(stack: ExitStack, name: str, dsn: str, event_id: int, **options: Any) -> Server:
+    url, process = stack.enter_context(server_process(dsn, **options))
+    token = login(url, HOST_EMAIL, PASSWORD)
+    return Server(name, url, process.pid, OURS, event_id, {"Authorization": f"Bearer {token}"},
+                  lambda d: d["event"]["sessions"])  # fmt: skip
 
 
 if __name__ == "__main__":
