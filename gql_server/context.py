@@ -1,5 +1,6 @@
 """The per-request context: pool, signed-in actor, DataLoaders."""
 
+import asyncio
 import contextlib
 import functools
 import weakref
@@ -25,6 +26,18 @@ from gql_server.services.sessions import PageAhead
 from gql_server.settings import Settings
 
 K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose futures, shared by every field that asks for the same key,
+    are not cancelled with one of them: graphql-core cancels the sibling fields of
+    a field whose error nulls their parent, and a cancelled task cancels the
+    future it awaits, which another field (elsewhere in the answer) may await too;
+    that field would end with CancelledError, which no field error handler catches."""
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
 
 
 def _by_key(
@@ -38,7 +51,7 @@ def _by_key(
         rows = {key(row): row for row in await fetch(pool, list(keys))}
         return [rows.get(k) for k in keys]
 
-    return DataLoader(load_fn=load)
+    return SharedLoader(load_fn=load)
 
 
 class Loaders:
@@ -61,20 +74,20 @@ class Loaders:
     def session_stats_by_page(
         self,
     ) -> DataLoader[tuple[tuple[int, int], ...], list[asyncpg.Record | None]]:
-        return DataLoader(load_fn=functools.partial(_load_stats_of_pages, self.pool))
+        return SharedLoader(load_fn=functools.partial(_load_stats_of_pages, self.pool))
 
     # One statement for every session of a page (keys carry their arguments).
     @functools.cached_property
     def retention(self) -> DataLoader[RetentionKey, asyncpg.Record]:
-        return DataLoader(load_fn=functools.partial(_load_retention, self.pool))
+        return SharedLoader(load_fn=functools.partial(_load_retention, self.pool))
 
     @functools.cached_property
     def concurrency(self) -> DataLoader[ConcurrencyKey, asyncpg.Record]:
-        return DataLoader(load_fn=functools.partial(_load_concurrency, self.pool))
+        return SharedLoader(load_fn=functools.partial(_load_concurrency, self.pool))
 
     @functools.cached_property
     def viewer_page(self) -> DataLoader[tuple[int, int, ViewerPageArgs], list[asyncpg.Record]]:
-        return DataLoader(load_fn=functools.partial(_load_viewer_pages, self.pool))
+        return SharedLoader(load_fn=functools.partial(_load_viewer_pages, self.pool))
 
     @functools.cached_property
     def session_extras(self) -> DataLoader[tuple[int, int], asyncpg.Record | None]:
@@ -84,19 +97,19 @@ class Loaders:
 
     @functools.cached_property
     def views_at(self) -> DataLoader[ViewsKey, int]:
-        return DataLoader(load_fn=functools.partial(_load_views_at, self.pool))
+        return SharedLoader(load_fn=functools.partial(_load_views_at, self.pool))
 
     @functools.cached_property
     def timeline(self) -> "DataLoader[TimelineKey, list[TimelinePoint]]":
-        return DataLoader(load_fn=functools.partial(_load_timelines, self.pool))
+        return SharedLoader(load_fn=functools.partial(_load_timelines, self.pool))
 
     @functools.cached_property
     def webhook_attempts(self) -> DataLoader[int, list[asyncpg.Record]]:
-        return DataLoader(load_fn=functools.partial(webhooks.load_attempts, self.pool))
+        return SharedLoader(load_fn=functools.partial(webhooks.load_attempts, self.pool))
 
     @functools.cached_property
     def viewer_count(self) -> DataLoader[tuple[int, int, str | None], int]:
-        return DataLoader(load_fn=functools.partial(_load_viewer_counts, self.pool))
+        return SharedLoader(load_fn=functools.partial(_load_viewer_counts, self.pool))
 
 
 @dataclass(frozen=True)
