@@ -25,7 +25,7 @@ from gql_server.delivery import WebhookWorker
 from gql_server.export import sessions_csv, viewers_export
 from gql_server.http import GraphQLEndpoint
 from gql_server.media import clip_response
-from gql_server.schema import create_schema
+from gql_server.schema import Schema, create_schema
 from gql_server.settings import Settings
 from gql_server.subscriptions import SubscriptionEndpoint
 
@@ -121,8 +121,12 @@ def settled_heap() -> Iterator[None]:
 
 
 def create_app(
-    settings: Settings | None = None, *, on_query: QueryHook | None = None
+    settings: Settings | None = None,
+    *,
+    on_query: QueryHook | None = None,
+    schema: Schema | None = None,
 ) -> Starlette:
+    """The app; `schema` one made by create_schema with these settings (default: made here)."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -161,7 +165,7 @@ def create_app(
                 max_age=600,
             )
         )
-    schema = create_schema(settings)
+    schema = schema or create_schema(settings)
     endpoint = GraphQLEndpoint(schema, graphiql=settings.graphiql)
     app = Starlette(
         middleware=middleware,

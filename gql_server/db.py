@@ -159,9 +159,10 @@ class RequestDatabase:
     request's statements one at a time on it (DataLoaders may fire together).
 
     Only queries keep it: a mutation may wait on other things than the
-    database (password hashing, a webhook target's DNS), so the executor calls
-    `stop_holding()` for mutations and subscriptions (gql_server/execution.py)
-    and their statements take a pooled connection each, as without this. And
+    database (password hashing, a webhook target's DNS), so every Mutation field
+    calls `stop_holding()` before it runs (schema.mutation_guard, whichever
+    executor runs it; subscriptions are not served over HTTP) and their
+    statements take a pooled connection each, as without this. And
     `acquire()` (a transaction) first gives the kept connection back and then
     takes one from the pool as usual, so a request never holds one connection
     while waiting for another (no pool deadlock under many concurrent writes).

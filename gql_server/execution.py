@@ -86,8 +86,6 @@ from graphql.pyutils import Path, Undefined
 from graphql.type.scalars import specified_scalar_types
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gql_server.db import RequestDatabase
-
 Complete = Callable[[Any], Any]
 T = TypeVar("T")
 QUERY = OperationType.QUERY
@@ -260,10 +258,6 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         # How json_selection finds the executor (a weak reference: no cycle).
         if hasattr(self.context_value, "executor"):
             self.context_value.executor = this
-        # Only a query keeps one connection for the whole request (db.RequestDatabase).
-        database = getattr(self.context_value, "pool", None)
-        if isinstance(database, RequestDatabase) and self.operation.operation != QUERY:
-            database.stop_holding()
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         plan = self._operation_plan() if serially is None else None
@@ -848,8 +842,8 @@ def _plain_attribute(field_def: GraphQLField) -> str | None:
     has a resolver of its own. A field with optional arguments whose value
     without them is an attribute (liveViews(minSeconds)) names it: STORED_ATTRIBUTE."""
     definition = (field_def.extensions or {}).get("strawberry-definition")
-    if definition is None:
-        return None
+    if definition is None or definition.extensions:
+        return None  # field extensions (permission classes are ones) run in its resolver
     stored: str | None = (definition.metadata or {}).get(STORED_ATTRIBUTE)
     if stored is not None:
         return stored

@@ -74,10 +74,8 @@ async def _lines(pool: Pool, event_id: int) -> AsyncIterator[str]:
     yield "\ufeff" + _line(COLUMNS)
     after = None
     while True:
-        page = await sessions.list_sessions(
-            pool, event_id=event_id, first=MAX_PAGE_SIZE, after=after, search=None,
-            order="START_TIME_ASC", with_stats=True,
-        )  # fmt: skip
+        request = sessions.PageRequest(event_id, first=MAX_PAGE_SIZE, after=after)
+        page = await sessions.list_sessions(pool, request, with_stats=True)
         no_shows = await sessions.no_shows(pool, [(event_id, row["id"]) for row in page.rows])
         chunk = [
             _line(session_line(row, sessions.numbers_of_row(row), shows))

@@ -179,6 +179,18 @@ ASSUMED_LIST_SIZES: Mapping[tuple[str, str], int] = {
 SIZE_ARGUMENTS = ("first", "buckets")
 
 
+def check_cost_weights(schema: GraphQLSchema) -> None:
+    """Refuse a schema that FIELD_WEIGHTS or ASSUMED_LIST_SIZES name a field of that it
+    does not have (a renamed field would silently cost nothing)."""
+    missing = []
+    for type_name, field_name in [*FIELD_WEIGHTS, *ASSUMED_LIST_SIZES]:
+        object_type = schema.get_type(type_name)
+        if not isinstance(object_type, GraphQLObjectType) or field_name not in object_type.fields:
+            missing.append(f"{type_name}.{field_name}")
+    if missing:
+        raise ValueError(f"cost weights name fields the schema does not have: {missing}")
+
+
 def _argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> Any:
     for argument in node.arguments or ():
         if argument.name.value == name:
@@ -224,9 +236,9 @@ class _CostWalk:
         if definition is None:
             return 0
         named = get_named_type(definition.type)
-        if is_leaf_type(named):
-            return 0
         key = (parent.name, name) if parent is not None else ("", name)
+        if is_leaf_type(named):
+            return FIELD_WEIGHTS.get(key, 0)
         own = 1 + FIELD_WEIGHTS.get(key, 0)
         below = self.selection_set(node.selection_set, named) if node.selection_set else 0
         for argument in SIZE_ARGUMENTS:

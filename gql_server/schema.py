@@ -4,7 +4,7 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -35,7 +35,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_first_operation, get_operation_type
 
 from gql_server import coercion
-from gql_server.db import UNAVAILABLE_ERRORS
+from gql_server.db import UNAVAILABLE_ERRORS, RequestDatabase
 from gql_server.errors import (
     BAD_REQUEST,
     INTERNAL,
@@ -46,7 +46,7 @@ from gql_server.errors import (
     bad_input,
 )
 from gql_server.execution import FastListExecutor, Same
-from gql_server.limits import Limits, check_shape, estimate_cost
+from gql_server.limits import Limits, check_cost_weights, check_shape, estimate_cost
 from gql_server.settings import Settings
 from gql_server.types.root import Mutation, Query, Subscription, resolve_record_watch_fast
 from gql_server.types.scalars import DATETIME
@@ -117,7 +117,7 @@ class Schema(strawberry.Schema):
         document_rules (fast paths off) or with operation extensions,
         Strawberry's own; tests/test_fast_paths.py compares the two."""
         rules = self.document_rules
-        if rules is None or operation_extensions is not None:
+        if rules is None or operation_extensions is not None or not self.runs_every_extension():
             return await super().execute(
                 query, variable_values, context_value, root_value, operation_name,
                 allowed_operation_types, operation_extensions,
@@ -166,6 +166,21 @@ class Schema(strawberry.Schema):
             self._process_errors(result.errors, None)
         return ExecutionResult(
             data=result.data, errors=result.errors, extensions=rules.report(cost)
+        )
+
+    def runs_every_extension(self) -> bool:
+        """Whether execute's own pipeline does what every extension of the schema
+        would: DocumentLimits' rules are its steps, DisableIntrospection's rule is in
+        validation_rules. Any other extension (or one added later) makes execute
+        Strawberry's, which runs them all, their resolve hooks as graphql-core
+        middleware (and the executor's faster ways then step aside: _may_render)."""
+        return all(
+            getattr(extension, "func", extension) is DocumentLimits
+            or (
+                extension is DisableIntrospection
+                and NoSchemaIntrospectionCustomRule in self.validation_rules
+            )
+            for extension in self.extensions
         )
 
     def _refused(
@@ -380,10 +395,19 @@ def operation_problem(name: str | None) -> str:
     return f"The document has no operation named {name!r}"
 
 
-def create_schema(settings: Settings | None = None) -> Schema:
+def create_schema(
+    settings: Settings | None = None,
+    *,
+    query: type = Query,
+    extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
+) -> Schema:
     """The schema. With settings.fast_paths off, graphql-core's and Strawberry's general
     paths run instead of the fast ones (Schema.execute's pipeline, lists and operation
-    plans, variables, recordWatch's input): the tests and bench/ compare the two."""
+    plans, variables, recordWatch's input): the tests and bench/ compare the two.
+
+    `query` and `extensions` (added to ours) are for a schema built on this one
+    (tests/test_fail_closed.py): whatever they add runs with the fast paths on too,
+    or the schema is not made (check_cost_weights)."""
     settings = settings or Settings()
     limits = Limits(
         max_depth=settings.max_query_depth,
@@ -399,14 +423,16 @@ def create_schema(settings: Settings | None = None) -> Schema:
         max_tokens=settings.max_tokens,
     )
     # The extensions themselves are made per request.
-    extensions: list[Callable[[], SchemaExtension]] = [partial(DocumentLimits, rules=rules)]
+    ours: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        partial(DocumentLimits, rules=rules)
+    ]
     if not settings.introspection:
-        extensions.append(DisableIntrospection)
+        ours.append(DisableIntrospection)
     schema = Schema(
-        query=Query,
+        query=query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions,
+        extensions=[*ours, *extensions],
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),
         execution_context_class=FastListExecutor if settings.fast_paths else None,
     )
@@ -414,33 +440,44 @@ def create_schema(settings: Settings | None = None) -> Schema:
         schema.document_rules = rules
         if not settings.introspection:  # what DisableIntrospection adds
             schema.validation_rules = (*specified_rules, NoSchemaIntrospectionCustomRule)
+    check_cost_weights(schema._schema)
     coercion.install()
     mutation_type = schema._schema.mutation_type
     assert mutation_type is not None
     if settings.fast_paths:
         coercion.direct_resolvers(schema)
         # Mutation.record_watch converts each input object field by field in
-        # Strawberry; this resolver takes graphql-core's coerced values.
-        mutation_type.fields["recordWatch"].resolve = resolve_record_watch_fast
+        # Strawberry; this resolver takes graphql-core's coerced values (only while
+        # nothing is wrapped around the field's own: permissions, extensions).
+        record_watch = mutation_type.fields["recordWatch"]
+        if not record_watch.extensions["strawberry-definition"].extensions:
+            record_watch.resolve = resolve_record_watch_fast
     else:
         coercion.PLAIN_SCHEMAS.add(schema._schema)
     for field in mutation_type.fields.values():
         assert field.resolve is not None
-        field.resolve = token_first(field.resolve)
+        field.resolve = mutation_guard(field.resolve)
     return schema
 
 
-def token_first(resolve: Callable[..., Any]) -> Callable[..., Any]:
-    """A Mutation field's resolver, run only once the request's token is known to be live.
+def mutation_guard(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    """A Mutation field's resolver, run once the request no longer holds its connection
+    and its token is known to be live, whichever executor calls it.
 
-    The HTTP endpoint looks a token up lazily (accounts.TokenLookup) and answers 401
-    afterwards if it was not live; a mutation must not write anything first
-    (signUp, login and recordWatch do not otherwise read the actor).
+    A mutation may wait on other things than the database (password hashing, a
+    webhook target's DNS): its statements take a pooled connection each
+    (db.RequestDatabase.stop_holding). The HTTP endpoint looks a token up lazily
+    (accounts.TokenLookup) and answers 401 afterwards if it was not live; a
+    mutation must not write anything first (signUp, login and recordWatch do not
+    otherwise read the actor).
     """
 
     @functools.wraps(resolve)
     async def resolver(root: Any, info: Any, **arguments: Any) -> Any:
         context = info.context
+        database = getattr(context, "pool", None)
+        if isinstance(database, RequestDatabase):
+            database.stop_holding()
         if (
             getattr(context, "token_lookup", None) is not None
             and await context.signed_in() is None

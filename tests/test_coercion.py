@@ -333,7 +333,7 @@ def test_our_schema_calls_the_hot_resolvers_directly() -> None:
                                   ("Session", "liveViews")]:  # fmt: skip
         resolve = resolver(fast, type_name, field_name)
         assert resolve.__qualname__ == "_direct.<locals>.resolve", (type_name, field_name)
-    # Input objects are converted by Strawberry (Mutation fields are also under token_first).
+    # Input objects are converted by Strawberry (Mutation fields are also under mutation_guard).
     create = resolver(fast, "Mutation", "createSession")
     assert create.__wrapped__.__qualname__ != "_direct.<locals>.resolve"
     plain = create_schema(Settings(fast_paths=False))

@@ -205,7 +205,7 @@ def test_a_record_watch_post_takes_the_fast_resolver(
     world = make_world(api)
     session = create_session(api, world.event_admin_token, world.event_id)
     field = api.client.app.state.schema._schema.mutation_type.fields["recordWatch"]  # type: ignore[attr-defined]
-    assert field.resolve.__wrapped__ is resolve_record_watch_fast  # under schema.token_first
+    assert field.resolve.__wrapped__ is resolve_record_watch_fast  # under schema.mutation_guard
     segments = [{"sessionId": session, "mode": "LIVE", "startSecond": s, "endSecond": s + 15}
                 for s in range(0, 100, 10)]  # fmt: skip
     assert api.data(RECORD, {"s": segments}, world.attendee_token) == {

@@ -131,7 +131,7 @@ class TokenLookup:
     one round trip instead of two), the HTTP endpoint does not look the token
     up before it executes a query; it makes sure afterwards that the token
     was live, whatever the query read (HTTP 401 otherwise: gql_server/http.py),
-    and a mutation looks it up before its first field (schema.token_first).
+    and a mutation looks it up before its first field (schema.mutation_guard).
 
     One lookup per request: whoever claim()s it runs it, in its own statement
     (repo.SIGNED_IN_WHERE, the hash as $1) or through actor(), and

@@ -225,46 +225,47 @@ class SessionPage:
         return encode_cursor(self.order, self.scope, repo.sort_key(row, self.order))
 
 
-def _page_query(
-    *, event_id: int, first: int, after: str | None, search: str | None, order: str,
-    window: Window,
-) -> tuple[repo.PageQuery, str | None]:  # fmt: skip
-    """The page asked for (one row more than `first`: is there a next page?) and the
-    scope its cursors carry; 400 for a bad size, search, window or cursor."""
-    if not 1 <= first <= MAX_PAGE_SIZE:
-        raise bad_input(f"first must be between 1 and {MAX_PAGE_SIZE}")
-    search = text.valid_search(search)
-    scope = window.validated().scope(search)
-    start = decode_cursor(after, order, scope) if after is not None else None
-    query = repo.PageQuery(
-        event_id=event_id,
-        order=order,
-        search=search,
-        after=start,
-        limit=first + 1,
-        starts_after=window.starts_after,
-        starts_before=window.starts_before,
-    )
-    return query, scope
+@dataclass(frozen=True)
+class PageRequest:
+    """A page of an event's sessions as asked: Event.sessions' arguments (their
+    values as its resolver gets them), the export's pages, the read-ahead."""
+
+    event_id: int
+    first: int = 100
+    after: str | None = None
+    search: str | None = None
+    order: str = "START_TIME_ASC"
+    window: Window = ANY_TIME
+
+    def query(self) -> tuple[repo.PageQuery, str | None]:
+        """The page's statement (one row more than `first`: is there a next page?) and
+        the scope its cursors carry; 400 for a bad size, search, window or cursor."""
+        if not 1 <= self.first <= MAX_PAGE_SIZE:
+            raise bad_input(f"first must be between 1 and {MAX_PAGE_SIZE}")
+        search = text.valid_search(self.search)
+        window = self.window.validated()
+        scope = window.scope(search)
+        start = decode_cursor(self.after, self.order, scope) if self.after is not None else None
+        query = repo.PageQuery(
+            event_id=self.event_id,
+            order=self.order,
+            search=search,
+            after=start,
+            limit=self.first + 1,
+            starts_after=window.starts_after,
+            starts_before=window.starts_before,
+        )
+        return query, scope
 
 
 async def list_sessions(
-    db: Executor,
-    *,
-    event_id: int,
-    first: int,
-    after: str | None,
-    search: str | None,
-    order: str,
-    window: Window = ANY_TIME,
-    with_stats: bool = False,
+    db: Executor, request: PageRequest, *, with_stats: bool = False
 ) -> SessionPage:
-    query, scope = _page_query(
-        event_id=event_id, first=first, after=after, search=search, order=order, window=window
-    )
+    query, scope = request.query()
     rows = await repo.list_sessions(db, query, with_stats=with_stats)
+    first = request.first
     return SessionPage(
-        rows=rows[:first], has_next_page=len(rows) > first, order=order, scope=scope
+        rows=rows[:first], has_next_page=len(rows) > first, order=request.order, scope=scope
     )
 
 
@@ -287,14 +288,9 @@ class PageAhead:
     (services.events.get_hosted_event_looking_up), for Event.sessions to use."""
 
     query: repo.PageQuery
-    scope: str | None  # what its cursors carry (_page_query)
+    scope: str | None  # what its cursors carry (PageRequest.query)
     selection: Sequence[repo.RenderedField]
     row: asyncpg.Record | None = None  # nodes, ok, fetched, key_0, key_1 once read
-
-    def rendered(self, row: asyncpg.Record) -> "RenderedPage | None":
-        """The page as list_sessions_json gives it, from a row of this statement; None
-        when some value cannot be rendered exactly."""
-        return _rendered(row, self.query.order, self.scope, self.query.limit - 1)
 
     def statement(self, *, first_param: int, guard: str) -> tuple[str, list[Any]]:
         return repo.json_page_statement(
@@ -302,15 +298,11 @@ class PageAhead:
         )
 
 
-def page_ahead(
-    *, event_id: int, first: int, after: str | None, search: str | None, order: str,
-    window: Window, selection: Sequence[repo.RenderedField],
-) -> PageAhead | None:  # fmt: skip
-    """The page list_sessions_json would read, to be read ahead; None for arguments it
-    would refuse (it reports them itself)."""
+def page_ahead(request: PageRequest, selection: Sequence[repo.RenderedField]) -> PageAhead | None:
+    """The page list_sessions_json would read, to be read ahead; None for a request it
+    would refuse (it reports that itself)."""
     try:
-        query, scope = _page_query(event_id=event_id, first=first, after=after, search=search,
-                                   order=order, window=window)  # fmt: skip
+        query, scope = request.query()
     except ApiError:
         return None
     return PageAhead(query, scope, selection)
@@ -318,13 +310,8 @@ def page_ahead(
 
 async def list_sessions_json(
     db: Executor,
+    request: PageRequest,
     *,
-    event_id: int,
-    first: int,
-    after: str | None,
-    search: str | None,
-    order: str,
-    window: Window = ANY_TIME,
     selection: Sequence[repo.RenderedField],
     ahead: PageAhead | None = None,
 ) -> RenderedPage | None:
@@ -332,10 +319,9 @@ async def list_sessions_json(
     (the same JSON as the object path); None when some value cannot be rendered
     exactly there (the caller then takes list_sessions, which reports it).
 
-    ahead: a page read already; used if it is this one, for this selection."""
-    query, scope = _page_query(
-        event_id=event_id, first=first, after=after, search=search, order=order, window=window
-    )
+    ahead: a page read already; used if it is this one (the same statement), for
+    this selection."""
+    query, scope = request.query()
     if (
         ahead is not None
         and ahead.row is not None
@@ -345,7 +331,7 @@ async def list_sessions_json(
         row = ahead.row
     else:
         row = await repo.list_sessions_json(db, query, selection)
-    return _rendered(row, order, scope, first)
+    return _rendered(row, request.order, scope, request.first)
 
 
 def _rendered(

@@ -1,16 +1,16 @@
 """Event and its sessions connection."""
 
 import functools
+import inspect
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 import asyncpg
 import strawberry
-from graphql import GraphQLField
 
 from gql_server.coercion import convert_arguments
 from gql_server.context import Info
-from gql_server.execution import JsonList, JsonSelection, field_ahead, json_selection
+from gql_server.execution import JsonList, field_ahead, json_selection
 from gql_server.ids import parse_id
 from gql_server.services import analytics as analytics_service
 from gql_server.services import events as events_service
@@ -36,59 +36,57 @@ from gql_server.types.webhooks import WebhookEndpoint
 EDGES = frozenset({"edges"})
 
 
-def _page_arguments(
+def page_request(
+    event_id: int,
+    *,
     first: int | None,
+    after: str | None,
+    search: str | None,
     order_by: SessionOrder | None,
     starts_after: datetime | None,
     starts_before: datetime | None,
-) -> tuple[int, str, Window]:
-    """Event.sessions' size, order and window from its arguments."""
+) -> service.PageRequest:
+    """The page Event.sessions asks for with these arguments (as its resolver gets
+    them: the names of its parameters)."""
     order = (order_by or SessionOrder.START_TIME_ASC).value
-    return (100 if first is None else first), order, Window(starts_after, starts_before)
+    return service.PageRequest(
+        event_id, first=100 if first is None else first, after=after, search=search,
+        order=order, window=Window(starts_after, starts_before),
+    )  # fmt: skip
+
+
+PAGE_ARGUMENTS = frozenset(inspect.signature(page_request).parameters) - {"event_id"}
 
 
 def sessions_ahead(info: Info, event_id: str) -> service.PageAhead | None:
     """The page Event.sessions will render below Query.event(id: event_id), for
     Query.event to read along with the event; None if it would not be rendered,
-    or the id or the arguments are not ones it would read."""
+    the id or the arguments are not ones it would read, or the field is not
+    Event.sessions as page_request knows it (another argument: its resolver
+    reads its own page, with whatever that argument does)."""
     parsed = parse_id(event_id)
     ahead = field_ahead(info._raw_info, "sessions")
     if parsed is None or ahead is None:
+        return None
+    definition = (ahead.field.extensions or {}).get("strawberry-definition")
+    if definition is None or definition is not EVENT_SESSIONS:
         return None
     selection = ahead.json_selection(
         info._raw_info, "nodes", excluded=EDGES, renderable=service.RENDERABLE
     )
     if selection is None:
         return None
-    return _page_ahead(info.schema, parsed, ahead.field, ahead.arguments, selection)
-
-
-def _page_ahead(
-    schema: strawberry.Schema,
-    event_id: int,
-    field: GraphQLField,
-    arguments: dict[str, Any],
-    selection: JsonSelection,
-) -> service.PageAhead | None:
-    """The page Event.sessions reads with these arguments (graphql-core's values)."""
-    definition = (field.extensions or {}).get("strawberry-definition")
-    if definition is None:
-        return None
     # The arguments as the resolver gets them (coercion.convert_arguments).
+    schema = info.schema
     converted = convert_arguments(
-        arguments,
+        ahead.arguments,
         definition.arguments,
         scalar_registry=schema.schema_converter.scalar_registry,
         config=schema.config,
     )
-    size, order, window = _page_arguments(
-        converted["first"], converted["order_by"], converted["starts_after"],
-        converted["starts_before"],
-    )  # fmt: skip
-    return service.page_ahead(
-        event_id=event_id, first=size, after=converted["after"], search=converted["search"],
-        order=order, window=window, selection=selection,
-    )  # fmt: skip
+    if set(converted) != PAGE_ARGUMENTS:
+        return None
+    return service.page_ahead(page_request(parsed, **converted), selection)
 
 
 @strawberry.type
@@ -178,9 +176,12 @@ class Event:
             datetime | None, strawberry.argument(description="Sessions starting before.")
         ] = None,
     ) -> SessionConnection:
-        size, order, window = _page_arguments(first, order_by, starts_after, starts_before)
+        request = page_request(
+            int(self.id), first=first, after=after, search=search, order_by=order_by,
+            starts_after=starts_after, starts_before=starts_before,
+        )  # fmt: skip
         connection = functools.partial(
-            SessionConnection, event_id=int(self.id), search=search, window=window
+            SessionConnection, event_id=request.event_id, search=search, window=request.window
         )
         # Nodes whose every field PostgreSQL can print come as its JSON text.
         selection = json_selection(
@@ -189,9 +190,8 @@ class Event:
         if selection is not None:
             ahead, info.context.page_ahead = info.context.page_ahead, None
             rendered = await service.list_sessions_json(
-                info.context.pool, event_id=int(self.id), first=size, after=after,
-                search=search, order=order, window=window, selection=selection, ahead=ahead,
-            )  # fmt: skip
+                info.context.pool, request, selection=selection, ahead=ahead
+            )
             if rendered is not None:
                 return connection(
                     page_info=PageInfo(
@@ -202,16 +202,7 @@ class Event:
                 )
         # The counters come with the page (one statement, not two) when selected.
         with_stats = selects_any(info, STATS_FIELDS)
-        page = await service.list_sessions(
-            info.context.pool,
-            event_id=int(self.id),
-            first=size,
-            after=after,
-            search=search,
-            order=order,
-            window=window,
-            with_stats=with_stats,
-        )
+        page = await service.list_sessions(info.context.pool, request, with_stats=with_stats)
         nodes = [Session.from_row(row) for row in page.rows]
         if with_stats:
             for node, row in zip(nodes, page.rows, strict=True):
@@ -339,3 +330,7 @@ class EventAnalytics:
         sessions = [Session.from_row(row) for row in rows]
         await load_stats(info, sessions)
         return sessions
+
+
+# Event.sessions as page_request knows it (sessions_ahead reads its page ahead).
+EVENT_SESSIONS = Event.__strawberry_definition__.get_field("sessions")  # type: ignore[attr-defined]
