@@ -16,7 +16,7 @@ import httpx2
 import psutil
 
 from gql_server.db import EmbeddedPostgres
-from gql_server.serving import free_port
+from gql_server.web.serving import free_port
 
 
 @contextlib.contextmanager

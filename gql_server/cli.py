@@ -15,8 +15,8 @@ from gql_server.auth import Passwords
 from gql_server.db import Database, Pool, create_pool, migrate
 from gql_server.errors import ApiError
 from gql_server.schema import export_sdl
-from gql_server.serving import uvicorn_options
 from gql_server.settings import Settings
+from gql_server.web.serving import uvicorn_options
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 console = Console(stderr=True)

@@ -195,7 +195,7 @@ async def _load_stats_of_pages(
     """Counters of whole pages of sessions, keyed (event_id, session_id).
 
     Keyed by page rather than by session: one future per page instead of
-    one per session (~15 us each), and still one query for all the pages
+    one per session, and still one query for all the pages
     a request asks for.
     """
     keys = sorted({key for page in pages for key in page})

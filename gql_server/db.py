@@ -151,9 +151,9 @@ class GuardedConnection(asyncpg.Connection):
 class RequestDatabase:
     """The pool as one request sees it: one connection for all of its statements.
 
-    asyncpg's pool costs ~0.25 ms of CPU to acquire and release a connection
-    around each statement (a task per release, timeouts), as much as the
-    statement's own round trip; a sessions page makes three (token, event and
+    asyncpg's pool costs about as much CPU to acquire and release a connection
+    around each statement (a task per release, timeouts) as the statement's own
+    round trip (docs/performance.md); a sessions page makes three (token, event and
     roles, the page). This takes a connection at the request's first statement
     and keeps it until `close()` at the end of the request, running the
     request's statements one at a time on it (DataLoaders may fire together).

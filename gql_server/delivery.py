@@ -21,11 +21,11 @@ import asyncpg
 import httpx2
 from standardwebhooks.webhooks import Webhook
 
-from gql_server import targets
 from gql_server.db import Pool, create_pool
 from gql_server.repo.webhooks import Attempt
 from gql_server.services import webhooks as service
 from gql_server.settings import Settings
+from gql_server.values import targets
 
 log = logging.getLogger(__name__)
 

@@ -32,11 +32,14 @@ TOO_MANY_SIGN_INS = ErrorKind(
 
 
 class ApiError(Exception):
-    """An error whose code, status and message are meant for the client."""
+    """An error whose code, status and message are meant for the client: in a
+    GraphQL answer's errors, or (raised before or around execution) as the whole
+    HTTP answer, with `headers` (Allow, Connection) on it."""
 
-    def __init__(self, kind: ErrorKind, message: str | None = None) -> None:
+    def __init__(self, kind: ErrorKind, message: str | None = None, **headers: str) -> None:
         self.kind = kind
         self.message = message or kind.message
+        self.headers = headers
         super().__init__(self.message)
 
     @property

@@ -34,8 +34,17 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_first_operation, get_operation_type
 
-from gql_server import coercion
 from gql_server.db import UNAVAILABLE_ERRORS, RequestDatabase
+from gql_server.engine import coercion
+from gql_server.engine.cache import (
+    ENTRY_BYTES,
+    PARSED_BYTES_PER_CHAR,
+    EngineCache,
+    Same,
+    attach_cache,
+)
+from gql_server.engine.execution import FastListExecutor
+from gql_server.engine.limits import Limits, check_cost_weights, check_shape, estimate_cost
 from gql_server.errors import (
     BAD_REQUEST,
     INTERNAL,
@@ -45,8 +54,6 @@ from gql_server.errors import (
     ErrorKind,
     bad_input,
 )
-from gql_server.execution import FastListExecutor, Same
-from gql_server.limits import Limits, check_cost_weights, check_shape, estimate_cost
 from gql_server.settings import Settings
 from gql_server.types.root import Mutation, Query, Subscription, resolve_record_watch_fast
 from gql_server.types.scalars import DATETIME
@@ -113,7 +120,7 @@ class Schema(strawberry.Schema):
     ) -> ExecutionResult:
         """Strawberry's execute, in the steps it takes with our only extension
         (DocumentRules) applied directly: its extension runner prepared four
-        context managers of hooks per request (~80 us of CPU, every request). Without
+        context managers of hooks per request (docs/performance.md). Without
         document_rules (fast paths off) or with operation extensions,
         Strawberry's own; tests/test_fast_paths.py compares the two."""
         rules = self.document_rules
@@ -202,40 +209,6 @@ class Schema(strawberry.Schema):
                 )
 
 
-Validate = Callable[
-    [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
-]
-
-
-def cached_validation(limits: Limits, maxsize: int = 512) -> Validate:
-    """graphql-core's validation after our limits, cached per document (parsed once, too).
-
-    Dashboards send the same few documents over and over: validation alone
-    was ~10 ms per sessions query. The limits come first because one of the
-    standard rules (overlapping fields) is quadratic in a selection set's
-    fields: limits.check_shape bounds that, in linear time.
-    """
-
-    @functools.lru_cache(maxsize=maxsize)
-    def cached(
-        schema: GraphQLSchema,
-        document: Same[DocumentNode],  # the parser cache gives the same one for the same text
-        rules: tuple[type[ASTValidationRule], ...],
-    ) -> list[GraphQLError]:
-        return check_shape(document.value, limits) or validate_document(
-            schema, document.value, rules
-        )
-
-    def validate(
-        schema: GraphQLSchema,
-        document: DocumentNode,
-        rules: tuple[type[ASTValidationRule], ...],
-    ) -> list[GraphQLError]:
-        return cached(schema, Same(document), rules)
-
-    return validate
-
-
 def _as_graphql_error(error: Exception) -> GraphQLError:
     if isinstance(error, GraphQLError):
         return error
@@ -256,26 +229,45 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
     return next((o for o in operations if o.name and o.name.value == name), None)
 
 
-@functools.lru_cache(maxsize=512)
-def cached_parse(query: str, max_tokens: int) -> DocumentNode:
-    """graphql-core's parse, refusing documents of over max_tokens tokens; the same
-    text gives the same document (the validation and plan caches key on it)."""
-    return parse(query, max_tokens=max_tokens)
-
-
 @dataclass(frozen=True)
 class DocumentRules:
-    """What a document must pass before it runs: parsed (cached, at most max_tokens
-    tokens), validated (cached: `validate`), one operation to run, its cost at most
+    """What a document must pass before it runs: parsed (at most max_tokens tokens),
+    within the shape limits and valid, one operation to run, its cost at most
     max_cost; the cost is reported in `extensions`. Applied by DocumentLimits
-    inside Strawberry's execution and by Schema.execute's own pipeline."""
+    inside Strawberry's execution and by Schema.execute's own pipeline.
 
-    validate: Validate
+    Each step is a pure function of the document (and the schema, and the cost of
+    scalar variables), kept in the schema's cache: dashboards send the same few
+    documents over and over, and validation is the dearest step.
+    The same text gives the same document, so the later steps key on its identity."""
+
+    limits: Limits
     max_cost: int
     max_tokens: int
+    cache: EngineCache
 
     def parse(self, query: str) -> DocumentNode:
-        return cached_parse(query, self.max_tokens)
+        return self.cache.get(
+            ("parse", query),
+            lambda: parse(query, max_tokens=self.max_tokens),
+            weight=ENTRY_BYTES + PARSED_BYTES_PER_CHAR * len(query),
+        )
+
+    def validate(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        """The shape limits, then graphql-core's rules. The limits come first because
+        one of the standard rules (overlapping fields) is quadratic in a selection
+        set's fields: limits.check_shape bounds that, in linear time."""
+        return self.cache.get(
+            ("validate", Same(document), rules),
+            lambda: (
+                check_shape(document, self.limits) or validate_document(schema, document, rules)
+            ),
+        )
 
     def problems(
         self,
@@ -299,7 +291,7 @@ class DocumentRules:
         """The operation's estimated cost, and the error refusing it if over max_cost."""
         operation = operation_of(document, name)
         assert operation is not None, "checked by problems()"
-        cost = _cost(schema, document, operation, variables or {})
+        cost = self._cost(schema, document, operation, variables or {})
         if cost <= self.max_cost:
             return cost, None
         message = (
@@ -307,6 +299,22 @@ class DocumentRules:
             f" {self.max_cost}: ask for fewer items (first) or fewer fields"
         )
         return cost, GraphQLError(message, original_error=bad_input(message))
+
+    def _cost(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: dict[str, Any],
+    ) -> int:
+        """limits.estimate_cost, cached while the variables are scalars (a page's are)."""
+        values = tuple(variables.items())
+        if not all(type(value) in SCALARS for _, value in values):
+            return estimate_cost(schema, document, operation, variables)
+        return self.cache.get(
+            ("cost", Same(operation), values),
+            lambda: estimate_cost(schema, document, operation, variables),
+        )
 
     def report(self, cost: int | None) -> dict[str, Any]:
         if cost is None:
@@ -359,29 +367,6 @@ class DocumentLimits(SchemaExtension):
 SCALARS = (str, int, float, bool, type(None))
 
 
-def _cost(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    operation: OperationDefinitionNode,
-    variables: dict[str, Any],
-) -> int:
-    """limits.estimate_cost, cached while the variables are scalars (a page's are)."""
-    values = tuple(variables.items())
-    if not all(type(value) in SCALARS for _, value in values):
-        return estimate_cost(schema, document, operation, variables)
-    return _cached_cost(schema, Same(document), Same(operation), values)
-
-
-@functools.lru_cache(maxsize=512)
-def _cached_cost(
-    schema: GraphQLSchema,
-    document: Same[DocumentNode],
-    operation: Same[OperationDefinitionNode],
-    variables: tuple[tuple[str, Any], ...],
-) -> int:
-    return estimate_cost(schema, document.value, operation.value, dict(variables))
-
-
 def requested_operation(context: ExecutionContext) -> str | None:
     """The operationName the client sent (ExecutionContext.operation_name falls
     back to the first operation's name, which would run the first of several)."""
@@ -415,12 +400,13 @@ def create_schema(
         max_fields=settings.max_fields,
         max_selections=settings.max_selections,
     )
-    # One validation function (and its cache) per schema, made here: the
-    # extensions themselves are made per request.
+    # The schema's one cache (engine.cache), made here for the document rules.
+    cache = EngineCache(settings.cache_bytes)
     rules = DocumentRules(
-        validate=cached_validation(limits),
+        limits=limits,
         max_cost=settings.max_query_cost,
         max_tokens=settings.max_tokens,
+        cache=cache,
     )
     # The extensions themselves are made per request.
     ours: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
@@ -440,6 +426,7 @@ def create_schema(
         schema.document_rules = rules
         if not settings.introspection:  # what DisableIntrospection adds
             schema.validation_rules = (*specified_rules, NoSchemaIntrospectionCustomRule)
+    attach_cache(schema._schema, cache)
     check_cost_weights(schema._schema)
     coercion.install()
     mutation_type = schema._schema.mutation_type

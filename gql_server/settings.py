@@ -26,10 +26,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     token_ttl: int = Field(default=86400, gt=0)
     # argon2id cost: OWASP's m=19 MiB, t=2, p=1. Each guess costs 19 MiB of
-    # memory (what makes GPU cracking dear) and ~37 ms of one core here, so a
-    # sign-in stays fast; online guessing is capped by the lockout anyway.
-    # RFC 9106's low-memory profile (64 MiB, t=3, p=4) took 176 ms a sign-in
-    # on 2 cores. Measure with bench/hashing.py; stored hashes with other
+    # memory (what makes GPU cracking dear) and little CPU, so a sign-in stays
+    # fast; online guessing is capped by the lockout anyway. Measure with
+    # bench/hashing.py (figures in docs/performance.md); stored hashes with other
     # parameters still verify and are rehashed at the next sign-in.
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19456, ge=8)
@@ -47,7 +46,7 @@ class Settings(BaseSettings):
     # watchTime > live, has depth 5 as Strawberry's limiter counts).
     max_query_depth: int = Field(default=8, ge=1)  # introspection fields not counted
     max_aliases: int = Field(default=30, ge=0)
-    # Counted with every fragment expanded where it is spread (gql_server/limits.py).
+    # Counted with every fragment expanded where it is spread (gql_server/engine/limits.py).
     max_fields: int = Field(default=2000, ge=1)
     # Fields one selection set collects, its fragments included: graphql-core's
     # overlapping-fields rule is quadratic in it (495 took 1.2 s).
@@ -59,6 +58,9 @@ class Settings(BaseSettings):
     # and input conversion instead of the fast paths (same answers, slower;
     # bench/peer.py measures both in the same rounds, bench/ingest.py --plain).
     fast_paths: bool = True
+    # The engine's one cache (parsed and validated documents, cost, plans), in
+    # estimated bytes (gql_server/engine/cache.py).
+    cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     introspection: bool = True  # GQL_SERVER_INTROSPECTION=false turns it off
     graphiql: bool = True  # GQL_SERVER_GRAPHIQL=false: GET /graphql in a browser is 400
     # Browser origins allowed to call the API (JSON list); none by default.

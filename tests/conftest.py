@@ -24,8 +24,8 @@ from starlette.testclient import TestClient
 
 from gql_server.app import create_app
 from gql_server.db import EmbeddedPostgres, Pool, migrate
-from gql_server.serving import free_port, uvicorn_options
 from gql_server.settings import Settings
+from gql_server.web.serving import free_port, uvicorn_options
 
 T = TypeVar("T")
 TEMPLATE = "gql_test_template"

@@ -15,7 +15,7 @@ import httpx2
 import psutil
 import pytest
 
-from gql_server.serving import free_port
+from gql_server.web.serving import free_port
 
 GQL_SERVER = shutil.which("gql-server")
 

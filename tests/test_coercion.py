@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strawberry.permission import BasePermission
 
-from gql_server.coercion import coerce_compiled, direct_resolvers, fast_get_variable_values
+from gql_server.engine.coercion import coerce_compiled, direct_resolvers, fast_get_variable_values
 from gql_server.schema import create_schema
 from gql_server.settings import Settings
 

@@ -39,7 +39,7 @@ from gql_server.app import create_app
 from gql_server.auth import Actor, hash_token
 from gql_server.context import Context, Loaders
 from gql_server.db import Pool
-from gql_server.execution import FastListExecutor, argument_values
+from gql_server.engine.execution import FastListExecutor, argument_values
 from gql_server.repo import sessions as sessions_repo
 from gql_server.schema import create_schema, format_error
 from gql_server.services import sessions as sessions_service
@@ -634,7 +634,7 @@ def test_argument_values_are_cached_only_where_the_same_inputs_give_the_same() -
     def values(field: str, node: FieldNode, **inputs: Any) -> dict[str, Any]:
         coerced = get_variable_values(schema, operation.variable_definitions or (), inputs)
         assert not isinstance(coerced, list), coerced
-        executor = SimpleNamespace(variable_values=coerced, hide_suggestions=False)
+        executor = SimpleNamespace(variable_values=coerced, hide_suggestions=False, schema=schema)
         return argument_values(cast(Any, executor), query_type.fields[field], node)
 
     first = values("f", f_node, a=1, b="x", e="X", x=0.0)

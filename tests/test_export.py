@@ -10,7 +10,7 @@ from conftest import Api
 from helpers import create_session, make_world, record, sign_up
 from test_metrics import setup
 
-from gql_server import export
+from gql_server.web import export
 
 
 def download(api: Api, event_id: str, token: str | None) -> tuple[int, str, dict[str, str]]:

@@ -19,11 +19,11 @@ from starlette.testclient import TestClient
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 
-from gql_server import limits
 from gql_server.app import create_app
 from gql_server.context import Info
 from gql_server.db import RequestDatabase
-from gql_server.execution import STORED_ATTRIBUTE, FastListExecutor
+from gql_server.engine import limits
+from gql_server.engine.execution import STORED_ATTRIBUTE, FastListExecutor
 from gql_server.schema import Schema, create_schema
 from gql_server.types.enums import SessionOrder
 from gql_server.types.events import EVENT_SESSIONS, Event

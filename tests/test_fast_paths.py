@@ -24,9 +24,9 @@ from starlette.testclient import TestClient
 from strawberry.schema import schema_converter
 from strawberry.types.arguments import convert_arguments as convert
 
-from gql_server import coercion
 from gql_server.app import create_app
-from gql_server.execution import FastListExecutor, JsonList
+from gql_server.engine import coercion
+from gql_server.engine.execution import FastListExecutor, JsonList
 from gql_server.schema import DocumentRules
 from gql_server.types.root import resolve_record_watch_fast
 

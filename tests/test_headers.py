@@ -2,7 +2,7 @@
 
 from conftest import Api
 
-from gql_server import headers
+from gql_server.web import headers
 
 
 def test_every_response_has_the_security_headers(api: Api) -> None:

@@ -1,4 +1,4 @@
-"""What uvicorn does with the options in gql_server/serving.py, over real sockets."""
+"""What uvicorn does with the options in gql_server/web/serving.py, over real sockets."""
 
 import contextlib
 import json
@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
-from gql_server.serving import MAX_HEAD_BYTES
+from gql_server.web.serving import MAX_HEAD_BYTES
 
 
 def post_with_urllib(url: str, body: bytes) -> tuple[int, str | None, dict[str, object]]:

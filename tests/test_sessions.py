@@ -15,7 +15,7 @@ from helpers import (
     sign_up,
 )
 
-from gql_server.cursors import _search_digest
+from gql_server.values.cursors import _search_digest
 
 PAGE = """
 query($e: ID!, $first: Int, $after: String, $search: String, $order: SessionOrder) {
@@ -304,7 +304,7 @@ def test_cursors_are_the_bytes_they_always_were() -> None:
     import random
     from datetime import UTC, datetime, timedelta
 
-    from gql_server.cursors import decode_cursor, encode_cursor
+    from gql_server.values.cursors import decode_cursor, encode_cursor
 
     def as_before(order: str, search: str | None, key: tuple[Any, int]) -> str:
         first = key[0].isoformat() if isinstance(key[0], datetime) else key[0]

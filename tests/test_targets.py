@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from gql_server.targets import Resolver, TargetRefused, resolve
+from gql_server.values.targets import Resolver, TargetRefused, resolve
 
 
 def resolver(*addresses: str) -> Resolver:

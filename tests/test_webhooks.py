@@ -18,7 +18,7 @@ from webhook_receiver import Receiver, verify, verify_by_hand
 
 from gql_server.app import create_app
 from gql_server.delivery import WebhookWorker
-from gql_server.targets import Resolver
+from gql_server.values.targets import Resolver
 
 HOOK_SETTINGS: dict[str, Any] = {
     "webhook_allowed_hosts": ["127.0.0.1"],

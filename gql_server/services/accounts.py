@@ -6,11 +6,12 @@ from datetime import datetime
 
 import asyncpg
 
-from gql_server import auth, text
+from gql_server import auth
 from gql_server.auth import Actor, Passwords
 from gql_server.db import Executor, Pool
 from gql_server.errors import TOO_MANY_SIGN_INS, UNAUTHENTICATED, ApiError, bad_input
 from gql_server.repo import accounts as repo
+from gql_server.values import text
 
 WRONG_CREDENTIALS = "Wrong email or password"
 
@@ -130,7 +131,7 @@ class TokenLookup:
     anyway (the event and the host's roles, services.events.get_hosted_event:
     one round trip instead of two), the HTTP endpoint does not look the token
     up before it executes a query; it makes sure afterwards that the token
-    was live, whatever the query read (HTTP 401 otherwise: gql_server/http.py),
+    was live, whatever the query read (HTTP 401 otherwise: gql_server/web/http.py),
     and a mutation looks it up before its first field (schema.mutation_guard).
 
     One lookup per request: whoever claim()s it runs it, in its own statement

@@ -7,15 +7,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
-from gql_server import text
 from gql_server.analytics import rules
 from gql_server.analytics.rules import percent, retention_slice
-from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.db import Executor
 from gql_server.errors import bad_input
 from gql_server.repo import analytics as repo
-from gql_server.repo.analytics import ViewerPageArgs
+from gql_server.repo.analytics import ConcurrencyKey as ConcurrencyKey
+from gql_server.repo.analytics import RetentionKey as RetentionKey
+from gql_server.repo.analytics import ViewerPageArgs as ViewerPageArgs
+from gql_server.repo.analytics import ViewsKey as ViewsKey
 from gql_server.services.sessions import Window
+from gql_server.values import text
+from gql_server.values.cursors import decode_cursor, encode_cursor
 
 MAX_VIEWER_PAGE = 1000
 MAX_BUCKETS = 1000

@@ -7,9 +7,9 @@ from gql_server.analytics.rules import view_threshold
 from gql_server.auth import Actor, Passwords
 from gql_server.db import Pool
 from gql_server.errors import NOT_FOUND, UNAUTHENTICATED, ApiError
-from gql_server.ids import parse_id
 from gql_server.repo import accounts as accounts_repo
 from gql_server.repo import erasure as repo
+from gql_server.values.ids import parse_id
 
 
 async def erase_user(pool: Pool, actor: Actor | None, *, user_id: str) -> int:

@@ -5,14 +5,15 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from gql_server import auth, text
+from gql_server import auth
 from gql_server.auth import Actor, EventRoles
-from gql_server.cursors import decode_cursor, encode_cursor
 from gql_server.db import Executor
 from gql_server.errors import EVENT_NOT_FOUND, NOT_FOUND, ApiError, bad_input
-from gql_server.ids import fetch_by_id, get_by_id, parse_id
 from gql_server.repo import events as repo
 from gql_server.services.accounts import TokenLookup
+from gql_server.values import text
+from gql_server.values.cursors import decode_cursor, encode_cursor
+from gql_server.values.ids import fetch_by_id, get_by_id, parse_id
 
 
 async def create_organizer(db: Executor, actor: Actor | None, *, name: str) -> asyncpg.Record:
@@ -51,7 +52,7 @@ async def get_event_with_roles(
         lambda i: repo.get_event_access(db, event_id=i, user_id=actor.user_id),
         EVENT_NOT_FOUND,
     )
-    return row, EventRoles(organizer_admin=row["organizer_admin"], event_admin=row["event_admin"])
+    return row, EventRoles.of(row)
 
 
 async def get_hosted_event(db: Executor, actor: Actor | None, *, event_id: str) -> asyncpg.Record:
@@ -91,8 +92,7 @@ async def get_hosted_event_looking_up(
     assert row is not None  # a live token has its row
     if row["id"] is None:
         raise ApiError(EVENT_NOT_FOUND)
-    roles = EventRoles(organizer_admin=row["organizer_admin"], event_admin=row["event_admin"])
-    auth.require_host(actor, roles)
+    auth.require_host(actor, row)
     if along is not None and row["page_read"]:
         along.row = row
     return row

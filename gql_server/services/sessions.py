@@ -7,19 +7,20 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
-from gql_server import auth, text
+from gql_server import auth
 from gql_server.analytics import rules
 from gql_server.analytics.rules import NETWORKING_FORMATS, view_threshold
-from gql_server.auth import Actor, EventRoles
-from gql_server.cursors import decode_cursor, encode_cursor
+from gql_server.auth import Actor
 from gql_server.db import Executor, Pool
 from gql_server.errors import NOT_EVENT_ATTENDEE, SESSION_NOT_FOUND, ApiError, bad_input
-from gql_server.ids import fetch_by_id, get_by_id
 from gql_server.repo import analytics as analytics_repo
 from gql_server.repo import sessions as repo
 from gql_server.repo import watch as watch_repo
-from gql_server.repo.sessions import NewSession
-from gql_server.services.events import get_event_with_roles
+from gql_server.repo.sessions import NewSession as NewSession
+from gql_server.services.events import get_hosted_event
+from gql_server.values import text
+from gql_server.values.cursors import decode_cursor, encode_cursor
+from gql_server.values.ids import fetch_by_id, get_by_id
 
 MAX_PAGE_SIZE = 1000
 # Fields of a session that an explicit null may not clear.
@@ -41,14 +42,8 @@ def validate_session(session: NewSession) -> NewSession:
 async def create_session(
     db: Executor, actor: Actor | None, *, event_id: str, session: NewSession
 ) -> asyncpg.Record:
-    actor = auth.require_actor(actor)
-    event, roles = await get_event_with_roles(db, actor, event_id)
-    auth.require_host(actor, roles)
+    event = await get_hosted_event(db, actor, event_id=event_id)
     return await repo.create_session(db, event_id=event["id"], session=validate_session(session))
-
-
-def _session_roles(row: asyncpg.Record) -> EventRoles:
-    return EventRoles(organizer_admin=row["organizer_admin"], event_admin=row["event_admin"])
 
 
 async def update_session(
@@ -64,7 +59,7 @@ async def update_session(
             ),
             SESSION_NOT_FOUND,
         )
-        auth.require_host(actor, _session_roles(row))
+        auth.require_host(actor, row)
         for field in REQUIRED_FIELDS:
             if field in changes and changes[field] is None:
                 raise bad_input(f"{_camel(field)} cannot be null")
@@ -96,7 +91,7 @@ async def get_hosted_session(
         lambda i: repo.get_session_access(db, session_id=i, user_id=actor.user_id),
         SESSION_NOT_FOUND,
     )
-    auth.require_host(actor, _session_roles(row))
+    auth.require_host(actor, row)
     return row
 
 

@@ -15,9 +15,9 @@ from gql_server.errors import (
     ApiError,
     bad_input,
 )
-from gql_server.ids import parse_id
 from gql_server.repo import watch as repo
 from gql_server.repo.watch import CheckedSession, Segment
+from gql_server.values.ids import parse_id
 
 MAX_SEGMENTS = 1000
 # Positions are GraphQL Ints (32-bit); int4range needs end <= 2**31 - 1.

@@ -11,21 +11,22 @@ from typing import Any
 import asyncpg
 import orjson
 
-from gql_server import auth, targets
+from gql_server import auth
 from gql_server.analytics import rules
-from gql_server.auth import Actor, EventRoles
-from gql_server.cursors import decode_cursor, encode_cursor
+from gql_server.auth import Actor
 from gql_server.db import Executor, Pool
 from gql_server.errors import (
     WEBHOOK_DELIVERY_NOT_FOUND,
     WEBHOOK_ENDPOINT_NOT_FOUND,
     bad_input,
 )
-from gql_server.ids import get_by_id
 from gql_server.repo import webhooks as repo
 from gql_server.repo.webhooks import Attempt, NewMessage, SessionSent
 from gql_server.services.events import get_hosted_event
 from gql_server.services.sessions import numbers_of_row
+from gql_server.values import targets
+from gql_server.values.cursors import decode_cursor, encode_cursor
+from gql_server.values.ids import get_by_id
 
 SESSION_ENDED = "session.ended"
 SESSION_UPDATED = "session.updated"
@@ -48,10 +49,6 @@ def new_secret() -> str:
 
 def new_message_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
-
-
-def _roles(row: asyncpg.Record) -> EventRoles:
-    return EventRoles(organizer_admin=row["organizer_admin"], event_admin=row["event_admin"])
 
 
 def _valid_event_types(event_types: Sequence[str]) -> list[str]:
@@ -108,7 +105,7 @@ async def get_hosted_endpoint(
         lambda i: repo.get_endpoint_access(db, endpoint_id=i, user_id=actor.user_id),
         WEBHOOK_ENDPOINT_NOT_FOUND,
     )
-    auth.require_host(actor, _roles(row))
+    auth.require_host(actor, row)
     return row
 
 
@@ -274,7 +271,7 @@ async def resend_delivery(pool: Pool, actor: Actor | None, *, delivery_id: str) 
         lambda i: repo.get_message_access(pool, message_id=i, user_id=actor.user_id),
         WEBHOOK_DELIVERY_NOT_FOUND,
     )
-    auth.require_host(actor, _roles(row))
+    auth.require_host(actor, row)
     if row["status"] == "PENDING":
         raise bad_input("the delivery is still pending: it is being sent")
     return await repo.resend(pool, message_id=row["id"])

@@ -6,8 +6,8 @@ import asyncpg
 import strawberry
 
 from gql_server.context import Info
-from gql_server.repo.analytics import ViewerPageArgs
 from gql_server.services import analytics as service
+from gql_server.services.analytics import ViewerPageArgs
 from gql_server.types.enums import TimelineBucket, WatchMode
 
 

@@ -8,10 +8,9 @@ from typing import Annotated, cast
 import asyncpg
 import strawberry
 
-from gql_server.coercion import convert_arguments
 from gql_server.context import Info
-from gql_server.execution import JsonList, field_ahead, json_selection
-from gql_server.ids import parse_id
+from gql_server.engine.coercion import convert_arguments
+from gql_server.engine.execution import JsonList, field_ahead, json_selection
 from gql_server.services import analytics as analytics_service
 from gql_server.services import events as events_service
 from gql_server.services import sessions as service
@@ -32,6 +31,7 @@ from gql_server.types.sessions import (
     timeline_args,
 )
 from gql_server.types.webhooks import WebhookEndpoint
+from gql_server.values.ids import parse_id
 
 EDGES = frozenset({"edges"})
 

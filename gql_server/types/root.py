@@ -9,8 +9,8 @@ import strawberry
 from graphql import GraphQLResolveInfo
 
 from gql_server.context import Context, Info, Loaders
-from gql_server.repo.sessions import NewSession
 from gql_server.services import accounts, erasure, events, sessions, watch, webhooks
+from gql_server.services.sessions import NewSession
 from gql_server.types.accounts import LoginPayload, Organizer, User
 from gql_server.types.enums import EventAttendance
 from gql_server.types.events import Event, sessions_ahead

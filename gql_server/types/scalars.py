@@ -6,7 +6,7 @@ from typing import Any, cast
 import strawberry
 from graphql import StringValueNode, ValueNode
 
-from gql_server.times import MAX_YEAR, MIN_YEAR, within_range
+from gql_server.values.times import MAX_YEAR, MIN_YEAR, within_range
 
 
 def parse_datetime(value: Any) -> datetime:
@@ -33,11 +33,11 @@ def parse_datetime_literal(node: ValueNode, _variables: Any = None) -> datetime:
     return parse_datetime(node.value)
 
 
-# isoformat() with an offset costs ~2.4 us, and a page of sessions prints the
+# isoformat() with an offset is slow (docs/performance.md), and a page of sessions prints the
 # same few hundred start and end times request after request. For UTC values
 # (all that PostgreSQL's timestamptz gives asyncpg) the text is cached under
 # the datetime's pickled fields (year .. microsecond, fold): equal bytes,
-# equal text. 0.5 us a value. Other offsets print as they come.
+# equal text. Other offsets print as they come.
 _ISO_UTC: dict[bytes, str] = {}
 _ISO_UTC_MAX = 100_000
 

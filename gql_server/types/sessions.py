@@ -9,11 +9,11 @@ from graphql import FieldNode, FragmentSpreadNode
 
 from gql_server.analytics import rules
 from gql_server.context import Info, TimelineArgs, TimelineKey
+from gql_server.engine.execution import STORED_ATTRIBUTE
 from gql_server.errors import bad_input
-from gql_server.execution import STORED_ATTRIBUTE
-from gql_server.repo.analytics import ConcurrencyKey, RetentionKey, ViewsKey
 from gql_server.services import analytics as analytics_service
 from gql_server.services import sessions as service
+from gql_server.services.analytics import ConcurrencyKey, RetentionKey, ViewsKey
 from gql_server.types.analytics import (
     TIMELINE_ARGUMENTS,
     ConcurrencyPoint,
@@ -65,7 +65,7 @@ def selects_any(info: Info, names: frozenset[str]) -> bool:
     @skip/@include are not evaluated: a conditionally selected field counts as
     selected, which costs at most one query too many. Walks graphql-core's
     syntax tree: Strawberry's info.selected_fields would first build a
-    SelectedField (arguments converted) for every node below (~0.1 ms a page).
+    SelectedField (arguments converted) for every node below (docs/performance.md).
     """
     raw = info._raw_info
     pending: list[Any] = list(raw.field_nodes)
@@ -383,7 +383,7 @@ class Session:
         self.recording_engagement = numbers.recording_engagement
 
 
-# Enum members by value: a dict lookup, not Enum.__call__ (~1 us, twice a row).
+# Enum members by value: a dict lookup, not Enum.__call__ (twice a row).
 _FORMATS = {member.value: member for member in SessionFormat}
 _PROVIDERS = {member.value: member for member in StreamProvider}
 

@@ -36,24 +36,16 @@ from gql_server.errors import (
     UNAUTHENTICATED,
     UNAVAILABLE,
     UNSUPPORTED_MEDIA_TYPE,
-    ErrorKind,
+    ApiError,
 )
-from gql_server.headers import graphiql_policy
 from gql_server.schema import Schema, format_error, operation_problem
 from gql_server.services.accounts import TokenLookup
+from gql_server.web.headers import graphiql_policy
 
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-
-
-class HttpError(Exception):
-    def __init__(self, kind: ErrorKind, message: str | None = None, **headers: str) -> None:
-        self.kind = kind
-        self.message = message or kind.message
-        self.headers = headers
-        super().__init__(self.message)
 
 
 def response_media_type(accept: str | None) -> str:
@@ -84,7 +76,7 @@ def _json_response(payload: dict[str, Any], status: int, media: str, **headers: 
     return Response(body, status, headers=headers, media_type=f"{media}; charset=utf-8")
 
 
-def error_response(error: HttpError, media: str) -> Response:
+def error_response(error: ApiError, media: str) -> Response:
     kind = error.kind
     payload = {
         "errors": [
@@ -105,25 +97,25 @@ def _parse_json(text: str | bytes, what: str) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        raise HttpError(BAD_REQUEST, f"{what} is not valid JSON") from None
+        raise ApiError(BAD_REQUEST, f"{what} is not valid JSON") from None
 
 
 def parse_params(data: Any) -> GraphQLParams:
     """The request's parameters; 400 naming the first one of the wrong type."""
     if not isinstance(data, dict):
-        raise HttpError(BAD_REQUEST, "The request body must be a JSON object")
+        raise ApiError(BAD_REQUEST, "The request body must be a JSON object")
     query = data.get("query")
     if not isinstance(query, str):
-        raise HttpError(BAD_REQUEST, "query must be a string holding a GraphQL document")
+        raise ApiError(BAD_REQUEST, "query must be a string holding a GraphQL document")
     variables = data.get("variables")
     if variables is not None and not isinstance(variables, dict):
-        raise HttpError(BAD_REQUEST, "variables must be an object or null")
+        raise ApiError(BAD_REQUEST, "variables must be an object or null")
     operation_name = data.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
-        raise HttpError(BAD_REQUEST, "operationName must be a string or null")
+        raise ApiError(BAD_REQUEST, "operationName must be a string or null")
     extensions = data.get("extensions")
     if extensions is not None and not isinstance(extensions, dict):
-        raise HttpError(BAD_REQUEST, "extensions must be an object or null")
+        raise ApiError(BAD_REQUEST, "extensions must be an object or null")
     return GraphQLParams(query=query, variables=variables, operation_name=operation_name)
 
 
@@ -157,7 +149,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if not too_large:
         return bytes(body)
     await _discard_rest(request, budget=DISCARD_LIMIT_FACTOR * limit - len(body))
-    raise HttpError(
+    raise ApiError(
         PAYLOAD_TOO_LARGE, f"The request body exceeds {limit} bytes", Connection="close"
     )
 
@@ -178,11 +170,11 @@ async def _discard_rest(request: Request, *, budget: int) -> None:
 def _check_content_type(header: str | None) -> None:
     media, *params = (p.strip().lower() for p in (header or "").split(";"))
     if media != JSON:
-        raise HttpError(UNSUPPORTED_MEDIA_TYPE, "Send the request as application/json")
+        raise ApiError(UNSUPPORTED_MEDIA_TYPE, "Send the request as application/json")
     for param in params:
         name, _, value = param.partition("=")
         if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
-            raise HttpError(UNSUPPORTED_MEDIA_TYPE, "Only utf-8 request bodies are accepted")
+            raise ApiError(UNSUPPORTED_MEDIA_TYPE, "Only utf-8 request bodies are accepted")
 
 
 class GraphQLEndpoint:
@@ -197,7 +189,7 @@ class GraphQLEndpoint:
         request = Request(scope, receive)
         # One connection for the request's statements (db.RequestDatabase),
         # given back once the response is out: asyncpg's release (a task of
-        # its own, ~80 us) need not keep the client waiting.
+        # its own) need not keep the client waiting.
         database = RequestDatabase(request.app.state.pool)
         try:
             response = await self.handle(request, database)
@@ -212,14 +204,14 @@ class GraphQLEndpoint:
             # but nothing else may keep a client waiting longer than this.
             async with asyncio.timeout(request.app.state.settings.request_timeout):
                 return await self._handle(request, media, database)
-        except HttpError as error:
+        except ApiError as error:
             return error_response(error, media)
         except TimeoutError:
             log.exception("request timed out")
-            return error_response(HttpError(UNAVAILABLE, "The request took too long"), media)
+            return error_response(ApiError(UNAVAILABLE, "The request took too long"), media)
         except UNAVAILABLE_ERRORS:
             log.exception("database unavailable")
-            return error_response(HttpError(UNAVAILABLE, "The database is unavailable"), media)
+            return error_response(ApiError(UNAVAILABLE, "The database is unavailable"), media)
 
     async def _handle(self, request: Request, media: str, database: RequestDatabase) -> Response:
         state = request.app.state
@@ -237,11 +229,11 @@ class GraphQLEndpoint:
             _check_content_type(content_type)
             body = await _read_body(request, state.settings.max_body_bytes)
             if not body:
-                raise HttpError(BAD_REQUEST, "The request body is empty")
+                raise ApiError(BAD_REQUEST, "The request body is empty")
             params = parse_params(_parse_json(body, "The request body"))
             allowed = {OperationType.QUERY, OperationType.MUTATION}
         else:
-            raise HttpError(METHOD_NOT_ALLOWED, Allow="GET, POST")
+            raise ApiError(METHOD_NOT_ALLOWED, Allow="GET, POST")
         # The request's connection has the Pool methods the code calls, hence the cast.
         pool = cast(Pool, database)
         # Looked up by the first statement that needs it, or after (TokenLookup).
@@ -260,7 +252,7 @@ class GraphQLEndpoint:
         # a failure of the database is answered as such.)
         try:
             response = await self._execute(params, context, allowed, media)
-        except HttpError:
+        except ApiError:
             await _refuse_dead_token(lookup, pool)
             raise
         await _refuse_dead_token(lookup, pool)
@@ -291,18 +283,18 @@ class GraphQLEndpoint:
             )
         except InvalidOperationTypeError as error:
             if error.operation_type is OperationType.SUBSCRIPTION:
-                raise HttpError(
+                raise ApiError(
                     METHOD_NOT_ALLOWED,
                     "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql",
                     Allow="GET, POST",
                 ) from None
-            raise HttpError(
+            raise ApiError(
                 METHOD_NOT_ALLOWED, "Mutations must be sent with POST", Allow="POST"
             ) from None
         except MissingQueryError:
-            raise HttpError(BAD_REQUEST, "query must not be empty") from None
+            raise ApiError(BAD_REQUEST, "query must not be empty") from None
         except CannotGetOperationTypeError:
-            raise HttpError(BAD_REQUEST, operation_problem(params.operation_name)) from None
+            raise ApiError(BAD_REQUEST, operation_problem(params.operation_name)) from None
         payload: dict[str, Any] = {}
         errors = result.errors or []
         request_error = result.data is None and errors and all(not e.path for e in errors)
@@ -322,7 +314,7 @@ def bearer_token_lookup(header: str | None) -> TokenLookup | None:
     try:
         token = bearer_token(header)
     except MalformedAuthorization:
-        raise HttpError(
+        raise ApiError(
             UNAUTHENTICATED, "The Authorization header must be 'Bearer <token>'"
         ) from None
     return None if token is None else TokenLookup(hash_token(token))
@@ -333,7 +325,7 @@ NOT_SIGNED_IN = "The token is invalid, expired or revoked"
 
 async def _refuse_dead_token(lookup: TokenLookup | None, pool: Pool) -> None:
     if lookup is not None and not await lookup.live(pool):
-        raise HttpError(UNAUTHENTICATED, NOT_SIGNED_IN)
+        raise ApiError(UNAUTHENTICATED, NOT_SIGNED_IN)
 
 
 async def authenticate(header: str | None, pool: Pool) -> Actor | None:
@@ -343,5 +335,5 @@ async def authenticate(header: str | None, pool: Pool) -> Actor | None:
         return None
     actor = await lookup.actor(pool)
     if actor is None:
-        raise HttpError(UNAUTHENTICATED, NOT_SIGNED_IN)
+        raise ApiError(UNAUTHENTICATED, NOT_SIGNED_IN)
     return actor

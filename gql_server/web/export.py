@@ -25,9 +25,9 @@ from starlette.responses import Response, StreamingResponse
 from gql_server.analytics import rules
 from gql_server.db import UNAVAILABLE_ERRORS, Pool
 from gql_server.errors import NOT_FOUND, UNAVAILABLE, ApiError
-from gql_server.http import JSON, HttpError, authenticate, error_response
 from gql_server.services import events, exports, sessions
 from gql_server.services.sessions import MAX_PAGE_SIZE, SessionNumbers
+from gql_server.web.http import JSON, authenticate, error_response
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +96,11 @@ async def _hosted_event_id(request: Request) -> int | Response:
         event = await events.get_hosted_event(
             pool, actor, event_id=request.path_params["event_id"]
         )
-    except HttpError as error:
-        return error_response(error, JSON)
     except ApiError as error:
-        return error_response(HttpError(error.kind, error.message), JSON)
+        return error_response(error, JSON)
     except UNAVAILABLE_ERRORS:
         log.exception("database unavailable")
-        return error_response(HttpError(UNAVAILABLE, "The database is unavailable"), JSON)
+        return error_response(ApiError(UNAVAILABLE, "The database is unavailable"), JSON)
     event_id: int = event["id"]
     return event_id
 
@@ -140,9 +138,7 @@ async def _viewer_ndjson(pool: Pool, event_id: int) -> AsyncIterator[bytes]:
 async def viewers_export(request: Request) -> Response:
     """GET /events/{id}/viewers.csv and .ndjson: one row per (session, person)."""
     if request.path_params["format"] not in ("csv", "ndjson"):
-        return error_response(
-            HttpError(NOT_FOUND, "Export as viewers.csv or viewers.ndjson"), JSON
-        )
+        return error_response(ApiError(NOT_FOUND, "Export as viewers.csv or viewers.ndjson"), JSON)
     event_id = await _hosted_event_id(request)
     if isinstance(event_id, Response):
         return event_id

@@ -4,8 +4,15 @@ Without a bound, a ~900 KB email in login reached an index ("index row
 requires 10328 bytes"): a 500. Emails follow RFC 5321's 254 characters.
 """
 
-from gql_server import auth
 from gql_server.errors import bad_input
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def normalize_email(email: str) -> str:
+    """How an address is stored and compared: trimmed, lower-cased."""
+    return email.strip().lower()
+
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 200  # people, organizers, events
@@ -22,7 +29,7 @@ def bounded(value: str, field: str, max_length: int) -> str:
 
 def valid_email(email: str, field: str = "email") -> str:
     """Trimmed and lower-cased; 400 when it cannot be an address."""
-    email = bounded(auth.normalize_email(email), field, MAX_EMAIL_LENGTH)
+    email = bounded(normalize_email(email), field, MAX_EMAIL_LENGTH)
     local, at, domain = email.partition("@")
     if not (at and local and domain) or " " in email:
         raise bad_input(f"{field} is not a valid email address")
@@ -43,6 +50,6 @@ def valid_search(search: str | None) -> str | None:
 
 
 def valid_password(password: str) -> str:
-    if len(password) < auth.MIN_PASSWORD_LENGTH:
-        raise bad_input(f"password must be at least {auth.MIN_PASSWORD_LENGTH} characters")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise bad_input(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     return bounded(password, "password", MAX_PASSWORD_LENGTH)

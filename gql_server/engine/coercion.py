@@ -23,7 +23,6 @@ graphql-core's Executor.build calls `get_variable_values` by its module-level
 name; `install()` points that name here (once, at schema creation).
 """
 
-import functools
 import weakref
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -67,6 +66,8 @@ from strawberry.types.arguments import convert_arguments as strawberry_convert_a
 from strawberry.types.base import StrawberryList, StrawberryMaybe, StrawberryOptional
 from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.lazy_type import LazyType
+
+from gql_server.engine.cache import cache_of
 
 Coerce = Callable[[Any], Any]
 MIN_INT = -(2**31)
@@ -237,7 +238,6 @@ def _scalar(type_: GraphQLScalarType) -> Coerce:
 Plan = tuple[tuple[str, GraphQLVariableSignature, Coerce, bool], ...]
 
 
-@functools.lru_cache(maxsize=512)
 def _plan(schema: GraphQLSchema, definitions: tuple[VariableDefinitionNode, ...]) -> Plan | None:
     """Each variable's name, signature and coercion; None if one is not compiled.
 
@@ -265,7 +265,10 @@ def coerce_compiled(
     inputs: dict[str, Any],
 ) -> VariableValues | None:
     """The variables as graphql-core would coerce them; None where it must decide."""
-    plan = _plan(schema, tuple(var_def_nodes)) if var_def_nodes else None
+    plan = None
+    if var_def_nodes:
+        definitions = tuple(var_def_nodes)
+        plan = cache_of(schema).get(("variables", definitions), lambda: _plan(schema, definitions))
     if plan is None:
         return None
     sources = {}
@@ -316,8 +319,8 @@ def convert_arguments(
     """Strawberry's convert_arguments: a renaming when every argument is a scalar or
     an enum, optional or not (graphql-core has coerced those to what Strawberry's
     conversion gives back unchanged); Strawberry's own conversion otherwise, and
-    for schemas made with fast_paths off. ~32 us for Event.sessions' six
-    arguments, 1 us so; tests/test_execution.py compares both ways."""
+    for schemas made with fast_paths off. tests/test_execution.py compares both
+    ways."""
     raw_info = getattr(info, "_raw_info", None)
     if raw_info is not None and raw_info.schema in PLAIN_SCHEMAS:
         return strawberry_convert_arguments(value, arguments, scalar_registry, config, info)
@@ -370,11 +373,11 @@ def direct_resolvers(schema: Any) -> list[str]:
     fields changed ("Type.field").
 
     Strawberry wraps every resolver in an Info, a conversion of the arguments,
-    a chain of field extensions and an await (~25 us a field, two per page of
-    sessions). A field whose arguments all have a renaming (scalars and enums,
-    see _renaming), without field extensions (permissions are ones) or exception
-    handlers, gets the same call without them: its own function, the source as
-    self (or as its parent/root parameter), the Info, the renamed arguments.
+    a chain of field extensions and an await, for every field. A field whose
+    arguments all have a renaming (scalars and enums, see _renaming), without
+    field extensions (permissions are ones) or exception handlers, gets the
+    same call without them: its own function, the source as self (or as its
+    parent/root parameter), the Info, the renamed arguments.
     Fields of the Subscription type keep Strawberry's (their resolve is a stream's).
     """
     converter = schema.schema_converter

@@ -2,12 +2,11 @@
 
 - uvicorn's own access log is off: it prints the request line as sent, so a
   GET carrying `?query=mutation { login(password: ...) }` or `?token=` would
-  put a secret in the log (gql_server/access_log.py logs the path alone).
+  put a secret in the log (gql_server/web/access_log.py logs the path alone).
 - TCP_NODELAY on every accepted connection: with --workers > 1, uvicorn 0.54
   hands the workers a shared listening socket and the accepted connections
   do not get it (Kludex/uvicorn#3149); every keep-alive response then waits
-  ~44 ms for the peer's delayed ACK (`{ __typename }` fell from ~1,000 to
-  222 requests/s on this machine kind).
+  for the peer's delayed ACK (docs/performance.md has the figures).
 - The request line and headers together are bounded by MAX_HEAD_BYTES
   (httptools itself buffers any amount): past it the client gets 431 and the
   connection is closed before the app sees anything. A constant, like

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 
 from gql_server.errors import bad_input
-from gql_server.ids import MAX_ID
-from gql_server.times import within_range
+from gql_server.values.ids import MAX_ID
+from gql_server.values.times import within_range
 
 TIME_ORDERS = frozenset({"START_TIME_ASC", "START_TIME_DESC"})
 TEXT_ORDERS = frozenset({"TITLE_ASC", "NAME_ASC", "EMAIL_ASC"})

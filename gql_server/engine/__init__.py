@@ -1,0 +1,1 @@
+"""How documents run: the executor's faster ways, variable coercion, limits, the cache."""

@@ -1,0 +1,1 @@
+"""Small pure values: ids, text bounds, instants, cursors, webhook targets."""

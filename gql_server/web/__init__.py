@@ -1,0 +1,1 @@
+"""HTTP and WebSocket endpoints: GraphQL over HTTP, subscriptions, exports, headers, serving."""

@@ -1,0 +1,49 @@
+"""The engine's one cache: least recently used, bounded in bytes, one per schema."""
+
+from gql_server.engine.cache import PARSED_BYTES_PER_CHAR, EngineCache, cache_of
+from gql_server.schema import create_schema
+from gql_server.settings import Settings
+
+
+def test_entries_are_kept_until_their_weights_pass_the_bound() -> None:
+    cache = EngineCache(max_bytes=100)
+    made: list[str] = []
+
+    def get(key: str, weight: int = 40) -> str:
+        def make() -> str:
+            made.append(key)
+            return key.upper()
+
+        return cache.get(("k", key), make, weight)
+
+    assert get("a") == "A" and get("b") == "B"
+    assert get("a") == "A"  # kept, and now used last
+    assert made == ["a", "b"]
+    get("c")  # 120 bytes: the least recently used (b) goes
+    assert cache.bytes == 80 and len(cache) == 2
+    get("a")
+    get("b")
+    assert made == ["a", "b", "c", "b"]
+
+
+def test_an_entry_heavier_than_the_whole_cache_is_made_but_not_kept() -> None:
+    cache = EngineCache(max_bytes=100)
+    get = cache.get(("k", "small"), lambda: 1, 10)
+    assert get == 1
+    assert cache.get(("k", "huge"), lambda: 2, 1000) == 2
+    assert len(cache) == 1 and cache.bytes == 10  # and nothing was pushed out
+
+
+def test_the_schema_owns_one_cache_sized_by_the_setting() -> None:
+    schema = create_schema(Settings(cache_bytes=200_000))
+    cache = cache_of(schema._schema)
+    assert cache.max_bytes == 200_000
+    rules = schema.document_rules
+    assert rules is not None and rules.cache is cache
+    # Parsing goes through it, weighed by the document's length: a document
+    # padded with a comment to more than the cache holds is parsed, not kept.
+    small = "{ __typename }"
+    assert rules.parse(small) is rules.parse(small)
+    padded = "{ __typename } #" + "x" * (200_000 // PARSED_BYTES_PER_CHAR)
+    assert rules.parse(padded) is not rules.parse(padded)
+    assert cache.bytes <= cache.max_bytes
