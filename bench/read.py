@@ -6,7 +6,8 @@
 Starts `gql-server serve` (one worker) on loopback and measures: (a) one
 page of 100 sessions with every analytics field, at concurrency 1 for
 latency and at --concurrency for requests/s; (b) the whole event in pages of
-1000; (c) the page of (a) without watchTime. The limit is the same rows
+1000; (c) the page of (a) without watchTime; (d) every page of 100 by its
+cursor, in turn (varied bodies). The limit is the same rows
 fetched with asyncpg and serialized with orjson in this process. Latencies
 are taken interleaved with their limit (a, c and the page limit in turn for
 3 x --seconds; b and its limit for 2 x --seconds), so that the ratios do not
@@ -15,6 +16,7 @@ machine's cores with the server.
 """
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
@@ -138,9 +140,10 @@ def _node(row: Any, stats: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def limit_pages(pool: Pool, event_id: int, first: int, pages: int) -> int:
+async def limit_pages(pool: Pool, event_id: int, first: int, pages: int,
+                      after: Any = None) -> int:  # fmt: skip
     """The limit: the same rows with asyncpg, the same JSON with orjson, no GraphQL, no HTTP."""
-    after, size = None, 0
+    size = 0
     for _ in range(pages):
         # One statement, rows with their counters: as the server reads a page.
         query = repo.PageQuery(event_id=event_id, order="START_TIME_ASC", search=None,
@@ -153,6 +156,23 @@ async def limit_pages(pool: Pool, event_id: int, first: int, pages: int) -> int:
             break
         after = repo.sort_key(page[-1], "START_TIME_ASC")
     return size
+
+
+async def page_positions(client: Client, pool: Pool, event_id: int) -> tuple[list[Any], list[Any]]:
+    """Where each page of 100 starts: the server's cursors and the limit's keys, alike."""
+    cursors: list[Any] = [None]
+    while True:
+        got = await client.page(WITH_WATCH, 100, cursors[-1])
+        if not got["pageInfo"]["hasNextPage"]:
+            break
+        cursors.append(got["pageInfo"]["endCursor"])
+    keys: list[Any] = [None]
+    while len(keys) < len(cursors):
+        query = repo.PageQuery(event_id=event_id, order="START_TIME_ASC", search=None,
+                               after=keys[-1], limit=100)  # fmt: skip
+        rows = await repo.list_sessions(pool, query, with_stats=False)
+        keys.append(repo.sort_key(rows[-1], "START_TIME_ASC"))
+    return cursors, keys
 
 
 async def measure(
@@ -179,12 +199,25 @@ async def measure(
         [lambda: limit_pages(pool, event_id, 1000, event_pages), client.whole_event],
         seconds * 2,
     )
+    # (d) Varied bodies: every page of 100 by its own cursor, in turn (no two
+    # requests alike), against the limit reading the same page.
+    cursors, keys = await page_positions(client, pool, event_id)
+    limit_turn, page_turn = itertools.count(), itertools.count()
+    varied_limit, varied = await timed_together(
+        [
+            lambda: limit_pages(pool, event_id, 100, 1, keys[next(limit_turn) % len(keys)]),
+            lambda: client.page(WITH_WATCH, 100, cursors[next(page_turn) % len(cursors)]),
+        ],
+        seconds * 3,
+    )
     figures = {
         "limit": limit,
         "page": page,
         "nowatch": nowatch,
         "event_limit": event_limit,
         "event": event,
+        "varied_limit": varied_limit,
+        "varied": varied,
     }
     clients = [Client(url, token, event_id) for _ in range(concurrency)]
     server_cpu = cpu_seconds(server_pid)
@@ -208,6 +241,7 @@ async def measure(
         f" nowatch_p50_ms={p50['nowatch']:.2f}"
         f" event_p50_ms={p50['event']:.2f} event_limit_p50_ms={p50['event_limit']:.2f}"
         f" event_p50_ratio={p50['event'] / p50['event_limit']:.2f}"
+        f" varied_p50_ratio={p50['varied'] / p50['varied_limit']:.2f}"
         f" page_p99_ms={percentile(figures['page'], 0.99):.2f}"
         f" server_cpu_ms_per_page={cpu_per_page:.2f}"
     )
