@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import httpx2
 import pytest
 from conftest import Api
 from helpers import RECORD, World, create_session, sessions_by_id
@@ -97,6 +98,59 @@ def test_positions_beyond_32_bits_are_a_request_error(api: Api, world: World) ->
     session = create_session(api, world.event_admin_token, world.event_id)
     error = api.error(RECORD, {"s": [segment(session, 0, 2**31)]}, world.attendee_token)
     assert error["extensions"]["code"] == 400
+
+
+def test_positions_are_bounded_by_the_schedule_or_a_documented_cap(
+    database_dsn: str, api: Api, world: World
+) -> None:
+    # One attendee request used to keep a backend busy for 15 s: a LIVE segment
+    # [0, 2^31) on a session without a known duration walked 2.4 million
+    # timeline slots. Positions now stop at the scheduled length plus the live
+    # margin (LIVE) or at MAX_POSITION while the duration is unknown
+    # (RECORDING), and the refusal names the rule; over a real server.
+    from conftest import served
+
+    from gql_server.services.watch import LIVE_MARGIN, MAX_POSITION
+
+    token, event = world.event_admin_token, world.event_id
+    day = "2026-12-01T"
+    hour = create_session(api, token, event, videoDuration=None,
+                          startTime=f"{day}09:00:00Z", endTime=f"{day}10:00:00Z")  # fmt: skip
+    week = create_session(api, token, event, videoDuration=None,
+                          startTime=f"{day}00:00:00Z", endTime="2026-12-15T00:00:00Z")  # fmt: skip
+    live_limit = 3600 + LIVE_MARGIN
+    with served(database_dsn) as url, httpx2.Client(base_url=url, timeout=60) as http:
+        headers = {"Authorization": f"Bearer {world.attendee_token}"}
+
+        def send(*segments: dict[str, Any]) -> dict[str, Any]:
+            body = {"query": RECORD, "variables": {"s": list(segments)}}
+            answer: dict[str, Any] = http.post("/graphql", json=body, headers=headers).json()
+            return answer
+
+        refused = [
+            (segment(hour, 0, 2**31 - 1), f"endSecond must be at most {live_limit} for LIVE"),
+            (segment(hour, 0, live_limit + 1), f"endSecond must be at most {live_limit}"),
+            (segment(week, 0, MAX_POSITION + 1), f"endSecond must be at most {MAX_POSITION}"),
+            (segment(hour, 0, MAX_POSITION + 1, "RECORDING"),
+             f"endSecond must be at most {MAX_POSITION} while the video's duration"),
+        ]  # fmt: skip
+        for bad, words in refused:
+            answer = send(segment(hour, 0, 40), bad)
+            assert answer["errors"][0]["extensions"] == {"code": 400, "status": 400}
+            assert answer["errors"][0]["message"].startswith(f"segments[1]: {words}")
+        assert raw_segment_count(api) == 0
+        # The bounds themselves are accepted; a week of live seconds is 672 slots.
+        accepted = send(segment(hour, 0, live_limit), segment(week, 0, MAX_POSITION),
+                        segment(hour, 0, MAX_POSITION, "RECORDING"))  # fmt: skip
+        assert accepted["data"] == {"recordWatch": {"accepted": 3}}
+
+    async def slots(pool: Any) -> int:
+        n: int = await pool.fetchval(
+            "SELECT count(*) FROM watch_slots WHERE session_id = $1", int(week)
+        )
+        return n
+
+    assert api.run(slots) == MAX_POSITION // 900
 
 
 def test_a_batch_validated_against_a_session_that_changed_writes_nothing(

@@ -24,6 +24,7 @@ async def get_sessions(
     """The sessions, and whether the person with this email may attend each."""
     return await db.fetch(
         "SELECT s.event_id, s.id, s.format, s.stream_provider, s.video_duration,"
+        " s.start_time, s.end_time,"
         f" {MAY_ATTEND} AS may_attend"
         " FROM sessions s JOIN events e ON e.id = s.event_id WHERE s.id = any($1::bigint[])",
         session_ids,

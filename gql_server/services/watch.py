@@ -20,8 +20,25 @@ from gql_server.repo.watch import CheckedSession, Segment
 from gql_server.values.ids import parse_id
 
 MAX_SEGMENTS = 1000
+# How far into a session a position may be (docs/security.md, "positions"):
+# LIVE, up to the scheduled length plus LIVE_MARGIN (a session that runs
+# over); RECORDING, up to the video's duration when known (beyond it positions
+# are clipped, as the semantics say) and MAX_POSITION otherwise. Every LIVE
+# second lands in a 15-minute slot of the timeline: without a bound one
+# segment of 2^31 seconds made 2.4 million of them.
+MAX_POSITION = 7 * 24 * 3600
+LIVE_MARGIN = 6 * 3600
 # Positions are GraphQL Ints (32-bit); int4range needs end <= 2**31 - 1.
 MAX_SECOND = 2**31 - 1
+
+
+def position_limit(session: asyncpg.Record, mode: str) -> int:
+    """The last position (exclusive) a segment of this session and mode may reach."""
+    if mode == "RECORDING":
+        duration: int | None = session["video_duration"]
+        return MAX_SECOND if duration is not None else MAX_POSITION
+    scheduled = int((session["end_time"] - session["start_time"]).total_seconds())
+    return min(MAX_POSITION, scheduled + LIVE_MARGIN)
 
 
 class ReportedSegment(NamedTuple):
@@ -37,9 +54,18 @@ def _segment_problem(segment: ReportedSegment, session: asyncpg.Record) -> str |
         return "startSecond must be >= 0"
     if segment.end_second <= segment.start_second:
         return "endSecond must be greater than startSecond"
-    if segment.end_second > MAX_SECOND:
-        return f"endSecond must be at most {MAX_SECOND}"
-    return _session_problem(session)
+    problem = _session_problem(session)
+    if problem is not None:
+        return problem
+    limit = position_limit(session, segment.mode)
+    if segment.end_second > limit:
+        if segment.mode == "LIVE":
+            return (
+                f"endSecond must be at most {limit} for LIVE: the session's scheduled"
+                f" length plus {LIVE_MARGIN // 3600} hours"
+            )
+        return f"endSecond must be at most {limit} while the video's duration is not known"
+    return None
 
 
 def _session_problem(session: asyncpg.Record) -> str | None:
@@ -96,6 +122,11 @@ def _validated(
     """The batch to store; the first bad segment, in index order, rejects it all."""
     sessions_ok = {sid: _session_problem(row) is None for sid, row in sessions.items()}
     event_ids = {sid: row["event_id"] for sid, row in sessions.items()}
+    limits = {
+        (sid, mode): position_limit(row, mode)
+        for sid, row in sessions.items()
+        for mode in ("LIVE", "RECORDING")
+    }
     batch = []
     for index, (segment, session_id) in enumerate(zip(segments, ids, strict=True)):
         _name, mode, start, end = segment
@@ -104,7 +135,7 @@ def _validated(
         if not sessions[session_id]["may_attend"]:
             # Before anything about the session's video: an outsider learns nothing of it.
             raise ApiError(NOT_EVENT_ATTENDEE, f"segments[{index}]: {NOT_EVENT_ATTENDEE.message}")
-        if not (0 <= start < end <= MAX_SECOND and sessions_ok[session_id]):
+        if not (0 <= start < end <= limits[session_id, mode] and sessions_ok[session_id]):
             raise bad_input(
                 f"segments[{index}]: {_segment_problem(segment, sessions[session_id])}"
             )
