@@ -187,3 +187,83 @@ def test_the_viewer_export_streams_in_chunks(api: Api, monkeypatch: pytest.Monke
     ids = [json.loads(r)["userId"] for r in rows]
     assert len(ids) == 5 and ids == sorted(ids, key=int)
     assert chunks == [2, 2, 1]  # read through the cursor, never the whole event at once
+
+
+def test_a_stalled_download_holds_no_connection_and_is_dropped(
+    api: Api, database_dsn: str
+) -> None:
+    # Clients reading 1 byte/s used to keep a pooled connection and a
+    # repeatable-read transaction each ("idle in transaction") until they left:
+    # 12 of them took every connection. Over a real server: the export is read
+    # from the database before its first byte is sent, at most export_per_token
+    # (here 1) run at once for a token (429 with Retry-After beyond), and a
+    # client that takes nothing for export_stall_seconds is dropped.
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    import httpx2
+    from conftest import served
+
+    world = make_world(api)
+    session = create_session(api, world.event_admin_token, world.event_id)
+
+    async def crowd(pool: Any) -> None:  # far more than the sockets' buffers hold
+        await pool.execute(
+            "INSERT INTO users (email, name, password_hash) SELECT 'crowd' || g ||"
+            " '@example.com', 'Crowd ' || g, 'x' FROM generate_series(1, 30000) g"
+        )
+        await pool.execute(
+            "INSERT INTO session_registrations (event_id, session_id, user_id)"
+            " SELECT $1, $2, id FROM users WHERE email LIKE 'crowd%'",
+            int(world.event_id), int(session),
+        )  # fmt: skip
+
+    async def idle_in_transaction(pool: Any) -> int:
+        n: int = await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE state = 'idle in transaction' AND datname = current_database()"
+        )
+        return n
+
+    api.run(crowd)
+    path = f"/events/{world.event_id}/viewers.csv"
+    request = (f"GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer"
+               f" {world.event_admin_token}\r\n\r\n").encode()  # fmt: skip
+    with served(database_dsn, export_stall_seconds=6, export_per_token=1) as url:
+        address = urlsplit(url)
+        stalled = []
+        for _ in range(1):
+            # A small receive window (set before connecting), so the server's
+            # writes wait for this client as soon as its own buffer is full.
+            client = socket.socket()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.settimeout(30)
+            client.connect((address.hostname, address.port))
+            client.sendall(request)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += client.recv(1)
+            assert head.startswith(b"HTTP/1.1 200")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            stalled.append((client, length))
+        # It is stalled: no transaction is held, and everyone else is served.
+        assert api.run(idle_in_transaction) == 0
+        with httpx2.Client(base_url=url, timeout=30) as http:
+            assert http.get("/healthz").status_code == 200
+            auth = {"Authorization": f"Bearer {world.event_admin_token}"}
+            third = http.get(path, headers=auth)
+            assert third.status_code == 429 and third.headers["retry-after"] == "10"
+            assert third.json()["errors"][0]["extensions"] == {"code": 429, "status": 429}
+            # Past the stall bound it is dropped and gives its slot back.
+            deadline = time.monotonic() + 30
+            while (again := http.get(path, headers=auth)).status_code == 429:
+                assert time.monotonic() < deadline, "the stalled downloads were not dropped"
+                time.sleep(0.2)
+            for client, length in stalled:
+                received = 0
+                while chunk := client.recv(1 << 16):
+                    received += len(chunk)
+                assert received < length  # the connection closed before the end
+                client.close()
+            assert again.status_code == 200 and again.content.count(b"\r\n") == 30001

@@ -11,11 +11,13 @@ prefixed with an apostrophe. Empty cells mean null: no analytics for the
 session's provider, or no known duration.
 """
 
+import asyncio
 import csv
 import io
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from typing import IO, Any
 
 import asyncpg
 import orjson
@@ -24,7 +26,13 @@ from starlette.responses import Response, StreamingResponse
 
 from gql_server.analytics import rules
 from gql_server.db import UNAVAILABLE_ERRORS, Pool
-from gql_server.errors import NOT_FOUND, UNAVAILABLE, ApiError
+from gql_server.errors import (
+    DATABASE_UNAVAILABLE,
+    NOT_FOUND,
+    TOO_MANY_REQUESTS,
+    UNAVAILABLE,
+    ApiError,
+)
 from gql_server.services import events, exports, sessions
 from gql_server.services.sessions import MAX_PAGE_SIZE, SessionNumbers
 from gql_server.web.http import JSON, authenticate, error_response
@@ -98,9 +106,9 @@ async def _hosted_event_id(request: Request) -> int | Response:
         )
     except ApiError as error:
         return error_response(error, JSON)
-    except UNAVAILABLE_ERRORS:
-        log.exception("database unavailable")
-        return error_response(ApiError(UNAVAILABLE, "The database is unavailable"), JSON)
+    except UNAVAILABLE_ERRORS as error:
+        log.warning("the database is unavailable: %s", type(error).__name__)
+        return error_response(ApiError(UNAVAILABLE, DATABASE_UNAVAILABLE), JSON)
     event_id: int = event["id"]
     return event_id
 
@@ -123,10 +131,10 @@ async def sessions_csv(request: Request) -> Response:
     )
 
 
-async def _viewer_csv(pool: Pool, event_id: int) -> AsyncIterator[str]:
-    yield "\ufeff" + _line(exports.VIEWER_FIELDS)
+async def _viewer_csv(pool: Pool, event_id: int) -> AsyncIterator[bytes]:
+    yield ("\ufeff" + _line(exports.VIEWER_FIELDS)).encode()
     async for rows in exports.viewer_rows(pool, event_id=event_id):
-        yield "".join(_line(row) for row in rows)
+        yield "".join(_line(row) for row in rows).encode()
 
 
 async def _viewer_ndjson(pool: Pool, event_id: int) -> AsyncIterator[bytes]:
@@ -135,17 +143,104 @@ async def _viewer_ndjson(pool: Pool, event_id: int) -> AsyncIterator[bytes]:
         yield b"".join(orjson.dumps(dict(zip(names, row, strict=True))) + b"\n" for row in rows)
 
 
-async def viewers_export(request: Request) -> Response:
+class ExportSlots:
+    """How many per-attendee downloads may run at once, in this process and per token:
+    each holds a spooled file until its client has read it (or stalled)."""
+
+    def __init__(self, per_process: int, per_token: int) -> None:
+        self.per_process, self.per_token = per_process, per_token
+        self.running: dict[str, int] = {}
+
+    def take(self, token: str) -> bool:
+        if sum(self.running.values()) >= self.per_process:
+            return False
+        if self.running.get(token, 0) >= self.per_token:
+            return False
+        self.running[token] = self.running.get(token, 0) + 1
+        return True
+
+    def give_back(self, token: str) -> None:
+        self.running[token] -= 1
+        if not self.running[token]:
+            del self.running[token]
+
+
+# Spooled in memory up to this much, then on disk.
+SPOOL_MEMORY_BYTES = 1 << 20
+DOWNLOAD_CHUNK_BYTES = 64 * 1024
+
+
+async def _spool(chunks: AsyncIterator[bytes]) -> IO[bytes]:
+    """The whole file, read from the database before anything is sent: the export's
+    connection and snapshot are held while PostgreSQL and this process work, never
+    while a client reads (a stalled client held both for as long as it liked)."""
+    spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
+    try:
+        async for chunk in chunks:
+            spooled.write(chunk)
+    except BaseException:
+        spooled.close()
+        raise
+    spooled.seek(0)
+    return spooled
+
+
+class Download:
+    """A spooled file sent in chunks; a client that takes no chunk for `stall_seconds`
+    is dropped (its slot and file go)."""
+
+    def __init__(self, spooled: IO[bytes], filename: str, media: str, stall_seconds: float,
+                 done: Callable[[], None]) -> None:  # fmt: skip
+        self.spooled, self.filename, self.media = spooled, filename, media
+        self.stall_seconds, self.done = stall_seconds, done
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            size = self.spooled.seek(0, io.SEEK_END)
+            self.spooled.seek(0)
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", self.media.encode()),
+                (b"content-length", str(size).encode()),
+                (b"content-disposition", f'attachment; filename="{self.filename}"'.encode()),
+            ]})  # fmt: skip
+            while chunk := self.spooled.read(DOWNLOAD_CHUNK_BYTES):
+                async with asyncio.timeout(self.stall_seconds):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except TimeoutError:
+            # Left unfinished: the server closes the connection.
+            log.warning("%s: the client took nothing for %s s; dropped", self.filename,
+                        self.stall_seconds)  # fmt: skip
+        finally:
+            self.spooled.close()
+            self.done()
+
+
+async def viewers_export(request: Request) -> Response | Download:
     """GET /events/{id}/viewers.csv and .ndjson: one row per (session, person)."""
-    if request.path_params["format"] not in ("csv", "ndjson"):
+    kind = request.path_params["format"]
+    if kind not in ("csv", "ndjson"):
         return error_response(ApiError(NOT_FOUND, "Export as viewers.csv or viewers.ndjson"), JSON)
     event_id = await _hosted_event_id(request)
     if isinstance(event_id, Response):
         return event_id
-    pool = request.app.state.pool
-    name = f"event-{event_id}-viewers"
-    if request.path_params["format"] == "ndjson":
-        return _attachment(
-            _viewer_ndjson(pool, event_id), f"{name}.ndjson", "application/x-ndjson"
-        )
-    return _attachment(_viewer_csv(pool, event_id), f"{name}.csv", "text/csv; charset=utf-8")
+    state = request.app.state
+    slots: ExportSlots = state.export_slots
+    token = request.headers.get("authorization", "")
+    if not slots.take(token):
+        refusal = ApiError(TOO_MANY_REQUESTS, "Too many exports at once; try again shortly",
+                           **{"Retry-After": "10"})  # fmt: skip
+        return error_response(refusal, JSON)
+    try:
+        rows = _viewer_ndjson if kind == "ndjson" else _viewer_csv
+        spooled = await _spool(rows(state.pool, event_id))
+    except BaseException as error:
+        slots.give_back(token)
+        if isinstance(error, UNAVAILABLE_ERRORS):
+            log.warning("the database is unavailable: %s", type(error).__name__)
+            return error_response(ApiError(UNAVAILABLE, DATABASE_UNAVAILABLE), JSON)
+        raise
+    media = "application/x-ndjson" if kind == "ndjson" else "text/csv; charset=utf-8"
+    stall = state.settings.export_stall_seconds
+    name = f"event-{event_id}-viewers.{kind}"
+    return Download(spooled, name, media, stall, lambda: slots.give_back(token))
