@@ -270,3 +270,45 @@ def test_a_token_that_is_not_live_is_http_401_whatever_the_request_does(api: Api
     # The live token of the same user still works, and the event answers.
     root = login(api, "root@example.com")
     assert api.data("query($e: ID!) { event(id: $e) { id } }", {"e": world.event_id}, root)
+
+
+def test_concurrent_wrong_passwords_are_counted_before_they_are_checked(
+    database_dsn: str, api: Api
+) -> None:
+    # 30 wrong passwords at once over a real server used to be checked all
+    # against a lock at 10: each is now counted before its check, so the 11th
+    # and later are refused without one. deleteMyAccount counts the same way
+    # (a stolen token does not guess the password freely).
+    import threading
+
+    import httpx2
+    from conftest import served
+
+    email = "race@example.com"
+    api.data(SIGN_UP, {"e": email, "p": PASSWORD, "n": "R"})
+    token = login(api, email)
+    codes: list[int] = []
+    with served(database_dsn) as url:
+        start = threading.Barrier(30)
+
+        def guess() -> None:
+            with httpx2.Client(base_url=url, timeout=60) as http:
+                start.wait()
+                body = {"query": LOGIN, "variables": {"e": email, "p": "wrong-password"}}
+                answer = http.post("/graphql", json=body).json()
+                codes.append(answer["errors"][0]["extensions"]["code"])
+
+        threads = [threading.Thread(target=guess) for _ in range(30)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(codes) == [401] * 10 + [4010102] * 20
+    delete = "mutation($p: String!) { deleteMyAccount(password: $p) }"
+    # Locked: even the right password is refused, and nothing is deleted.
+    assert api.error(delete, {"p": PASSWORD}, token)["extensions"]["code"] == 4010102
+    sql(api, "DELETE FROM login_failures")
+    for _ in range(10):
+        assert api.error(delete, {"p": "wrong-password"}, token)["extensions"]["code"] == 401
+    assert api.error(delete, {"p": PASSWORD}, token)["extensions"]["code"] == 4010102
+    assert api.data(ME, token=token)["me"]["email"] == email

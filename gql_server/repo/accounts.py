@@ -91,16 +91,12 @@ async def revoke_token(db: Executor, *, token_hash: bytes) -> None:
     )
 
 
-async def is_locked_out(db: Executor, *, email: str) -> bool:
-    locked: bool | None = await db.fetchval(
-        "SELECT locked_until > now() FROM login_failures WHERE email = $1", email
-    )
-    return bool(locked)
-
-
-# One statement, so concurrent failures for one address are all counted. A
-# lock that has run out starts a new count.
-RECORD_FAILURE = """
+# An attempt is counted as a failure before its password is checked, in one
+# statement, so concurrent attempts for one address are counted one by one: the
+# first max_failures go on to the check, the rest are refused without one (a
+# right password then takes its failure back: reset_failed_sign_ins). A lock
+# that has run out starts a new count.
+CLAIM_ATTEMPT = """
 INSERT INTO login_failures AS f (email, failures, locked_until)
 VALUES ($1, 1, CASE WHEN $2 <= 1 THEN now() + make_interval(secs => $3) END)
 ON CONFLICT (email) DO UPDATE SET
@@ -108,15 +104,18 @@ ON CONFLICT (email) DO UPDATE SET
     locked_until = CASE
         WHEN f.locked_until <= now()
             THEN CASE WHEN $2 <= 1 THEN now() + make_interval(secs => $3) END
-        WHEN f.failures + 1 >= $2 THEN now() + make_interval(secs => $3)
+        WHEN f.failures + 1 >= $2 THEN coalesce(f.locked_until, now() + make_interval(secs => $3))
         ELSE f.locked_until END
+RETURNING failures <= $2
 """
 
 
-async def record_failed_sign_in(
+async def claim_password_attempt(
     db: Executor, *, email: str, max_failures: int, lockout_seconds: int
-) -> None:
-    await db.execute(RECORD_FAILURE, email, max_failures, lockout_seconds)
+) -> bool:
+    """Count an attempt for this address; False if it is over the limit (locked)."""
+    allowed: bool = await db.fetchval(CLAIM_ATTEMPT, email, max_failures, lockout_seconds)
+    return allowed
 
 
 async def reset_failed_sign_ins(db: Executor, *, email: str) -> None:

@@ -8,7 +8,7 @@ import asyncpg
 
 from gql_server import auth
 from gql_server.auth import Actor, Passwords
-from gql_server.db import Executor, Pool
+from gql_server.db import UNAVAILABLE_ERRORS, Executor, Pool
 from gql_server.errors import TOO_MANY_SIGN_INS, UNAUTHENTICATED, ApiError, bad_input
 from gql_server.repo import accounts as repo
 from gql_server.values import text
@@ -67,6 +67,21 @@ async def get_or_create_user(
     return created
 
 
+async def claim_password_attempt(db: Executor, email: str) -> None:
+    """Count a password check for this address before it is made (TOO_MANY_SIGN_INS past
+    the limit: no check at all); a right password takes it back (password_accepted)."""
+    allowed = await repo.claim_password_attempt(
+        db, email=email, max_failures=auth.MAX_FAILED_SIGN_INS,
+        lockout_seconds=auth.LOCKOUT_SECONDS,
+    )  # fmt: skip
+    if not allowed:
+        raise ApiError(TOO_MANY_SIGN_INS)
+
+
+async def password_accepted(db: Executor, email: str) -> None:
+    await repo.reset_failed_sign_ins(db, email=email)
+
+
 @dataclass(frozen=True)
 class SignIn:
     token: str
@@ -80,19 +95,12 @@ async def login(
     if len(password) > text.MAX_PASSWORD_LENGTH:
         raise ApiError(UNAUTHENTICATED, WRONG_CREDENTIALS)  # no such password was ever set
     email = text.bounded(auth.normalize_email(email), "email", text.MAX_EMAIL_LENGTH)
-    if await repo.is_locked_out(db, email=email):
-        raise ApiError(TOO_MANY_SIGN_INS)
+    await claim_password_attempt(db, email)
     row = await repo.get_user_credentials(db, email=email)
     if not await passwords.verify(row["password_hash"] if row else None, password):
-        await repo.record_failed_sign_in(
-            db,
-            email=email,
-            max_failures=auth.MAX_FAILED_SIGN_INS,
-            lockout_seconds=auth.LOCKOUT_SECONDS,
-        )
-        raise ApiError(UNAUTHENTICATED, WRONG_CREDENTIALS)
+        raise ApiError(UNAUTHENTICATED, WRONG_CREDENTIALS)  # its failure is counted
     assert row is not None
-    await repo.reset_failed_sign_ins(db, email=email)
+    await password_accepted(db, email)
     if passwords.needs_rehash(row["password_hash"]):
         # The cost settings changed since this password was stored.
         new_hash = await passwords.hash(password)
@@ -180,8 +188,16 @@ class TokenLookup:
                 raise
             return self.settle(row)
         assert self._found is not None
-        # Shielded: a waiter that is cancelled must not cancel the lookup itself.
-        return await asyncio.shield(self._found)
+        try:
+            # Shielded: a waiter that is cancelled must not cancel the lookup itself.
+            return await asyncio.shield(self._found)
+        except UNAVAILABLE_ERRORS:
+            raise
+        except Exception:
+            # The statement that carried the lookup failed for its own part (what
+            # else it read): its field reports that; the token is looked up alone.
+            return _actor(await repo.get_token_user(db, token_hash=self.token_hash),
+                          self.token_hash)  # fmt: skip
 
 
 async def still_signed_in(db: Executor, actor: Actor | None) -> bool:

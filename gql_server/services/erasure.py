@@ -9,6 +9,7 @@ from gql_server.db import Pool
 from gql_server.errors import NOT_FOUND, UNAUTHENTICATED, ApiError
 from gql_server.repo import accounts as accounts_repo
 from gql_server.repo import erasure as repo
+from gql_server.services import accounts
 from gql_server.values.ids import parse_id
 
 
@@ -26,9 +27,12 @@ async def delete_my_account(
 ) -> int:
     """deleteMyAccount: the signed-in person, confirming with their password (else 401)."""
     actor = auth.require_actor(actor)
+    # The same count as sign-ins: a stolen token does not guess the password freely.
+    await accounts.claim_password_attempt(pool, actor.email)
     row = await accounts_repo.get_user_credentials(pool, email=actor.email)
     if row is None or not await passwords.verify(row["password_hash"], password):
         raise ApiError(UNAUTHENTICATED, "Wrong password")
+    await accounts.password_accepted(pool, actor.email)
     return await _erase(pool, actor.user_id, by_the_person=True)
 
 
