@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,7 +25,7 @@ from gql_server.schema import Schema, create_schema
 from gql_server.settings import Settings
 from gql_server.web import headers
 from gql_server.web.access_log import AccessLog
-from gql_server.web.export import sessions_csv, viewers_export
+from gql_server.web.export import ExportSlots, sessions_csv, viewers_export
 from gql_server.web.http import GraphQLEndpoint
 from gql_server.web.media import clip_response
 from gql_server.web.subscriptions import SubscriptionEndpoint
@@ -82,14 +83,41 @@ TRACKER_VERSION = re.findall(
 )[0]
 
 
-async def healthz(request: Request) -> JSONResponse:
+async def close_pool(pool: Any) -> None:
+    """Close the pool's connections politely; one that cannot be (a statement given
+    up on while the database did not answer) is terminated instead of waited for."""
     try:
-        async with asyncio.timeout(2):
-            await request.app.state.pool.fetchval("SELECT 1")
-    except Exception:
-        log.warning("health check failed", exc_info=True)
+        async with asyncio.timeout(5):
+            await pool.close()
+    except (TimeoutError, Exception) as error:
+        log.warning("the pool did not close cleanly (%s); its connections are terminated",
+                    type(error).__name__)  # fmt: skip
+        pool.terminate()
+
+
+HEALTH_SECONDS = 2.0
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """200 while the database answers `SELECT 1`, 503 otherwise, within HEALTH_SECONDS
+    whatever the database does: the check runs as a task of its own (one at a time,
+    shared by the probes that come while it runs), so a frozen server, whose
+    connection cannot even be given back, delays no probe past the bound."""
+    state = request.app.state
+    check: asyncio.Task[None] | None = getattr(state, "health_check", None)
+    if check is None or check.done():
+        check = state.health_check = asyncio.get_running_loop().create_task(
+            _select_one(state.pool)
+        )
+    done, _ = await asyncio.wait({check}, timeout=HEALTH_SECONDS)
+    if not done or check.exception() is not None:
+        log.warning("health check failed: %s", "no answer" if not done else check.exception())
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+async def _select_one(pool: Any) -> None:
+    await pool.fetchval("SELECT 1")
 
 
 # Requests make no reference cycles (tests/test_garbage.py), so the cyclic
@@ -150,7 +178,10 @@ def create_app(
             finally:
                 if worker is not None:
                     await worker.stop()
-                await app.state.pool.close()
+                check = getattr(app.state, "health_check", None)
+                if check is not None:
+                    check.cancel()
+                await close_pool(app.state.pool)
         finally:
             await asyncio.to_thread(database.stop)
 
@@ -166,7 +197,9 @@ def create_app(
             )
         )
     schema = schema or create_schema(settings)
-    endpoint = GraphQLEndpoint(schema, graphiql=settings.graphiql)
+    endpoint = GraphQLEndpoint(
+        schema, graphiql=settings.graphiql, max_response_bytes=settings.max_response_bytes
+    )
     app = Starlette(
         middleware=middleware,
         routes=[
@@ -189,5 +222,6 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.schema = schema
+    app.state.export_slots = ExportSlots(settings.export_concurrency, settings.export_per_token)
     app.state.passwords = Passwords(settings)
     return app

@@ -128,6 +128,13 @@ def _terminate_when_broken(method: Any) -> Any:
             # fail every request that gets it: close it, the pool reconnects.
             self.terminate()
             raise
+        except (asyncio.CancelledError, TimeoutError):
+            # Given up on mid-statement (the request's deadline, or the driver's
+            # own timeout): the server may still be running it, and giving the
+            # connection back would wait for a cancel round trip to a server
+            # that may not answer at all (frozen). Dropped at once instead.
+            self.terminate()
+            raise
 
     return guarded
 
@@ -181,6 +188,11 @@ class RequestDatabase:
         if not self.hold:
             return await getattr(self.pool, method)(*args, **kwargs)
         async with self._lock:
+            if self._conn is not None and self._conn.is_closed():
+                # Dropped by a statement given up on (GuardedConnection): the
+                # statements after it take a fresh one.
+                closed, self._conn = self._conn, None
+                await self.pool.release(closed)
             if self._conn is None:
                 self._conn = await self.pool.acquire()
             return await getattr(self._conn, method)(*args, **kwargs)

@@ -18,6 +18,7 @@ METHOD_NOT_ALLOWED = ErrorKind(405, 405, "Method not allowed")
 PAYLOAD_TOO_LARGE = ErrorKind(413, 413, "Request body too large")
 HEADERS_TOO_LARGE = ErrorKind(431, 431, "Request headers too large")
 UNSUPPORTED_MEDIA_TYPE = ErrorKind(415, 415, "Unsupported content type")
+TOO_MANY_REQUESTS = ErrorKind(429, 429, "Too many requests; try again later")
 INTERNAL = ErrorKind(500, 500, "Internal server error")
 UNAVAILABLE = ErrorKind(503, 503, "Service unavailable")
 NOT_EVENT_HOST = ErrorKind(4030201, 403, "Not Event Host")
@@ -29,6 +30,10 @@ WEBHOOK_DELIVERY_NOT_FOUND = ErrorKind(4040301, 404, "Webhook delivery not found
 TOO_MANY_SIGN_INS = ErrorKind(
     4010102, 429, "Too many failed sign-ins for this email address; try again later"
 )
+
+
+# What a client is told when the database does not answer (HTTP 503, code 503).
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly"
 
 
 class ApiError(Exception):

@@ -22,6 +22,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from gql_server.auth import MalformedAuthorization, bearer_token
 from gql_server.context import Context, Loaders, socket_open
 from gql_server.db import UNAVAILABLE_ERRORS
+from gql_server.errors import DATABASE_UNAVAILABLE
 from gql_server.schema import Schema
 from gql_server.services.accounts import actor_for_token
 from gql_server.types.root import TOKEN_ENDED
@@ -73,7 +74,7 @@ class SubscriptionEndpoint(GraphQL[Context, None]):
         try:
             actor = await actor_for_token(context.pool, token)
         except UNAVAILABLE_ERRORS:
-            raise ConnectionRejectionError({"message": "The database is unavailable"}) from None
+            raise ConnectionRejectionError({"message": DATABASE_UNAVAILABLE}) from None
         if actor is None:
             raise ConnectionRejectionError({"message": "The token is unknown or expired"})
         context.actor = actor
