@@ -301,7 +301,7 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
     assert seen["liveBefore"].startswith("1 live views")
     assert seen["recorded"] == 1
     assert seen["liveAfter"].startswith("2 live views") and "live now" in seen["liveAfter"]
-    assert "10.0.0.1, a private address" in seen["webhookRefused"]
+    assert "host 10.0.0.1 is a private address" in seen["webhookRefused"]
     assert seen["webhookSecret"].startswith("whsec_")
     assert seen["webhookRow"]["url"] == "https://93.184.216.34/hooks"
     assert seen["webhookRow"]["eventTypes"] == "session.ended, session.updated, event.report"

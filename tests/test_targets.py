@@ -16,10 +16,20 @@ def resolver(*addresses: str) -> Resolver:
 
 
 def test_one_private_address_among_public_ones_refuses_the_name() -> None:
-    with pytest.raises(TargetRefused, match=r"192\.168\.1\.1, a private address"):
+    with pytest.raises(TargetRefused) as refused:
         asyncio.run(
             resolve("https://hooks.example.com/", [], resolver("93.184.216.34", "192.168.1.1"))
         )
+    # Without the address or its kind: the refusal is no DNS oracle.
+    assert str(refused.value) == (
+        "url's host hooks.example.com resolves to an address that is not public;"
+        " webhooks go to public addresses only"
+    )
+
+
+def test_a_literal_address_is_refused_saying_what_it_is() -> None:
+    with pytest.raises(TargetRefused, match=r"host 192\.168\.1\.1 is a private address"):
+        asyncio.run(resolve("https://192.168.1.1/", [], resolver()))
 
 
 def test_a_public_name_is_sent_to_the_address_that_was_checked() -> None:

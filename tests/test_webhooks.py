@@ -32,7 +32,7 @@ mutation($i: CreateWebhookEndpointInput!) {
   createWebhookEndpoint(input: $i) { secret endpoint { id url eventTypes enabled } }
 }"""
 DELIVERIES = """
-query($e: ID!) { event(id: $e) { webhookEndpoints { id deliveries(first: 100) {
+query($e: ID!) { event(id: $e) { webhookEndpoints { id deliveries(first: 10) {
   totalCount nodes { id messageId eventType status attemptCount payload
                      attempts { number statusCode error responseBody } } } } } }"""
 RESEND = "mutation($d: ID!) { resendWebhookDelivery(id: $d) { status } }"
@@ -200,11 +200,13 @@ def test_endpoints_are_managed_by_the_event_hosts(hook_api: Api, world: World) -
 
 REFUSED = {
     "http://127.0.0.1:8000/hook": "loopback",
-    "http://localhost/hook": "loopback",
+    # A name: refused without the address it resolves to or its kind.
+    "http://localhost/hook": "resolves to an address that is not public",
     "http://[::1]/hook": "loopback",
     "http://[::ffff:127.0.0.1]/hook": "loopback",
-    "http://2130706433/hook": "loopback",  # 127.0.0.1 as one decimal number
-    "http://0x7f.1/hook": "loopback",
+    # Spellings of 127.0.0.1 the resolver reads as names: refused as names are.
+    "http://2130706433/hook": "resolves to an address that is not public",
+    "http://0x7f.1/hook": "resolves to an address that is not public",
     "http://10.1.2.3/hook": "private",
     "http://192.168.0.10/hook": "private",
     "http://172.16.5.4/hook": "private",
@@ -231,6 +233,9 @@ def test_targets_that_are_not_public_are_refused(api: Api, url: str) -> None:
     )
     assert error["extensions"] == {"code": 400, "status": 400}
     assert REFUSED[url] in error["message"], error["message"]
+    if "localhost" in url:  # no DNS oracle: what the server's resolver saw stays unsaid
+        assert "127.0.0.1" not in error["message"] and "::1" not in error["message"]
+        assert "loopback" not in error["message"]
     endpoints = api.data(
         "query($e: ID!) { event(id: $e) { webhookEndpoints { id } } }",
         {"e": world.event_id},
@@ -492,7 +497,8 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_when_sending(
     assert delivery["status"] == "FAILED"
     [attempt] = delivery["attempts"]
     assert attempt["statusCode"] is None
-    assert "10.0.0.7, a private address" in attempt["error"]
+    assert "resolves to an address that is not public" in attempt["error"]
+    assert "10.0.0.7" not in attempt["error"] and "private" not in attempt["error"]
     assert receiver.received == []
 
 

@@ -14,6 +14,10 @@ from gql_server.errors import bad_input
 from gql_server.values.ids import MAX_ID
 from gql_server.values.times import within_range
 
+# The longest cursor decoded: a key of the longest title (300 characters, each
+# escaped as a surrogate pair at worst: 3,600 bytes) in base64, with room to spare.
+# Anything longer is no cursor of ours.
+MAX_CURSOR_LENGTH = 8192
 TIME_ORDERS = frozenset({"START_TIME_ASC", "START_TIME_DESC"})
 TEXT_ORDERS = frozenset({"TITLE_ASC", "NAME_ASC", "EMAIL_ASC"})
 
@@ -38,6 +42,8 @@ def encode_cursor(order: str, search: str | None, key: tuple[Any, int]) -> str:
 def decode_cursor(cursor: str, order: str, search: str | None) -> tuple[Any, int]:
     """The key after which the next page starts; 400 for a malformed or foreign cursor."""
     invalid = bad_input("after is not a cursor of this connection with this orderBy and search")
+    if len(cursor) > MAX_CURSOR_LENGTH:  # ours are far shorter; json.loads recurses
+        raise invalid
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload = json.loads(raw)
@@ -47,7 +53,14 @@ def decode_cursor(cursor: str, order: str, search: str | None) -> tuple[Any, int
         if not _is_int_within(row_id, MAX_ID):
             raise invalid
         return _decode_first(order, first), row_id
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+    except (
+        binascii.Error,
+        ValueError,
+        TypeError,
+        KeyError,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as exc:
         raise invalid from exc
 
 

@@ -123,9 +123,16 @@ async def resolve(
     if not _allowed(host, allowed_hosts):
         for text in addresses:
             why = refusal(ipaddress.ip_address(text.split("%")[0]))
-            if why is not None:
+            if why is None:
+                continue
+            if literal is not None:  # the client wrote the address: say what it is
                 raise TargetRefused(
-                    f"url's host {host} resolves to {text}, a {why} address;"
-                    " webhooks go to public addresses only"
+                    f"url's host {host} is a {why} address; webhooks go to public addresses only"
                 )
+            # A name: neither the address nor its kind, or the refusal would tell
+            # a host what the server's own resolver sees (a DNS oracle).
+            raise TargetRefused(
+                f"url's host {host} resolves to an address that is not public;"
+                " webhooks go to public addresses only"
+            )
     return Target(url=url, scheme=scheme, host=host, port=port, address=addresses[0])

@@ -22,8 +22,11 @@ MAX_PASSWORD_LENGTH = 1024
 
 
 def bounded(value: str, field: str, max_length: int) -> str:
+    """The value, if it is at most max_length characters and PostgreSQL can store it."""
     if len(value) > max_length:
         raise bad_input(f"{field} must be at most {max_length} characters")
+    if "\x00" in value:  # PostgreSQL's text cannot hold it: refused before any statement
+        raise bad_input(f"{field} must not contain the NUL character (U+0000)")
     return value
 
 
