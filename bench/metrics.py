@@ -5,7 +5,7 @@
 
 Against `gql-server serve` on loopback, one request at a time for --seconds
 each: (a) a page of 100 sessions with engagement; (b) the same page with each
-session's first 10 viewer rows, retention and concurrency; (c) the 100
+session's first 10 viewer rows, retention and concurrency (10-minute buckets); (c) the 100
 busiest viewers of the event's most watched session; (d) Event.analytics
 over the whole event. Prints p50/p99 and the sizes involved; the last line is
 key=value figures.
@@ -29,7 +29,7 @@ DEEP = """query($e: ID!) { event(id: $e) { sessions(first: 100) { nodes {
   id liveEngagement viewers(first: 10, orderBy: LIVE_WATCHED_DESC) { totalCount
     nodes { user { name } liveWatchedSeconds liveEngagement } }
   retention(mode: LIVE, buckets: 100) { points { percent } }
-  concurrency(bucketSeconds: 60) { peakConcurrentViewers points { viewers } } } } } }"""
+  concurrency(bucketSeconds: 600) { peakConcurrentViewers points { viewers } } } } } }"""
 VIEWERS = """query($e: ID!, $s: ID!) { event(id: $e) { session(id: $s) {
   viewers(first: 100, orderBy: LIVE_WATCHED_DESC) { totalCount
     nodes { user { name email } registered joined liveWatchedSeconds recordingWatchedSeconds

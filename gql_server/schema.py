@@ -24,6 +24,7 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.language import DocumentNode
 from graphql.language.parser import parse
+from graphql.pyutils import Undefined
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import DisableIntrospection, SchemaExtension
@@ -44,9 +45,16 @@ from gql_server.engine.cache import (
     attach_cache,
 )
 from gql_server.engine.execution import FastListExecutor
-from gql_server.engine.limits import Limits, check_cost_weights, check_shape, estimate_cost
+from gql_server.engine.limits import (
+    Limits,
+    check_cost_weights,
+    check_shape,
+    cost_variables,
+    estimate_cost,
+)
 from gql_server.errors import (
     BAD_REQUEST,
+    DATABASE_UNAVAILABLE,
     INTERNAL,
     UNAUTHENTICATED,
     UNAVAILABLE,
@@ -92,6 +100,8 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
         payload = {"message": SUGGESTION.sub("", error.message)}
         if isinstance(error.original_error, asyncpg.CharacterNotInRepertoireError):
             payload["message"] = "Text must not contain the NUL character (U+0000)"
+        elif kind is UNAVAILABLE and not isinstance(error.original_error, ApiError):
+            payload["message"] = DATABASE_UNAVAILABLE  # not the driver's text ("None")
     if error.locations:
         payload["locations"] = [
             {"line": loc.line, "column": loc.column} for loc in error.locations
@@ -199,14 +209,22 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Expected errors are answers, not incidents: log only the unexpected.
+        # Expected errors are answers, not incidents: log only the unexpected, with
+        # its traceback, and an outage as one warning line (however many fields met it).
+        outage = None
         for error in errors:
-            if error_kind(error) in (None, UNAVAILABLE):
+            kind = error_kind(error)
+            if kind is None:
                 log.error(
                     "unexpected error at %s",
                     error.path,
                     exc_info=error.original_error or error,
                 )
+            elif kind is UNAVAILABLE:
+                outage = error
+        if outage is not None:
+            cause = type(outage.original_error or outage).__name__
+            log.warning("the database is unavailable (%s at %s)", cause, outage.path)
 
 
 def _as_graphql_error(error: Exception) -> GraphQLError:
@@ -307,9 +325,13 @@ class DocumentRules:
         operation: OperationDefinitionNode,
         variables: dict[str, Any],
     ) -> int:
-        """limits.estimate_cost, cached while the variables are scalars (a page's are)."""
-        values = tuple(variables.items())
-        if not all(type(value) in SCALARS for _, value in values):
+        """limits.estimate_cost, cached by the values of the variables it reads (a page's
+        cursor is not one of them) while they are scalars."""
+        names = self.cache.get(
+            ("cost variables", Same(operation)), lambda: cost_variables(operation, document)
+        )
+        values = tuple((name, variables.get(name, Undefined)) for name in names)
+        if not all(type(value) in SCALARS or value is Undefined for _, value in values):
             return estimate_cost(schema, document, operation, variables)
         return self.cache.get(
             ("cost", Same(operation), values),

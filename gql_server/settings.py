@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # An answer larger than this is refused (400) instead of sent: what the cost
+    # estimate lets through (long strings) stops here.
+    max_response_bytes: int = Field(default=16 << 20, gt=0)
+    # Per-attendee exports (viewers.csv / .ndjson) at once, in a process and per
+    # token; a download whose client takes nothing for this long is dropped.
+    export_concurrency: int = Field(default=4, ge=1)
+    export_per_token: int = Field(default=2, ge=1)
+    export_stall_seconds: float = Field(default=30, gt=0)
     # One WebSocket message (subscriptions send small ones); larger: close 1009.
     max_ws_message_bytes: int = Field(default=65_536, gt=0)
     pool_min_size: int = Field(default=2, ge=0)

@@ -16,7 +16,7 @@ query($e: ID!) { event(id: $e) {
   analytics { sessions sessionsWithAnalytics uniqueViewers uniqueLiveViewers
               watchTime { live recording } liveViews recordingViews asOf
               topSessions(first: 3) { title } }
-  sessions(first: 100) { totalCount nodes {
+  sessions(first: 60) { totalCount nodes {
     title duration analyticsAvailable liveViews recordingViews watchTime { live recording }
     liveEngagement recordingEngagement asOf
     viewers(first: 100) { totalCount nodes { liveWatchedSeconds recordingWatchedSeconds

@@ -1,11 +1,14 @@
 """GraphQL over HTTP: status codes for both media types, limits, tokens, masking."""
 
+import base64
 import json
 import logging
 from typing import Any
 
+import httpx2
+import orjson
 import pytest
-from conftest import Api
+from conftest import Api, served
 from helpers import create_session, make_world
 
 GQL = "application/graphql-response+json"
@@ -197,12 +200,15 @@ def test_a_database_that_cannot_be_reached_is_503(
     async def down(*args: Any, **kwargs: Any) -> None:
         raise ConnectionRefusedError("connection refused")
 
-    # A field's statement: that field's error (`me` has looked the token up first).
+    # A field's statement: an outage is one answer, whichever statement met it
+    # (`me` has looked the token up first): HTTP 503, code 503, a real message.
     monkeypatch.setattr("gql_server.repo.events.get_event_access", down)
-    body = api.gql("query($e: ID!) { me { id } event(id: $e) { id } }", {"e": world.event_id},
-                   world.super_token)  # fmt: skip
-    assert body["data"]["event"] is None and body["data"]["me"]["id"]
-    assert [e["extensions"] for e in body["errors"]] == [{"code": 503, "status": 503}]
+    response = api.post("query($e: ID!) { me { id } event(id: $e) { id } }",
+                        {"e": world.event_id}, world.super_token)  # fmt: skip
+    assert response.status_code == 503
+    assert response.json() == {"errors": [{
+        "message": "The database is unavailable; try again shortly",
+        "extensions": {"code": 503, "status": 503}}]}  # fmt: skip
     # The token's lookup, alone or along with the event (accounts.TokenLookup):
     # the whole request, as when the token cannot be checked.
     monkeypatch.setattr("gql_server.repo.events.get_event_access_for_token", down)
@@ -229,7 +235,7 @@ def test_text_with_a_nul_character_is_400_and_writes_nothing(api: Api) -> None:
     sign_up = "mutation($e: String!, $n: String!, $p: String!) { signUp(email: $e, password: $p, name: $n) { id } }"  # noqa: E501
     error = api.error(sign_up, nul)
     assert error["extensions"] == {"code": 400, "status": 400}
-    assert error["message"] == "Text must not contain the NUL character (U+0000)"
+    assert error["message"] == "email must not contain the NUL character (U+0000)"
     named = 'mutation { createOrganizer(name: "x\\u0000y") { id } }'
     assert api.code(named, token=world.super_token) == 400
     search = 'query($e: ID!) { event(id: $e) { sessions(search: "\\u0000") { totalCount } } }'
@@ -273,3 +279,39 @@ def test_the_connection_goes_back_to_the_pool_after_the_response_is_sent(
     assert events == ["sent", "holding", "sent", "not holding"]
     pool = api.client.app.state.pool  # type: ignore[attr-defined]
     assert pool.get_idle_size() == pool.get_size()
+
+
+def test_inputs_that_answered_500_are_refused_naming_what_is_wrong(
+    database_dsn: str, api: Api
+) -> None:
+    # Over a real server: a NUL in search (PostgreSQL cannot store it), a cursor
+    # of deeply nested arrays (json.loads recursed), sizes past 64 bits (the cost
+    # figure could not be written). Each is a 400 that names it.
+    world = make_world(api)
+    create_session(api, world.event_admin_token, world.event_id)
+    page = ('query($e: ID!, $s: String, $a: String, $f: Int) { event(id: $e) {'
+            " sessions(search: $s, after: $a, first: $f) { nodes { id } } } }")  # fmt: skip
+    nested = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()
+    huge = (
+        b'{"query": "query($f: Int) { event(id: \\"1\\") {'
+        b' sessions(first: $f) { nodes { id } } } }",'
+    )
+    cases = [
+        (orjson.dumps({"query": page, "variables": {"e": world.event_id, "s": "a\x00b"}}),
+         "search must not contain the NUL character (U+0000)"),
+        (orjson.dumps({"query": page, "variables": {"e": world.event_id, "a": nested}}),
+         "after is not a cursor of this connection"),
+        (orjson.dumps({"query": page, "variables": {"e": world.event_id, "f": 1e30}}),
+         "The query's estimated cost is 9007199254740991, over the limit"),
+        (huge + b' "variables": {"f": 1000000000000000000000000000000}}',
+         "The query's estimated cost is 9007199254740991, over the limit"),
+    ]  # fmt: skip
+    headers = {"Authorization": f"Bearer {world.event_admin_token}",
+               "Content-Type": "application/json"}  # fmt: skip
+    with served(database_dsn) as url, httpx2.Client(base_url=url, timeout=30) as http:
+        for body, words in cases:
+            response = http.post("/graphql", content=body, headers=headers)
+            assert response.status_code == 200, response.text
+            [error] = response.json()["errors"]
+            assert error["extensions"] == {"code": 400, "status": 400}
+            assert words in error["message"], error["message"]

@@ -203,16 +203,16 @@ def test_the_estimated_cost_refuses_a_huge_page_of_deep_analytics(api: Api) -> N
     query = EXPENSIVE % concurrency
     # 1000.0 is the Int 1000 to graphql-core's coercion, so it costs as much.
     as_float = api.gql(query, {"first": 1000.0})
-    assert as_float["extensions"]["cost"] == {"requested": 3_488_002, "limit": 50_000}
+    assert as_float["extensions"]["cost"] == {"requested": 54_988_002, "limit": 50_000}
     assert "data" not in as_float
     body = api.gql(query, {"first": 1000})
     assert body["errors"][0]["extensions"] == {"code": 400, "status": 400}
     # Per session: viewers 1 + 10 + 100 x (nodes 1 + user 1) = 211; retention
-    # 1 + 25 + 100 x points 1 = 126; each concurrency 1 + 25 + 100 = 126, and
-    # nodes 1: 1 + 211 + 126 + 25 x 126 = 3,488. sessions: 1 + 1000 x 3,488;
-    # event: 1 more.
-    assert body["extensions"]["cost"] == {"requested": 3_488_002, "limit": 50_000}
-    assert "estimated cost is 3488002" in body["errors"][0]["message"]
+    # 1 + 25 + 100 x points 1 = 126; each concurrency 1 + 25 + 2,160 points (a
+    # minute each over 36 hours) = 2,186, and nodes 1: 1 + 211 + 126 + 25 x 2,186
+    # = 54,988. sessions: 1 + 1000 x 54,988; event: 1 more.
+    assert body["extensions"]["cost"] == {"requested": 54_988_002, "limit": 50_000}
+    assert "estimated cost is 54988002" in body["errors"][0]["message"]
     assert "data" not in body
     # The same document with a small page is within the budget (and runs:
     # an anonymous caller gets 401).
@@ -264,3 +264,32 @@ def test_a_document_of_more_tokens_than_the_limit_is_refused(api: Api) -> None:
     for _ in range(2):
         assert "more than 2000 tokens" in refused(api, query(667))["message"]
         assert "666 fields" in refused(api, query(666))["message"]
+
+
+def test_the_cost_is_of_what_will_run(api: Api) -> None:
+    """Defaults of variables count (a refused page does not pass by moving its size into
+    the default), points count as many as the arguments allow, lists no argument
+    sizes as many as they may hold, and long strings by their size."""
+
+    def cost(query: str, variables: dict[str, Any] | None = None) -> int:
+        requested: int = api.gql(query, variables)["extensions"]["cost"]["requested"]
+        return requested
+
+    page = 'query($n: Int%s) { event(id: "1") { sessions(first: $n) { nodes { id } } } }'
+    assert cost(page % " = 1000") == cost(page % "", {"n": 1000}) == 1 + 1 + 1000
+    assert cost(page % " = 1000", {"n": 10}) == 12
+    timeline = ('{ event(id: "1") { timeline(timeZone: "UTC", bucket: HOUR%s)'
+                " { points { uniqueViewers } } } }")  # fmt: skip
+    assert cost(timeline % "") == 1 + 1 + 50 + 10_000
+    day = ', from: "2026-12-01T00:00:00Z", to: "2026-12-02T00:00:00Z"'
+    assert cost(timeline % day) == 1 + 1 + 50 + 26  # 24 hours, and one on each side
+    concurrency = (
+        '{ event(id: "1") { session(id: "1") { concurrency%s { points { viewers } } } } }'
+    )
+    assert cost(concurrency % "") == 1 + 1 + 1 + 25 + 36 * 60  # a point a minute over 36 h
+    assert cost(concurrency % "(bucketSeconds: 600)") == 1 + 1 + 1 + 25 + 36 * 6
+    assert cost('{ event(id: "1") { webhookEndpoints { id } } }') == 1 + 20 * 1
+    deliveries = ('{ event(id: "1") { webhookEndpoints { deliveries(first: 10) {'
+                  " nodes { payload } } } } }")  # fmt: skip
+    # Each endpoint 1, its deliveries 1 + 10 x (a node 1 + its payload 100).
+    assert cost(deliveries) == 1 + 20 * (1 + 1 + 10 * (1 + 100))

@@ -17,8 +17,10 @@ EVENT_TIMELINE = """query($e: ID!, $z: String!, $b: TimelineBucket!, $m: WatchMo
                           $from: DateTime, $to: DateTime) {
   event(id: $e) { timeline(timeZone: $z, bucket: $b, mode: $m, from: $from, to: $to) {
     bucket timeZone mode points { start end uniqueViewers watchedSeconds newViews } } } }"""
+# A few sessions: each timeline may have 10,000 points as far as the cost
+# estimate knows (docs/security.md), so a page of them is small.
 SESSION_TIMELINE = """query($e: ID!, $z: String!, $b: TimelineBucket!) {
-  event(id: $e) { sessions { nodes { id
+  event(id: $e) { sessions(first: 4) { nodes { id
     timeline(timeZone: $z, bucket: $b) { points { start end uniqueViewers watchedSeconds
                                                    newViews } } } } } }"""
 

@@ -67,7 +67,7 @@ from strawberry.types.base import StrawberryList, StrawberryMaybe, StrawberryOpt
 from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.lazy_type import LazyType
 
-from gql_server.engine.cache import cache_of
+from gql_server.engine.cache import Same, cache_of
 
 Coerce = Callable[[Any], Any]
 MIN_INT = -(2**31)
@@ -241,8 +241,8 @@ Plan = tuple[tuple[str, GraphQLVariableSignature, Coerce, bool], ...]
 def _plan(schema: GraphQLSchema, definitions: tuple[VariableDefinitionNode, ...]) -> Plan | None:
     """Each variable's name, signature and coercion; None if one is not compiled.
 
-    Keyed by the definitions' structure (graphql-core's nodes compare by
-    value), so the same operation text shares one plan across requests.
+    Kept in the schema's cache by the operation (the parse cache gives the same
+    one for the same text), so it is made once per document.
     """
     plan = []
     for definition in definitions:
@@ -267,8 +267,11 @@ def coerce_compiled(
     """The variables as graphql-core would coerce them; None where it must decide."""
     plan = None
     if var_def_nodes:
+        # The operation's own tuple of definitions (the same object for the same
+        # document): by identity, not by its structure (hashing walks every node).
         definitions = tuple(var_def_nodes)
-        plan = cache_of(schema).get(("variables", definitions), lambda: _plan(schema, definitions))
+        key = ("variables", Same(var_def_nodes) if type(var_def_nodes) is tuple else definitions)
+        plan = cache_of(schema).get(key, lambda: _plan(schema, definitions))
     if plan is None:
         return None
     sources = {}

@@ -17,6 +17,7 @@ times):
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from graphql import (
@@ -28,7 +29,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
+    Node,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -38,6 +39,7 @@ from graphql import (
     is_non_null_type,
 )
 from graphql.language import DocumentNode
+from graphql.utilities import value_from_ast_untyped
 
 # A fragment spreading a fragment spreading ... deeper than this is refused
 # (it also bounds this module's recursion).
@@ -158,7 +160,8 @@ def check_shape(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
 
 
 # What a field costs once, beyond the one every object field costs: the
-# analytics that read many rollup rows for each session they are asked of.
+# analytics that read many rollup rows for each session they are asked of, and
+# large strings (a webhook message's payload: up to the whole event's report).
 FIELD_WEIGHTS: Mapping[tuple[str, str], int] = {
     ("Session", "viewers"): 10,
     ("Session", "retention"): 25,
@@ -168,27 +171,101 @@ FIELD_WEIGHTS: Mapping[tuple[str, str], int] = {
     ("Event", "timeline"): 50,
     ("Session", "plays"): 5,
     ("Session", "noShowCount"): 5,
+    ("WebhookDelivery", "payload"): 100,
 }
-# Lists whose length no argument states: the number of points assumed.
+# Lists whose length no argument states: the most items they can hold (the
+# services' own bounds; tests/test_limits.py keeps them equal).
+MAX_POINTS = 10_000  # a timeline's or a live concurrency's
 ASSUMED_LIST_SIZES: Mapping[tuple[str, str], int] = {
-    ("LiveConcurrency", "points"): 100,
-    ("Timeline", "points"): 100,
+    ("LiveConcurrency", "points"): MAX_POINTS,
+    ("Timeline", "points"): MAX_POINTS,  # fewer when from and to say so
+    ("Event", "webhookEndpoints"): 20,
+    ("WebhookDelivery", "attempts"): 20,  # the retry schedule's, and resends
+    ("SessionViewer", "liveIntervals"): 100,
 }
 # Arguments that set how many items a field returns (for a connection: how
 # many its nodes and edges hold).
 SIZE_ARGUMENTS = ("first", "buckets")
+# The fields whose timeline `from`, `to` and `bucket` bound their points.
+TIMELINES = frozenset({("Session", "timeline"), ("Event", "timeline")})
+# A session's live concurrency has one point per bucketSeconds from its start to
+# its scheduled end (or its last live second): counted over a session of
+# ASSUMED_SESSION_SECONDS at most (a longer one may give more, up to MAX_POINTS;
+# the answer's size limit bounds those).
+CONCURRENCY = ("Session", "concurrency")
+ASSUMED_SESSION_SECONDS = 36 * 3600
+# The shortest bucket of each TimelineBucket (a DAY lasts 23 hours at a DST change).
+BUCKET_SECONDS = {"HOUR": 3600, "DAY": 23 * 3600}
+MAX_COST_FIGURE = 2**53 - 1
+# Every argument the estimate reads: requests differing only in other
+# variables (a cursor, a search) share one cached estimate.
+COST_ARGUMENTS = frozenset({*SIZE_ARGUMENTS, "from", "to", "bucket", "bucketSeconds"})
+# The lists whose length the field above them bounds (self.points in the walk).
+POINTS = frozenset({("Timeline", "points"), ("LiveConcurrency", "points")})
 
 
 def check_cost_weights(schema: GraphQLSchema) -> None:
     """Refuse a schema that FIELD_WEIGHTS or ASSUMED_LIST_SIZES name a field of that it
     does not have (a renamed field would silently cost nothing)."""
     missing = []
-    for type_name, field_name in [*FIELD_WEIGHTS, *ASSUMED_LIST_SIZES]:
+    for type_name, field_name in [*FIELD_WEIGHTS, *ASSUMED_LIST_SIZES, *TIMELINES, CONCURRENCY]:
         object_type = schema.get_type(type_name)
         if not isinstance(object_type, GraphQLObjectType) or field_name not in object_type.fields:
             missing.append(f"{type_name}.{field_name}")
     if missing:
         raise ValueError(f"cost weights name fields the schema does not have: {missing}")
+
+
+def cost_variables(operation: OperationDefinitionNode, document: DocumentNode) -> tuple[str, ...]:
+    """The variables the estimate may read (those given to COST_ARGUMENTS anywhere)."""
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, FieldNode):
+            for argument in node.arguments or ():
+                if argument.name.value in COST_ARGUMENTS:
+                    names.update(_variables_in(argument.value))
+        for child in _children(node):
+            walk(child)
+
+    walk(operation)
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            walk(definition)
+    return tuple(sorted(names))
+
+
+def _variables_in(value: Any) -> set[str]:
+    if isinstance(value, VariableNode):
+        return {value.name.value}
+    return set().union(*(_variables_in(v) for v in _children(value)))
+
+
+def _children(node: Any) -> list[Any]:
+    found = []
+    for key in node.keys:
+        if key == "loc":
+            continue
+        child = getattr(node, key, None)
+        if isinstance(child, Node):
+            found.append(child)
+        elif isinstance(child, tuple | list):
+            found.extend(c for c in child if isinstance(c, Node))
+    return found
+
+
+def variable_values(
+    operation: OperationDefinitionNode, provided: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The variables as the operation will run with them: those given, else their
+    defaults (a document refused with first: 1000 must not pass by moving 1000 into
+    the variable's default)."""
+    values = dict(provided)
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in values and definition.default_value is not None:
+            values[name] = value_from_ast_untyped(definition.default_value)
+    return values
 
 
 def _argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> Any:
@@ -197,10 +274,31 @@ def _argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> Any:
             value = argument.value
             if isinstance(value, VariableNode):
                 return variables.get(value.name.value)
-            if isinstance(value, IntValueNode):
-                return int(value.value)
-            return None
+            return value_from_ast_untyped(value)
     return None
+
+
+def _count(value: Any) -> int | None:
+    """An item count from an argument's value; None if it is not one."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # graphql-core coerces 1000.0 to the Int 1000
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def timeline_points(node: FieldNode, variables: Mapping[str, Any], default_bucket: str) -> int:
+    """The most points a timeline with these arguments can have (MAX_POINTS unless
+    `from` and `to` are both given and valid)."""
+    bucket = _argument(node, "bucket", variables) or default_bucket
+    start, end = _argument(node, "from", variables), _argument(node, "to", variables)
+    if not (isinstance(start, str) and isinstance(end, str)) or bucket not in BUCKET_SECONDS:
+        return MAX_POINTS
+    try:
+        span = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (ValueError, TypeError):  # refused by the field itself anyway
+        return MAX_POINTS
+    return max(1, min(MAX_POINTS, int(span // BUCKET_SECONDS[bucket]) + 2))
 
 
 class _CostWalk:
@@ -212,8 +310,9 @@ class _CostWalk:
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        self.memo: dict[str, int] = {}
+        self.memo: dict[tuple[str, int], int] = {}
         self.active: set[str] = set()
+        self.points = MAX_POINTS  # Timeline.points below the timeline being walked
 
     def selection_set(self, node: SelectionSetNode, parent: GraphQLNamedType | None) -> int:
         total = 0
@@ -240,29 +339,41 @@ class _CostWalk:
         if is_leaf_type(named):
             return FIELD_WEIGHTS.get(key, 0)
         own = 1 + FIELD_WEIGHTS.get(key, 0)
-        below = self.selection_set(node.selection_set, named) if node.selection_set else 0
+        outer_points = self.points
+        if key in TIMELINES:
+            bucket = definition.args["bucket"].default_value
+            self.points = timeline_points(node, self.variables, getattr(bucket, "value", bucket))
+        elif key == CONCURRENCY:
+            step = _count(_argument(node, "bucketSeconds", self.variables))
+            if step is None:
+                step = _count(definition.args["bucketSeconds"].default_value)
+            step = max(1, step or 1)
+            self.points = min(MAX_POINTS, -(-ASSUMED_SESSION_SECONDS // step))
+        try:
+            below = self.selection_set(node.selection_set, named) if node.selection_set else 0
+        finally:
+            self.points = outer_points
         for argument in SIZE_ARGUMENTS:
             if argument in definition.args:
                 # It returns that many items (a connection: its nodes and edges hold them).
-                value = _argument(node, argument, self.variables)
-                if value is None:
-                    value = definition.args[argument].default_value
-                if isinstance(value, float) and value.is_integer():
-                    value = int(value)  # graphql-core coerces 1000.0 to the Int 1000
-                size = value if isinstance(value, int) and value > 0 else 1
-                return own + size * below
+                size = _count(_argument(node, argument, self.variables))
+                if size is None:
+                    size = _count(definition.args[argument].default_value)
+                return own + max(1, size or 1) * below
         field_type = definition.type
         if is_non_null_type(field_type):
             field_type = field_type.of_type
         if is_list_type(field_type):
             # A list whose length no argument states (a connection's nodes
             # and edges: its `first` counted them already).
-            return ASSUMED_LIST_SIZES.get(key, 1) * (own + below)
+            size = self.points if key in POINTS else None
+            return (size or ASSUMED_LIST_SIZES.get(key, 1)) * (own + below)
         return own + below
 
     def fragment(self, name: str) -> int:
-        if name in self.memo:
-            return self.memo[name]
+        memo_key = (name, self.points)
+        if memo_key in self.memo:
+            return self.memo[memo_key]
         definition = self.fragments.get(name)
         if definition is None or name in self.active:
             return 0
@@ -272,7 +383,7 @@ class _CostWalk:
             cost = self.selection_set(definition.selection_set, parent)
         finally:
             self.active.discard(name)
-        self.memo[name] = cost
+        self.memo[memo_key] = cost
         return cost
 
 
@@ -282,16 +393,21 @@ def estimate_cost(
     operation: OperationDefinitionNode,
     variables: Mapping[str, Any],
 ) -> int:
-    """The operation's cost: each object field 1 (plus its weight), times the list sizes above it.
+    """The operation's cost: each object field 1 (plus its weight), times the list sizes
+    above it, with the variables it will run with (defaults included).
 
-    Scalar and enum fields are free; a field with `first` (or `buckets`)
-    multiplies what is selected below it by that number (its default when
-    not given); introspection is free (its size is the schema's).
+    Scalar and enum fields are free unless weighted (large strings); a field with
+    `first` (or `buckets`) multiplies what is selected below it by that number (its
+    default when not given); a list no argument sizes counts as the most items it
+    can hold (a timeline's points: fewer when `from` and `to` bound them);
+    introspection is free (its size is the schema's).
     """
     root: Callable[[], GraphQLObjectType | None] = {
         "query": lambda: schema.query_type,
         "mutation": lambda: schema.mutation_type,
         "subscription": lambda: schema.subscription_type,
     }[operation.operation.value]
-    walk = _CostWalk(schema, document, variables)
-    return walk.selection_set(operation.selection_set, root())
+    walk = _CostWalk(schema, document, variable_values(operation, variables))
+    # Sizes a client names may be huge (first: 1e30): the figure is reported in
+    # every answer, as a JSON number that any client can read exactly.
+    return min(walk.selection_set(operation.selection_set, root()), MAX_COST_FIGURE)

@@ -282,8 +282,9 @@ class PageAhead:
     """A rendered page that the event's statement reads along with the event
     (services.events.get_hosted_event_looking_up), for Event.sessions to use."""
 
-    query: repo.PageQuery
-    scope: str | None  # what its cursors carry (PageRequest.query)
+    request: PageRequest
+    query: repo.PageQuery  # request.query(), with
+    scope: str | None  # what its cursors carry
     selection: Sequence[repo.RenderedField]
     row: asyncpg.Record | None = None  # nodes, ok, fetched, key_0, key_1 once read
 
@@ -300,7 +301,7 @@ def page_ahead(request: PageRequest, selection: Sequence[repo.RenderedField]) ->
         query, scope = request.query()
     except ApiError:
         return None
-    return PageAhead(query, scope, selection)
+    return PageAhead(request, query, scope, selection)
 
 
 async def list_sessions_json(
@@ -316,15 +317,15 @@ async def list_sessions_json(
 
     ahead: a page read already; used if it is this one (the same statement), for
     this selection."""
-    query, scope = request.query()
     if (
         ahead is not None
         and ahead.row is not None
-        and ahead.query == query
+        and ahead.request == request  # so the same statement (query() is a pure function)
         and (ahead.selection is selection or ahead.selection == selection)
     ):
-        row = ahead.row
+        row, scope = ahead.row, ahead.scope
     else:
+        query, scope = request.query()
         row = await repo.list_sessions_json(db, query, selection)
     return _rendered(row, request.order, scope, request.first)
 

@@ -31,6 +31,7 @@ from gql_server.context import Context, Loaders
 from gql_server.db import UNAVAILABLE_ERRORS, Pool, RequestDatabase
 from gql_server.errors import (
     BAD_REQUEST,
+    DATABASE_UNAVAILABLE,
     METHOD_NOT_ALLOWED,
     PAYLOAD_TOO_LARGE,
     UNAUTHENTICATED,
@@ -38,7 +39,7 @@ from gql_server.errors import (
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
 )
-from gql_server.schema import Schema, format_error, operation_problem
+from gql_server.schema import Schema, error_kind, format_error, operation_problem
 from gql_server.services.accounts import TokenLookup
 from gql_server.web.headers import graphiql_policy
 
@@ -180,8 +181,11 @@ def _check_content_type(header: str | None) -> None:
 class GraphQLEndpoint:
     """The ASGI app behind /graphql."""
 
-    def __init__(self, schema: Schema, *, graphiql: bool = True) -> None:
+    def __init__(
+        self, schema: Schema, *, graphiql: bool = True, max_response_bytes: int = 16 << 20
+    ) -> None:
         self.schema = schema
+        self.max_response_bytes = max_response_bytes
         self.graphiql_html = get_graphql_ide_html("graphiql") if graphiql else None
         self.graphiql_policy = graphiql_policy(self.graphiql_html or "")
 
@@ -207,11 +211,12 @@ class GraphQLEndpoint:
         except ApiError as error:
             return error_response(error, media)
         except TimeoutError:
-            log.exception("request timed out")
+            log.warning("%s %s: no answer within the request timeout", request.method,
+                        request.url.path)  # fmt: skip
             return error_response(ApiError(UNAVAILABLE, "The request took too long"), media)
-        except UNAVAILABLE_ERRORS:
-            log.exception("database unavailable")
-            return error_response(ApiError(UNAVAILABLE, "The database is unavailable"), media)
+        except UNAVAILABLE_ERRORS as error:
+            log.warning("the database is unavailable: %s", type(error).__name__)
+            return error_response(ApiError(UNAVAILABLE, DATABASE_UNAVAILABLE), media)
 
     async def _handle(self, request: Request, media: str, database: RequestDatabase) -> Response:
         state = request.app.state
@@ -297,6 +302,10 @@ class GraphQLEndpoint:
             raise ApiError(BAD_REQUEST, operation_problem(params.operation_name)) from None
         payload: dict[str, Any] = {}
         errors = result.errors or []
+        if any(error_kind(e) is UNAVAILABLE for e in errors):
+            # One answer for an outage, whichever statement met it (schema.process_errors
+            # logged one warning line for it).
+            raise ApiError(UNAVAILABLE, DATABASE_UNAVAILABLE)
         request_error = result.data is None and errors and all(not e.path for e in errors)
         if not request_error:
             payload["data"] = result.data
@@ -305,7 +314,15 @@ class GraphQLEndpoint:
         if result.extensions:
             payload["extensions"] = result.extensions
         status = 400 if request_error and media == GRAPHQL_RESPONSE else 200
-        return _json_response(payload, status, media)
+        body = orjson.dumps(payload)
+        if len(body) > self.max_response_bytes:
+            # What the cost estimate let through (long strings, many errors) stops here.
+            raise ApiError(
+                BAD_REQUEST,
+                f"The answer would be {len(body)} bytes, over the limit of"
+                f" {self.max_response_bytes}: ask for fewer items or fields",
+            )
+        return Response(body, status, media_type=f"{media}; charset=utf-8")
 
 
 def bearer_token_lookup(header: str | None) -> TokenLookup | None:
