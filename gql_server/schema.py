@@ -249,7 +249,8 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
 
 @dataclass(frozen=True)
 class DocumentRules:
-    """What a document must pass before it runs: parsed (at most max_tokens tokens),
+    """What a document must pass before it runs: parsed (at most max_bytes, comments
+    included, and max_tokens tokens),
     within the shape limits and valid, one operation to run, its cost at most
     max_cost; the cost is reported in `extensions`. Applied by DocumentLimits
     inside Strawberry's execution and by Schema.execute's own pipeline.
@@ -263,8 +264,14 @@ class DocumentRules:
     max_cost: int
     max_tokens: int
     cache: EngineCache
+    max_bytes: int = 102_400
 
     def parse(self, query: str) -> DocumentNode:
+        # Comments count: they are no tokens, but a parsed document keeps its text.
+        if len(query) * 4 > self.max_bytes and len(query.encode()) > self.max_bytes:
+            raise GraphQLError(
+                f"The document is {len(query.encode())} bytes, over the limit of {self.max_bytes}"
+            )
         return self.cache.get(
             ("parse", query),
             lambda: parse(query, max_tokens=self.max_tokens),
@@ -429,6 +436,7 @@ def create_schema(
         max_cost=settings.max_query_cost,
         max_tokens=settings.max_tokens,
         cache=cache,
+        max_bytes=settings.max_document_bytes,
     )
     # The extensions themselves are made per request.
     ours: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [

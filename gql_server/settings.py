@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     # The estimated cost of an operation (docs/security.md has the weights).
     max_query_cost: int = Field(default=50_000, ge=1)
     max_tokens: int = Field(default=2000, ge=10)
+    # A document's text, comments included (a parsed document keeps it).
+    max_document_bytes: int = Field(default=102_400, ge=1024)
     # Off: graphql-core's and Strawberry's general execution, variable coercion
     # and input conversion instead of the fast paths (same answers, slower;
     # bench/peer.py measures both in the same rounds, bench/ingest.py --plain).

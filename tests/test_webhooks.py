@@ -397,6 +397,7 @@ def test_messages_go_in_order_per_endpoint_once_each_across_workers(
     add_endpoint(hook_api, host, world.event_id, other.url, "EVENT_REPORT")
     for _ in range(5):
         assert hook_api.data(REPORT, {"e": world.event_id}, host) == {"requestEventReport": 2}
+        hook_api.run(report_interval_passes)
     first = Driver(database_dsn)
     second = Driver(database_dsn, runner=first.runner)
     try:
@@ -417,6 +418,37 @@ def test_messages_go_in_order_per_endpoint_once_each_across_workers(
         assert timestamps == sorted(timestamps)  # created in this order, delivered in it
     assert len(other.received) == 5  # never sent twice
     assert len(receiver.received) == 6  # one failure, then each once
+
+
+async def report_interval_passes(pool: asyncpg.Pool) -> None:
+    """As if the reports queued so far had been queued REPORT_INTERVAL ago."""
+    await pool.execute(
+        "UPDATE webhook_messages SET created_at = created_at - interval '5 minutes'"
+    )
+
+
+def test_an_event_report_may_be_requested_once_per_interval(hook_api: Api, world: World) -> None:
+    # Five aliased calls used to queue 100 messages (85 MB of bodies) at once.
+    host = world.event_admin_token
+    for n in range(3):
+        add_endpoint(hook_api, host, world.event_id, f"http://127.0.0.1:9/{n}", "EVENT_REPORT")
+    aliased = "mutation($e: ID!) { " + " ".join(
+        f"r{i}: requestEventReport(eventId: $e)" for i in range(5)
+    ) + " }"  # fmt: skip
+    answer = hook_api.gql(aliased, {"e": world.event_id}, host)
+    # The first is queued, the second refused; an Int! field's error nulls the
+    # answer's data and ends the (serial) mutation, so the rest never run.
+    assert answer["data"] is None
+    assert [(e["path"], e["extensions"]["code"]) for e in answer["errors"]] == [(["r1"], 429)]
+    assert "the next may be requested from " in answer["errors"][0]["message"]
+
+    async def queued(pool: asyncpg.Pool) -> int:
+        n: int = await pool.fetchval("SELECT count(*) FROM webhook_messages")
+        return n
+
+    assert hook_api.run(queued) == 3
+    hook_api.run(report_interval_passes)
+    assert hook_api.data(REPORT, {"e": world.event_id}, host) == {"requestEventReport": 3}
 
 
 def test_event_report_carries_every_session(

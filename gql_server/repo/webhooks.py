@@ -93,6 +93,20 @@ async def delete_endpoint(db: Executor, *, endpoint_id: int) -> None:
     await db.execute("DELETE FROM webhook_endpoints WHERE id = $1", endpoint_id)
 
 
+async def last_event_report(conn: Executor, *, event_id: int) -> datetime | None:
+    """When the event's newest event.report was queued; the event's row is locked
+    first, so two requests for one event are counted one after the other."""
+    await conn.execute("SELECT 1 FROM events WHERE id = $1 FOR UPDATE", event_id)
+    last: datetime | None = await conn.fetchval(
+        "SELECT max(m.created_at) FROM webhook_messages m"
+        " JOIN webhook_endpoints e ON e.id = m.endpoint_id"
+        " WHERE e.event_id = $1 AND m.event_type = $2",
+        event_id,
+        "event.report",
+    )
+    return last
+
+
 async def subscribed_endpoints(db: Executor, *, event_id: int, event_type: str) -> list[int]:
     rows = await db.fetch(
         "SELECT id FROM webhook_endpoints"

@@ -5,7 +5,7 @@ import base64
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -16,8 +16,10 @@ from gql_server.analytics import rules
 from gql_server.auth import Actor
 from gql_server.db import Executor, Pool
 from gql_server.errors import (
+    TOO_MANY_REQUESTS,
     WEBHOOK_DELIVERY_NOT_FOUND,
     WEBHOOK_ENDPOINT_NOT_FOUND,
+    ApiError,
     bad_input,
 )
 from gql_server.repo import webhooks as repo
@@ -204,6 +206,9 @@ def _messages(endpoint_ids: Sequence[int], event_type: str, body: str) -> list[N
     return [NewMessage(e, new_message_id(), event_type, body) for e in endpoint_ids]
 
 
+REPORT_INTERVAL = timedelta(minutes=5)
+
+
 async def request_event_report(pool: Pool, actor: Actor | None, *, event_id: str) -> int:
     """Queue event.report (every session's numbers) for the endpoints that want it;
     how many messages were queued."""
@@ -214,6 +219,17 @@ async def request_event_report(pool: Pool, actor: Actor | None, *, event_id: str
         )
         if not endpoint_ids:
             return 0
+        # A report is the whole event: one per event per REPORT_INTERVAL (five
+        # aliased calls queued 100 messages, 85 MB of bodies).
+        last = await repo.last_event_report(conn, event_id=event["id"])
+        now = datetime.now(UTC)
+        if last is not None and now - last < REPORT_INTERVAL:
+            allowed = (last + REPORT_INTERVAL).isoformat(timespec="seconds")
+            raise ApiError(
+                TOO_MANY_REQUESTS,
+                f"An event report was queued at {last.isoformat(timespec='seconds')};"
+                f" the next may be requested from {allowed}",
+            )
         rows = await repo.event_sessions(conn, event_id=event["id"])
         data = {
             "event": {"id": str(event["id"]), "name": event["name"]},
