@@ -672,8 +672,10 @@ def test_queries_drawn_from_the_schema_give_identical_json_both_ways(api: Api) -
         seen |= drawn.fields
         assert len(documents) < 2000, f"never drawn: {sorted(reachable - seen)}"
     answers = Compare(api, world.super_token).run(documents, [{}])
-    # Most got data (not all refused before execution: cost, bad arguments).
-    assert sum(answer["data"] is not None for answer in answers) > 0.5 * len(answers)
+    # Many got data, not all refused before execution (bad arguments, and the
+    # cost: a timeline or a live concurrency may have 10,000 points, as far as
+    # the estimate knows, so six levels of them are often over the budget).
+    assert sum(answer["data"] is not None for answer in answers) > 0.4 * len(answers)
 
 
 def test_a_field_that_nulls_the_answer_does_not_cancel_a_load_another_field_awaits(

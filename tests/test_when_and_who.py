@@ -223,3 +223,36 @@ def test_random_sessions_match_a_reference(api: Api, seed: int) -> None:
         assert node["noShowCount"] == want["noShowCount"], (seed, node)
         assert node["avgRecordingDuration"] == want["avgRecordingDuration"], (seed, node)
         assert node[f"v{i}"] == want["views"], (seed, node, want)
+
+
+def test_a_viewers_live_intervals_are_bounded_and_counted(api: Api) -> None:
+    # An attendee controls how fragmented their live watching is: 300 spans of
+    # one second made a host's small answer megabytes. The list gives the first
+    # `first` (100 unless asked, at most 1000) and liveIntervalCount how many
+    # there are; the cost estimate counts `first` of them.
+    world = make_world(api)
+    session = create_session(api, world.event_admin_token, world.event_id, videoDuration=None)
+    spans = [(2 * i, 2 * i + 1) for i in range(300)]
+    for start in range(0, 300, 100):
+        record(api, world.attendee_token, session, "LIVE", *spans[start : start + 100])
+    query = """query($e: ID!, $s: ID!, $n: Int!, $v: Int!) { event(id: $e) { session(id: $s) {
+      viewers(first: $v) { nodes { liveIntervalCount
+                                    liveIntervals(first: $n) { start } } } } } }"""
+
+    def ask(n: int, v: int = 10) -> dict[str, Any]:
+        variables = {"e": world.event_id, "s": session, "n": n, "v": v}
+        answer: dict[str, Any] = api.gql(query, variables, world.event_admin_token)
+        return answer
+
+    [row] = ask(1000)["data"]["event"]["session"]["viewers"]["nodes"]
+    assert row["liveIntervalCount"] == 300 and len(row["liveIntervals"]) == 300
+    [row] = ask(5)["data"]["event"]["session"]["viewers"]["nodes"]
+    assert row["liveIntervals"] == [
+        {"start": f"2026-12-01T09:00:0{2 * i}+00:00"} for i in range(5)
+    ]
+    assert row["liveIntervalCount"] == 300
+    refused = ask(1001)["errors"][0]
+    assert refused["extensions"]["code"] == 400 and "between 1 and 1000" in refused["message"]
+    # viewers (100 rows) x liveIntervals (1000 spans each): over the budget.
+    over = ask(1000, 100)
+    assert over["extensions"]["cost"]["requested"] > 100 * 1000 and "data" not in over

@@ -181,7 +181,6 @@ ASSUMED_LIST_SIZES: Mapping[tuple[str, str], int] = {
     ("Timeline", "points"): MAX_POINTS,  # fewer when from and to say so
     ("Event", "webhookEndpoints"): 20,
     ("WebhookDelivery", "attempts"): 20,  # the retry schedule's, and resends
-    ("SessionViewer", "liveIntervals"): 100,
 }
 # Arguments that set how many items a field returns (for a connection: how
 # many its nodes and edges hold).
@@ -353,16 +352,18 @@ class _CostWalk:
             below = self.selection_set(node.selection_set, named) if node.selection_set else 0
         finally:
             self.points = outer_points
-        for argument in SIZE_ARGUMENTS:
-            if argument in definition.args:
-                # It returns that many items (a connection: its nodes and edges hold them).
-                size = _count(_argument(node, argument, self.variables))
-                if size is None:
-                    size = _count(definition.args[argument].default_value)
-                return own + max(1, size or 1) * below
         field_type = definition.type
         if is_non_null_type(field_type):
             field_type = field_type.of_type
+        for argument in SIZE_ARGUMENTS:
+            if argument in definition.args:
+                # It returns that many items: a list of them, or a connection whose
+                # nodes and edges hold them.
+                size = _count(_argument(node, argument, self.variables))
+                if size is None:
+                    size = _count(definition.args[argument].default_value)
+                size = max(1, size or 1)
+                return size * (own + below) if is_list_type(field_type) else own + size * below
         if is_list_type(field_type):
             # A list whose length no argument states (a connection's nodes
             # and edges: its `first` counted them already).

@@ -6,9 +6,13 @@ import asyncpg
 import strawberry
 
 from gql_server.context import Info
+from gql_server.errors import bad_input
 from gql_server.services import analytics as service
 from gql_server.services.analytics import ViewerPageArgs
 from gql_server.types.enums import TimelineBucket, WatchMode
+
+# A viewer's live spans in one answer (an attendee controls how many there are).
+MAX_LIVE_INTERVALS = 1000
 
 
 @strawberry.type(description="Who a viewer row is about.")
@@ -52,12 +56,24 @@ class SessionViewer:
     last_active_at: datetime | None = strawberry.field(
         description="Their last join or watch report for the session (wall clock)."
     )
-    live_intervals: list[TimeInterval] = strawberry.field(
+    all_live_intervals: strawberry.Private[list[TimeInterval]]
+
+    @strawberry.field(
         description=(
             "The live seconds they watched, as wall-clock spans: startTime + position"
-            " (each second once; clipped to the duration)."
+            " (each second once; clipped to the duration), the first `first` (1..1000)"
+            " in time order; liveIntervalCount says how many there are."
         )
     )
+    def live_intervals(self, first: int = 100) -> list[TimeInterval]:
+        if not 1 <= first <= MAX_LIVE_INTERVALS:
+            raise bad_input(f"first must be between 1 and {MAX_LIVE_INTERVALS}")
+        return self.all_live_intervals[:first]
+
+    @strawberry.field(description="How many spans liveIntervals has in all.")
+    def live_interval_count(self) -> int:
+        return len(self.all_live_intervals)
+
     live_plays: int
     recording_plays: int
     plays: int = strawberry.field(
@@ -86,7 +102,7 @@ class SessionViewer:
             **numbers._asdict(),
             first_active_at=timeline.first_active_at,
             last_active_at=timeline.last_active_at,
-            live_intervals=[TimeInterval(start=a, end=b) for a, b in timeline.live_intervals],
+            all_live_intervals=[TimeInterval(start=a, end=b) for a, b in timeline.live_intervals],
             live_plays=timeline.live_plays,
             recording_plays=timeline.recording_plays,
             plays=timeline.plays,
