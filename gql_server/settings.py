@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # A request's line and headers must arrive within this (else 408, closed).
+    request_head_seconds: float = Field(default=10, gt=0)
     # An answer larger than this is refused (400) instead of sent: what the cost
     # estimate lets through (long strings) stops here.
     max_response_bytes: int = Field(default=16 << 20, gt=0)

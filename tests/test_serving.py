@@ -86,3 +86,28 @@ def test_a_websocket_message_over_the_limit_closes_the_socket(database_dsn: str)
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_a_request_head_that_trickles_in_is_cut_off_with_408(database_dsn: str) -> None:
+    # Slowloris: a header line now and then kept a connection open for as long
+    # as the client liked (uvicorn's keep-alive timer stops once a request has
+    # begun); ~20,000 such connections used up the server's descriptors.
+    import time
+
+    with served(database_dsn, request_head_seconds=1) as url:
+        address = urlsplit(url)
+        with socket.create_connection((address.hostname, address.port), timeout=10) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+            answer = b""
+            deadline = time.monotonic() + 8
+            with contextlib.suppress(OSError):  # the server may close while we send
+                while b"\r\n\r\n" not in answer and time.monotonic() < deadline:
+                    slow.sendall(b"X-Slow: 1\r\n")
+                    slow.settimeout(0.3)
+                    with contextlib.suppress(TimeoutError):
+                        answer += slow.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 408 Request Timeout"), answer
+            assert b'"code":408' in answer
+        # Everyone else is served as usual.
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
+            assert response.status == 200

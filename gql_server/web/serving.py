@@ -12,6 +12,11 @@
   connection is closed before the app sees anything. A constant, like
   nginx's large_client_header_buffers (4 x 8 KiB): a setting would have to
   reach the worker processes, which uvicorn makes the protocol in itself.
+- A request head must arrive within HEAD_SECONDS of its first byte (a setting:
+  GQL_SERVER_REQUEST_HEAD_SECONDS): past it the client gets 408 and the
+  connection is closed. uvicorn's keep-alive timer stops once a request has
+  begun, so a client trickling a header line at a time ("slowloris") held its
+  connection for as long as it liked; ~20,000 of them used up the descriptors.
 - A WebSocket message is bounded by uvicorn's ws_max_size (close code 1009).
 """
 
@@ -44,8 +49,10 @@ class BoundedHTTPProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with TCP_NODELAY and a bound on the request head."""
 
     max_head_bytes = MAX_HEAD_BYTES
+    head_seconds = Settings().request_head_seconds  # uvicorn_options sets it too
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.head_timer: asyncio.TimerHandle | None = None
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -77,12 +84,38 @@ class BoundedHTTPProtocol(HttpToolsProtocol):
             # may reach twice the limit before it is refused. The first
             # request on a connection is held to the limit exactly.
         if self.head_bytes is not None:
+            if self.head_timer is None and data:
+                self.head_timer = self.loop.call_later(self.head_seconds, self._head_too_slow)
             self.head_bytes += len(data)
         super().data_received(data)
 
     def on_headers_complete(self) -> None:
         self.head_bytes = None
+        self._stop_head_timer()
         super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _stop_head_timer(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self.head_timer = None
+        if self.head_bytes is None or self.transport.is_closing():
+            return
+        body = error_body(408, 408, f"The request head took over {self.head_seconds:g} s")
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\n"
+            b"content-type: application/json; charset=utf-8\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + body
+        )
+        self.head_bytes = None
+        self.transport.close()
 
     def on_message_complete(self) -> None:
         self.head_bytes = 0  # what follows is the next request's head
@@ -119,6 +152,9 @@ def free_port() -> int:
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for uvicorn.run / uvicorn.Config."""
+    # A class attribute, not a class made here: uvicorn's worker processes get
+    # the class by its name (and read the same setting from the environment).
+    BoundedHTTPProtocol.head_seconds = settings.request_head_seconds
     return {
         "http": BoundedHTTPProtocol,
         "ws_max_size": settings.max_ws_message_bytes,
