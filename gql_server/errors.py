@@ -21,6 +21,9 @@ UNSUPPORTED_MEDIA_TYPE = ErrorKind(415, 415, "Unsupported content type")
 TOO_MANY_REQUESTS = ErrorKind(429, 429, "Too many requests; try again later")
 INTERNAL = ErrorKind(500, 500, "Internal server error")
 UNAVAILABLE = ErrorKind(503, 503, "Service unavailable")
+NUMBER_OVER_INT = ErrorKind(
+    4220100, 422, "The number is over GraphQL's 32-bit Int: read its Long twin"
+)
 NOT_EVENT_HOST = ErrorKind(4030201, 403, "Not Event Host")
 NOT_EVENT_ATTENDEE = ErrorKind(4030202, 403, "Not on this event's attendee list")
 EVENT_NOT_FOUND = ErrorKind(4040200, 404, "Event Not Found")

@@ -56,6 +56,7 @@ from gql_server.errors import (
     BAD_REQUEST,
     DATABASE_UNAVAILABLE,
     INTERNAL,
+    NUMBER_OVER_INT,
     UNAUTHENTICATED,
     UNAVAILABLE,
     ApiError,
@@ -64,7 +65,7 @@ from gql_server.errors import (
 )
 from gql_server.settings import Settings
 from gql_server.types.root import Mutation, Query, Subscription, resolve_record_watch_fast
-from gql_server.types.scalars import DATETIME
+from gql_server.types.scalars import DATETIME, LONG, Long
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,13 @@ def error_kind(error: GraphQLError) -> ErrorKind | None:
         return UNAVAILABLE
     if not error.path:
         return BAD_REQUEST
+    if error.message.startswith(INT_OVERFLOW):
+        return NUMBER_OVER_INT  # a sum past 2^31 - 1 (WatchTime's have Long twins)
     return None
+
+
+# graphql-core's words when a value does not fit GraphQL's Int.
+INT_OVERFLOW = "Int cannot represent non 32-bit signed integer value"
 
 
 SUGGESTION = re.compile(r" Did you mean .*\?$")
@@ -449,7 +456,7 @@ def create_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=[*ours, *extensions],
-        config=StrawberryConfig(scalar_map={datetime: DATETIME}),
+        config=StrawberryConfig(scalar_map={datetime: DATETIME, Long: LONG}),
         execution_context_class=FastListExecutor if settings.fast_paths else None,
     )
     if settings.fast_paths:

@@ -328,3 +328,33 @@ def test_cursors_are_the_bytes_they_always_were() -> None:
             cursor = encode_cursor(order, search, key)
             assert cursor == as_before(order, search, key), (order, key)
             assert decode_cursor(cursor, order, search) == key
+
+
+def test_sums_past_32_bits_have_a_long_twin_and_a_documented_error(api: Api) -> None:
+    # Seconds watched add up: 100,000 viewers of six hours pass 2^31 - 1. GraphQL's
+    # Int answered null with a 500 (the dashboard lost its totals); now the Int
+    # field is an error with code 4220100 and its Long twin gives the number.
+    from helpers import make_world, record
+
+    world = make_world(api)
+    session = create_session(api, world.event_admin_token, world.event_id)
+    record(api, world.attendee_token, session, "LIVE", (0, 40))
+
+    async def inflate(pool: Any) -> None:
+        await pool.execute(
+            "UPDATE session_stats SET live_seconds = 3000000000, recording_seconds = 5"
+            " WHERE session_id = $1", int(session),
+        )  # fmt: skip
+
+    api.run(inflate)
+    longs = "watchTime { liveSeconds recordingSeconds totalSeconds }"
+    query = f"""query($e: ID!) {{ event(id: $e) {{ analytics {{ {longs} }}
+      sessions {{ nodes {{ {longs} }} }} }} }}"""
+    data = api.data(query, {"e": world.event_id}, world.event_admin_token)
+    want = {"liveSeconds": 3_000_000_000, "recordingSeconds": 5, "totalSeconds": 3_000_000_005}
+    assert data["event"]["analytics"]["watchTime"] == want
+    assert data["event"]["sessions"]["nodes"] == [{"watchTime": want}]
+    ints = "query($e: ID!) { event(id: $e) { analytics { watchTime { live } } } }"
+    [error] = api.gql(ints, {"e": world.event_id}, world.event_admin_token)["errors"]
+    assert error["extensions"] == {"code": 4220100, "status": 422}
+    assert error["path"] == ["event", "analytics", "watchTime", "live"]

@@ -31,13 +31,32 @@ from gql_server.types.enums import (
     ViewerOrder,
     WatchMode,
 )
+from gql_server.types.scalars import Long
 
 
-@strawberry.type(description="Seconds watched, summed over viewers (each second once per viewer).")
+@strawberry.type(
+    description=(
+        "Seconds watched, summed over viewers (each second once per viewer). live,"
+        " recording and total are GraphQL Ints: a sum over 2^31 - 1 is an error (code"
+        " 4220100) there, and the *Seconds twins give it as a Long."
+    )
+)
 class WatchTime:
     live: int
     recording: int
     total: int
+
+    @strawberry.field(description="live, as a 64-bit Long.")
+    def live_seconds(self) -> Long:
+        return Long(self.live)
+
+    @strawberry.field(description="recording, as a 64-bit Long.")
+    def recording_seconds(self) -> Long:
+        return Long(self.recording)
+
+    @strawberry.field(description="total, as a 64-bit Long.")
+    def total_seconds(self) -> Long:
+        return Long(self.total)
 
 
 # Fields whose values come from the session's counters (session_stats).
