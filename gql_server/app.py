@@ -22,6 +22,7 @@ from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, migrate
 from gql_server.delivery import WebhookWorker
 from gql_server.schema import Schema, create_schema
+from gql_server.services.throttle import Throttle
 from gql_server.settings import Settings
 from gql_server.web import headers
 from gql_server.web.access_log import AccessLog
@@ -223,5 +224,8 @@ def create_app(
     app.state.settings = settings
     app.state.schema = schema
     app.state.export_slots = ExportSlots(settings.export_concurrency, settings.export_per_token)
+    app.state.throttle = Throttle(
+        {"sign-in": settings.sign_ins_per_minute, "sign-up": settings.sign_ups_per_minute}
+    )
     app.state.passwords = Passwords(settings)
     return app

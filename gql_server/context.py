@@ -5,7 +5,7 @@ import contextlib
 import functools
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from gql_server.services import webhooks
 from gql_server.services.accounts import TokenLookup
 from gql_server.services.analytics import TimelinePoint
 from gql_server.services.sessions import PageAhead
+from gql_server.services.throttle import Throttle
 from gql_server.settings import Settings
 
 K = TypeVar("K", bound=Hashable)
@@ -230,6 +231,10 @@ class Context:
     token_lookup: TokenLookup | None = None
     # A sessions page Query.event read along with the event (types.events.sessions_ahead).
     page_ahead: PageAhead | None = None
+    # The client's address (HTTP and WebSocket) and the process's throttle of
+    # sign-ins, sign-ups and password checks per address (services.throttle).
+    client: str | None = None
+    throttle: Throttle = field(default_factory=lambda: Throttle({}))
 
     async def signed_in(self) -> Actor | None:
         """The signed-in actor, None without a token (or with one that is not live)."""

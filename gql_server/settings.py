@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     export_concurrency: int = Field(default=4, ge=1)
     export_per_token: int = Field(default=2, ge=1)
     export_stall_seconds: float = Field(default=30, gt=0)
+    # Per client address and process (services/throttle.py): sign-ins and
+    # password checks, and sign-ups, a minute (as many at once).
+    sign_ins_per_minute: int = Field(default=30, ge=1)
+    sign_ups_per_minute: int = Field(default=10, ge=1)
     # One WebSocket message (subscriptions send small ones); larger: close 1009.
     max_ws_message_bytes: int = Field(default=65_536, gt=0)
     pool_min_size: int = Field(default=2, ge=0)

@@ -87,8 +87,10 @@ def database_dsn(server_dsn: str) -> Iterator[str]:
 
 def app_settings(dsn: str, **overrides: Any) -> Settings:
     # The webhook worker polls the database; tests that want it turn it on
-    # (or drive it themselves: tests/test_webhooks.py).
-    defaults = {**FAST_HASHING, "webhook_worker": False}
+    # (or drive it themselves: tests/test_webhooks.py). Tests sign up and in
+    # many people from one address; tests/test_throttle.py sets the real limits.
+    defaults = {**FAST_HASHING, "webhook_worker": False, "sign_ins_per_minute": 1_000_000,
+                "sign_ups_per_minute": 1_000_000}  # fmt: skip
     return Settings(database_url=dsn, **{**defaults, **overrides})
 
 

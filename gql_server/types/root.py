@@ -111,6 +111,7 @@ class Mutation:
     @strawberry.mutation(description="Public. Wrong email or password: 401.")
     async def login(self, info: Info, email: str, password: str) -> LoginPayload:
         ctx = info.context
+        ctx.throttle.take("sign-in", ctx.client)
         signed_in = await accounts.login(
             ctx.pool,
             ctx.passwords,
@@ -134,6 +135,7 @@ class Mutation:
     )
     async def sign_up(self, info: Info, email: str, password: str, name: str) -> User:
         ctx = info.context
+        ctx.throttle.take("sign-up", ctx.client)
         row = await accounts.sign_up(
             ctx.pool, ctx.passwords, email=email, password=password, name=name
         )
@@ -166,6 +168,7 @@ class Mutation:
     )
     async def delete_my_account(self, info: Info, password: str) -> int:
         ctx = info.context
+        ctx.throttle.take("sign-in", ctx.client)  # a password check, as a sign-in is
         return await erasure.delete_my_account(
             ctx.pool, ctx.passwords, await ctx.signed_in(), password=password
         )

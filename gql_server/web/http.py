@@ -34,6 +34,7 @@ from gql_server.errors import (
     DATABASE_UNAVAILABLE,
     METHOD_NOT_ALLOWED,
     PAYLOAD_TOO_LARGE,
+    TOO_MANY_REQUESTS,
     UNAUTHENTICATED,
     UNAVAILABLE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -251,6 +252,8 @@ class GraphQLEndpoint:
             loaders=Loaders(pool),
             json_lists=True,  # _json_response: orjson
             token_lookup=lookup,
+            client=request.client.host if request.client else None,
+            throttle=state.throttle,
         )
         # A token that is not live makes the answer 401, whatever the
         # operation asked and whether or not it was refused. (A timeout or
@@ -306,6 +309,10 @@ class GraphQLEndpoint:
             # One answer for an outage, whichever statement met it (schema.process_errors
             # logged one warning line for it).
             raise ApiError(UNAVAILABLE, DATABASE_UNAVAILABLE)
+        throttled = [e.original_error for e in errors if error_kind(e) is TOO_MANY_REQUESTS]
+        if throttled:
+            # A throttled client is told so by HTTP too: 429 with Retry-After.
+            raise cast(ApiError, throttled[0])
         request_error = result.data is None and errors and all(not e.path for e in errors)
         if not request_error:
             payload["data"] = result.data
