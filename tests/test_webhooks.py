@@ -572,3 +572,24 @@ def test_nothing_is_lost_when_the_server_is_killed_mid_delivery(
     assert [r.message_id for r in receiver.received] == [message.message_id] * 2
     [delivery] = deliveries(hook_api, host, world.event_id)
     assert delivery["status"] == "DELIVERED"
+
+
+def test_payloads_in_the_delivery_log_are_cut_to_what_is_asked(
+    hook_api: Api, world: World
+) -> None:
+    # A cost-8 listing of payloads was 96.6 MB (an event report carries every
+    # session): a listing gives the first maxChars (64 Ki by default) and the
+    # whole length beside it.
+    host = world.event_admin_token
+    add_endpoint(hook_api, host, world.event_id, "http://127.0.0.1:9/r", "EVENT_REPORT")
+    for i in range(3):
+        create_session(hook_api, host, world.event_id, title=f"S{i}")
+    assert hook_api.data(REPORT, {"e": world.event_id}, host) == {"requestEventReport": 1}
+    query = """query($e: ID!, $n: Int!) { event(id: $e) { webhookEndpoints { deliveries(first: 5) {
+      nodes { whole: payload payload(maxChars: $n) payloadLength } } } } }"""
+    data = hook_api.data(query, {"e": world.event_id, "n": 20}, host)
+    [node] = data["event"]["webhookEndpoints"][0]["deliveries"]["nodes"]
+    assert node["payload"] == node["whole"][:20] and len(node["whole"]) == node["payloadLength"]
+    assert node["payloadLength"] > 20 and json.loads(node["whole"])["type"] == "event.report"
+    refused = hook_api.error(query, {"e": world.event_id, "n": 0}, host)
+    assert refused["extensions"]["code"] == 400 and "maxChars" in refused["message"]

@@ -6,9 +6,12 @@ import asyncpg
 import strawberry
 
 from gql_server.context import Info
+from gql_server.errors import bad_input
 from gql_server.services import webhooks as service
 from gql_server.types.analytics import PageInfo
 from gql_server.types.enums import WebhookDeliveryStatus, WebhookEventType
+
+MAX_PAYLOAD_CHARS = 1 << 20
 
 
 @strawberry.type(description="One attempt to deliver a message.")
@@ -50,7 +53,23 @@ class WebhookDelivery:
     created_at: datetime
     next_attempt_at: datetime | None = strawberry.field(description="While PENDING.")
     delivered_at: datetime | None
-    payload: str = strawberry.field(description="The JSON body, exactly as signed and sent.")
+    body: strawberry.Private[str]
+
+    @strawberry.field(
+        description=(
+            "The JSON body, exactly as signed and sent, up to its first maxChars characters"
+            " (1..1048576; an event report can be megabytes): payloadLength is its whole"
+            " length."
+        )
+    )
+    def payload(self, max_chars: int = 65_536) -> str:
+        if not 1 <= max_chars <= MAX_PAYLOAD_CHARS:
+            raise bad_input(f"maxChars must be between 1 and {MAX_PAYLOAD_CHARS}")
+        return self.body[:max_chars]
+
+    @strawberry.field(description="The whole payload's length, in characters.")
+    def payload_length(self) -> int:
+        return len(self.body)
 
     @strawberry.field(description="Every attempt, oldest first.")
     async def attempts(self, info: Info) -> list[WebhookAttempt]:
@@ -69,7 +88,7 @@ class WebhookDelivery:
             created_at=row["created_at"],
             next_attempt_at=row["next_attempt_at"] if pending else None,
             delivered_at=row["delivered_at"],
-            payload=row["body"],
+            body=row["body"],
         )
 
 
