@@ -279,11 +279,24 @@ class DocumentRules:
             raise GraphQLError(
                 f"The document is {len(query.encode())} bytes, over the limit of {self.max_bytes}"
             )
-        return self.cache.get(
-            ("parse", query),
-            lambda: parse(query, max_tokens=self.max_tokens),
-            weight=ENTRY_BYTES + PARSED_BYTES_PER_CHAR * len(query),
+        made: list[DocumentNode] = []
+
+        def make() -> DocumentNode:
+            made.append(parse(query, max_tokens=self.max_tokens))
+            return made[0]
+
+        key = ("parse", query)
+        document = self.cache.get(
+            key, make, weight=ENTRY_BYTES + PARSED_BYTES_PER_CHAR * len(query)
         )
+        if made:
+            # What the later steps key on: entries of theirs go with this one.
+            operations = [
+                d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+            ]
+            variables = [o.variable_definitions for o in operations if o.variable_definitions]
+            self.cache.adopt(key, [document, *operations, *variables])
+        return document
 
     def validate(
         self,
@@ -299,6 +312,7 @@ class DocumentRules:
             lambda: (
                 check_shape(document, self.limits) or validate_document(schema, document, rules)
             ),
+            owner=document,
         )
 
     def problems(
@@ -342,7 +356,9 @@ class DocumentRules:
         """limits.estimate_cost, cached by the values of the variables it reads (a page's
         cursor is not one of them) while they are scalars."""
         names = self.cache.get(
-            ("cost variables", Same(operation)), lambda: cost_variables(operation, document)
+            ("cost variables", Same(operation)),
+            lambda: cost_variables(operation, document),
+            owner=operation,
         )
         values = tuple((name, variables.get(name, Undefined)) for name in names)
         if not all(type(value) in SCALARS or value is Undefined for _, value in values):
@@ -350,6 +366,7 @@ class DocumentRules:
         return self.cache.get(
             ("cost", Same(operation), values),
             lambda: estimate_cost(schema, document, operation, variables),
+            owner=operation,
         )
 
     def report(self, cost: int | None) -> dict[str, Any]:

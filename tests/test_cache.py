@@ -47,3 +47,26 @@ def test_the_schema_owns_one_cache_sized_by_the_setting() -> None:
     padded = "{ __typename } #" + "x" * (200_000 // PARSED_BYTES_PER_CHAR)
     assert rules.parse(padded) is not rules.parse(padded)
     assert cache.bytes <= cache.max_bytes
+
+
+def test_what_is_kept_of_a_document_goes_with_it() -> None:
+    # Nodes keep their document's text alive: entries keyed by them (validation,
+    # cost, plans) are kept only while the document's own entry is, so small
+    # entries cannot pin documents the cache no longer counts.
+    cache = EngineCache(max_bytes=10_000)
+    document, operation = object(), object()
+    cache.get(("parse", "a"), lambda: document, weight=4_000)
+    cache.adopt(("parse", "a"), [document, operation])
+    cache.get(("validate", "a"), lambda: [], weight=100, owner=document)
+    cache.get(("cost", "a"), lambda: 7, weight=100, owner=operation)
+    assert len(cache) == 3 and cache.bytes == 4_200
+    stranger = object()  # a node of no document the cache holds: made, not kept
+    assert cache.get(("cost", "b"), lambda: 8, owner=stranger) == 8
+    assert len(cache) == 3
+    # Two more documents push the first out, and what was kept of it goes too.
+    cache.get(("parse", "b"), lambda: object(), weight=4_000)
+    cache.get(("parse", "c"), lambda: object(), weight=4_000)
+    assert len(cache) == 2 and cache.bytes == 8_000
+    made = []
+    cache.get(("validate", "a"), lambda: made.append(1), owner=document)
+    assert made == [1] and len(cache) == 2

@@ -17,7 +17,7 @@ the event loop: a concurrent request cannot evict an entry between them.
 """
 
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from graphql import GraphQLSchema
@@ -51,7 +51,13 @@ class Same(Generic[T]):
 
 
 class EngineCache:
-    """Least recently used entries, at most `max_bytes` of them by their weights."""
+    """Least recently used entries, at most `max_bytes` of them by their weights.
+
+    An entry whose key holds nodes of a parsed document names that document's
+    parse entry as its owner (`owner`: a node registered by `adopt`): it is kept
+    only while the document is, and goes with it. Nodes keep their document's
+    text alive, so without this a few small entries could pin documents whose
+    weight the cache no longer counts."""
 
     def __init__(self, max_bytes: int = DEFAULT_BYTES) -> None:
         self.max_bytes = max_bytes
@@ -59,28 +65,70 @@ class EngineCache:
         self._entries: collections.OrderedDict[tuple[Any, ...], tuple[Any, int]] = (
             collections.OrderedDict()
         )
+        self._owners: dict[int, tuple[Any, ...]] = {}  # id(node) -> its parse entry's key
+        self._members: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        self._adopted: dict[tuple[Any, ...], list[int]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: tuple[Any, ...], make: Callable[[], V], weight: int = ENTRY_BYTES) -> V:
-        """The entry for `key`, made by `make` (and kept, if it fits) when missing."""
+    def get(
+        self,
+        key: tuple[Any, ...],
+        make: Callable[[], V],
+        weight: int = ENTRY_BYTES,
+        owner: Any = None,
+    ) -> V:
+        """The entry for `key`, made by `make` (and kept, if it fits and its owner's
+        document is kept) when missing."""
         found = self._entries.get(key)
         if found is not None:
             self._entries.move_to_end(key)
             value: V = found[0]
             return value
         made = make()
+        owned_by = None
+        if owner is not None:
+            owned_by = self._owners.get(id(owner))
+            if owned_by is None or owned_by not in self._entries:
+                return made  # a document the cache does not hold: nothing of it is kept
         if weight <= self.max_bytes:
             self._entries[key] = (made, weight)
             self.bytes += weight
-            while self.bytes > self.max_bytes:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                self.bytes -= dropped
+            if owned_by is not None:
+                self._members.setdefault(owned_by, []).append(key)
+            self._evict()
         return made
+
+    def adopt(self, document_key: tuple[Any, ...], nodes: Iterable[Any]) -> None:
+        """Name the entry `document_key` (a parsed document's) the owner of entries
+        keyed by these nodes of it."""
+        if document_key not in self._entries:
+            return
+        ids = self._adopted.setdefault(document_key, [])
+        for node in nodes:
+            self._owners[id(node)] = document_key
+            ids.append(id(node))
+
+    def _evict(self) -> None:
+        while self.bytes > self.max_bytes and self._entries:
+            key, (_, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+            self._forget(key)
+
+    def _forget(self, key: tuple[Any, ...]) -> None:
+        for node_id in self._adopted.pop(key, ()):
+            self._owners.pop(node_id, None)
+        for member in self._members.pop(key, ()):
+            entry = self._entries.pop(member, None)
+            if entry is not None:
+                self.bytes -= entry[1]
 
     def clear(self) -> None:
         self._entries.clear()
+        self._owners.clear()
+        self._members.clear()
+        self._adopted.clear()
         self.bytes = 0
 
 

@@ -271,7 +271,8 @@ def coerce_compiled(
         # document): by identity, not by its structure (hashing walks every node).
         definitions = tuple(var_def_nodes)
         key = ("variables", Same(var_def_nodes) if type(var_def_nodes) is tuple else definitions)
-        plan = cache_of(schema).get(key, lambda: _plan(schema, definitions))
+        owner = var_def_nodes if type(var_def_nodes) is tuple else None
+        plan = cache_of(schema).get(key, lambda: _plan(schema, definitions), owner=owner)
     if plan is None:
         return None
     sources = {}

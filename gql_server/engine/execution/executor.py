@@ -120,7 +120,7 @@ class FastListExecutor(StrawberryGraphQLCoreExecutionContext):
         ):
             return None
         key = ("operation plan", Same(operation), boolean_variables(self))
-        return cache_of(self.schema).get(key, self._make_operation_plan)
+        return cache_of(self.schema).get(key, self._make_operation_plan, owner=operation)
 
     def _make_operation_plan(self) -> "ObjectPlan | None":
         root_type = self.schema.get_root_type(self.operation.operation)

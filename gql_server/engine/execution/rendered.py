@@ -136,7 +136,9 @@ def field_ahead(info: GraphQLResolveInfo[Any], name: str) -> FieldAhead | None:
     key = (tuple(Same(node) for node in info.field_nodes), Same(parent), name,
            boolean_variables(executor))  # fmt: skip
     nodes = cache_of(executor.schema).get(
-        ("children", *key), lambda: _child_nodes(executor, parent, info.field_nodes, name)
+        ("children", *key),
+        lambda: _child_nodes(executor, parent, info.field_nodes, name),
+        owner=executor.operation,
     )
     if nodes is None:
         return None
@@ -169,6 +171,7 @@ def argument_values(
     return cache.get(
         ("arguments", Same(field_def), Same(node), values, executor.hide_suggestions),
         lambda: get_argument_values(field_def, node, variables, None, executor.hide_suggestions),
+        owner=getattr(executor, "operation", None),
     )  # fmt: skip
 
 
@@ -259,4 +262,4 @@ def _selection_below(
             return None
         return executor.json_object(item_type, details, renderable)
 
-    return cache_of(executor.schema).get(("selection", *key), make)
+    return cache_of(executor.schema).get(("selection", *key), make, owner=executor.operation)
