@@ -2,6 +2,7 @@
 session.ended / session.updated (docs/webhooks.md)."""
 
 import base64
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -224,11 +225,12 @@ async def request_event_report(pool: Pool, actor: Actor | None, *, event_id: str
         last = await repo.last_event_report(conn, event_id=event["id"])
         now = datetime.now(UTC)
         if last is not None and now - last < REPORT_INTERVAL:
-            allowed = (last + REPORT_INTERVAL).isoformat(timespec="seconds")
+            allowed = last + REPORT_INTERVAL
             raise ApiError(
                 TOO_MANY_REQUESTS,
                 f"An event report was queued at {last.isoformat(timespec='seconds')};"
-                f" the next may be requested from {allowed}",
+                f" the next may be requested from {allowed.isoformat(timespec='seconds')}",
+                **{"Retry-After": str(max(1, math.ceil((allowed - now).total_seconds())))},
             )
         rows = await repo.event_sessions(conn, event_id=event["id"])
         data = {
