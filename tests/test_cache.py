@@ -1,5 +1,7 @@
 """The engine's one cache: least recently used, bounded in bytes, one per schema."""
 
+import functools
+
 from gql_server.engine.cache import PARSED_BYTES_PER_CHAR, EngineCache, cache_of
 from gql_server.schema import create_schema
 from gql_server.settings import Settings
@@ -70,3 +72,17 @@ def test_what_is_kept_of_a_document_goes_with_it() -> None:
     made = []
     cache.get(("validate", "a"), lambda: made.append(1), owner=document)
     assert made == [1] and len(cache) == 2
+
+
+def test_entries_of_a_document_that_went_on_their_own_are_no_longer_its() -> None:
+    # A popular document lives long while entries of its (a page's arguments per
+    # cursor) come and go: the document must not keep a list of them that grows.
+    cache = EngineCache(max_bytes=5_000)
+    document = object()
+    cache.get(("parse", "a"), lambda: document, weight=1_000)
+    cache.adopt(("parse", "a"), [document])
+    for n in range(1_000):
+        cache.get(("parse", "a"), lambda: document)  # used: stays the newest
+        cache.get(("arguments", n), functools.partial(int, n), weight=1_000, owner=document)
+    assert len(cache._members[("parse", "a")]) <= 4
+    assert cache.bytes <= 5_000

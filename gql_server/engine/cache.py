@@ -62,11 +62,12 @@ class EngineCache:
     def __init__(self, max_bytes: int = DEFAULT_BYTES) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._entries: collections.OrderedDict[tuple[Any, ...], tuple[Any, int]] = (
-            collections.OrderedDict()
-        )
+        # key -> (value, weight, the key of the entry that owns it or None)
+        self._entries: collections.OrderedDict[
+            tuple[Any, ...], tuple[Any, int, tuple[Any, ...] | None]
+        ] = collections.OrderedDict()
         self._owners: dict[int, tuple[Any, ...]] = {}  # id(node) -> its parse entry's key
-        self._members: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        self._members: dict[tuple[Any, ...], set[tuple[Any, ...]]] = {}
         self._adopted: dict[tuple[Any, ...], list[int]] = {}
 
     def __len__(self) -> int:
@@ -93,10 +94,10 @@ class EngineCache:
             if owned_by is None or owned_by not in self._entries:
                 return made  # a document the cache does not hold: nothing of it is kept
         if weight <= self.max_bytes:
-            self._entries[key] = (made, weight)
+            self._entries[key] = (made, weight, owned_by)
             self.bytes += weight
             if owned_by is not None:
-                self._members.setdefault(owned_by, []).append(key)
+                self._members.setdefault(owned_by, set()).add(key)
             self._evict()
         return made
 
@@ -112,11 +113,14 @@ class EngineCache:
 
     def _evict(self) -> None:
         while self.bytes > self.max_bytes and self._entries:
-            key, (_, dropped) = self._entries.popitem(last=False)
+            key, (_, dropped, owned_by) = self._entries.popitem(last=False)
             self.bytes -= dropped
+            if owned_by is not None:  # no longer one of its owner's
+                self._members.get(owned_by, set()).discard(key)
             self._forget(key)
 
     def _forget(self, key: tuple[Any, ...]) -> None:
+        """What goes with an entry that went: the entries it owned."""
         for node_id in self._adopted.pop(key, ()):
             self._owners.pop(node_id, None)
         for member in self._members.pop(key, ()):

@@ -45,11 +45,20 @@ LINGER_BYTES = 1 << 20
 LINGER_SECONDS = 2.0
 
 
+def _head_seconds_from_environment() -> float:
+    try:
+        return Settings().request_head_seconds
+    except Exception:  # an invalid environment is reported where the server starts
+        return 10.0
+
+
 class BoundedHTTPProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with TCP_NODELAY and a bound on the request head."""
 
     max_head_bytes = MAX_HEAD_BYTES
-    head_seconds = Settings().request_head_seconds  # uvicorn_options sets it too
+    # uvicorn_options sets it; a worker process of `serve --workers N` imports this
+    # module afresh, and reads the same setting from the environment here.
+    head_seconds = _head_seconds_from_environment()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.head_timer: asyncio.TimerHandle | None = None
