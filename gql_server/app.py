@@ -90,7 +90,7 @@ async def close_pool(pool: Any) -> None:
     try:
         async with asyncio.timeout(5):
             await pool.close()
-    except (TimeoutError, Exception) as error:
+    except Exception as error:  # TimeoutError included
         log.warning("the pool did not close cleanly (%s); its connections are terminated",
                     type(error).__name__)  # fmt: skip
         pool.terminate()

@@ -140,8 +140,8 @@ class Schema(strawberry.Schema):
         context managers of hooks per request (docs/performance.md). Without
         document_rules (fast paths off) or with operation extensions,
         Strawberry's own; tests/test_fast_paths.py compares the two."""
-        rules = self.document_rules
-        if rules is None or operation_extensions is not None or not self.runs_every_extension():
+        rules = self.document_rules  # None unless runs_every_extension() (create_schema)
+        if rules is None or operation_extensions is not None:
             return await super().execute(
                 query, variable_values, context_value, root_value, operation_name,
                 allowed_operation_types, operation_extensions,
@@ -195,9 +195,9 @@ class Schema(strawberry.Schema):
     def runs_every_extension(self) -> bool:
         """Whether execute's own pipeline does what every extension of the schema
         would: DocumentLimits' rules are its steps, DisableIntrospection's rule is in
-        validation_rules. Any other extension (or one added later) makes execute
-        Strawberry's, which runs them all, their resolve hooks as graphql-core
-        middleware (and the executor's faster ways then step aside: _may_render)."""
+        validation_rules. With any other extension execute stays Strawberry's, which
+        runs them all, their resolve hooks as graphql-core middleware (and the
+        executor's faster ways then step aside: _may_render)."""
         return all(
             getattr(extension, "func", extension) is DocumentLimits
             or (
@@ -257,10 +257,10 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
 @dataclass(frozen=True)
 class DocumentRules:
     """What a document must pass before it runs: parsed (at most max_bytes, comments
-    included, and max_tokens tokens),
-    within the shape limits and valid, one operation to run, its cost at most
-    max_cost; the cost is reported in `extensions`. Applied by DocumentLimits
-    inside Strawberry's execution and by Schema.execute's own pipeline.
+    included, and max_tokens tokens), within the shape limits and valid, one
+    operation to run, its cost at most max_cost; the cost is reported in
+    `extensions`. Applied by DocumentLimits inside Strawberry's execution and by
+    Schema.execute's own pipeline.
 
     Each step is a pure function of the document (and the schema, and the cost of
     scalar variables), kept in the schema's cache: dashboards send the same few
@@ -275,10 +275,12 @@ class DocumentRules:
 
     def parse(self, query: str) -> DocumentNode:
         # Comments count: they are no tokens, but a parsed document keeps its text.
-        if len(query) * 4 > self.max_bytes and len(query.encode()) > self.max_bytes:
-            raise GraphQLError(
-                f"The document is {len(query.encode())} bytes, over the limit of {self.max_bytes}"
-            )
+        if len(query) * 4 > self.max_bytes:  # else it cannot be over (UTF-8: <= 4 a char)
+            size = len(query.encode())
+            if size > self.max_bytes:
+                raise GraphQLError(
+                    f"The document is {size} bytes, over the limit of {self.max_bytes}"
+                )
         made: list[DocumentNode] = []
 
         def make() -> DocumentNode:
@@ -444,8 +446,7 @@ def create_schema(
     plans, variables, recordWatch's input): the tests and bench/ compare the two.
 
     `query` and `extensions` (added to ours) are for a schema built on this one
-    (tests/test_fail_closed.py): whatever they add runs with the fast paths on too,
-    or the schema is not made (check_cost_weights)."""
+    (tests/test_fail_closed.py): what they add is honoured with the fast paths on."""
     settings = settings or Settings()
     limits = Limits(
         max_depth=settings.max_query_depth,
@@ -477,9 +478,11 @@ def create_schema(
         execution_context_class=FastListExecutor if settings.fast_paths else None,
     )
     if settings.fast_paths:
-        schema.document_rules = rules
         if not settings.introspection:  # what DisableIntrospection adds
             schema.validation_rules = (*specified_rules, NoSchemaIntrospectionCustomRule)
+        # Decided once: an extension the pipeline does not do leaves it Strawberry's.
+        if schema.runs_every_extension():
+            schema.document_rules = rules
     attach_cache(schema._schema, cache)
     check_cost_weights(schema._schema)
     coercion.install()

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -29,14 +30,15 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    Node,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    Visitor,
     get_named_type,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
+    visit,
 )
 from graphql.language import DocumentNode
 from graphql.utilities import value_from_ast_untyped
@@ -217,40 +219,33 @@ def check_cost_weights(schema: GraphQLSchema) -> None:
 
 def cost_variables(operation: OperationDefinitionNode, document: DocumentNode) -> tuple[str, ...]:
     """The variables the estimate may read (those given to COST_ARGUMENTS anywhere)."""
-    names: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, FieldNode):
-            for argument in node.arguments or ():
-                if argument.name.value in COST_ARGUMENTS:
-                    names.update(_variables_in(argument.value))
-        for child in _children(node):
-            walk(child)
-
-    walk(operation)
+    found = _CostVariables()
+    visit(operation, found)
     for definition in document.definitions:
         if isinstance(definition, FragmentDefinitionNode):
-            walk(definition)
-    return tuple(sorted(names))
+            visit(definition, found)
+    return tuple(sorted(found.names))
 
 
-def _variables_in(value: Any) -> set[str]:
-    if isinstance(value, VariableNode):
-        return {value.name.value}
-    return set().union(*(_variables_in(v) for v in _children(value)))
+class _CostVariables(Visitor):
+    """Collects the variables used, at any depth, in arguments named in COST_ARGUMENTS."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        self.depth = 0  # > 0 inside such an argument's value
 
-def _children(node: Any) -> list[Any]:
-    found = []
-    for key in node.keys:
-        if key == "loc":
-            continue
-        child = getattr(node, key, None)
-        if isinstance(child, Node):
-            found.append(child)
-        elif isinstance(child, tuple | list):
-            found.extend(c for c in child if isinstance(c, Node))
-    return found
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        if node.name.value in COST_ARGUMENTS:
+            self.depth += 1
+
+    def leave_argument(self, node: ArgumentNode, *_: Any) -> None:
+        if node.name.value in COST_ARGUMENTS:
+            self.depth -= 1
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        if self.depth:
+            self.names.add(node.name.value)
 
 
 def variable_values(

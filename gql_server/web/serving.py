@@ -116,14 +116,9 @@ class BoundedHTTPProtocol(HttpToolsProtocol):
         self.head_timer = None
         if self.head_bytes is None or self.transport.is_closing():
             return
-        body = error_body(408, 408, f"The request head took over {self.head_seconds:g} s")
-        self.transport.write(
-            b"HTTP/1.1 408 Request Timeout\r\n"
-            b"content-type: application/json; charset=utf-8\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n"
-            b"connection: close\r\n\r\n" + body
+        self._answer_and_close(
+            b"408 Request Timeout", 408, f"The request head took over {self.head_seconds:g} s"
         )
-        self.head_bytes = None
         self.transport.close()
 
     def on_message_complete(self) -> None:
@@ -131,20 +126,23 @@ class BoundedHTTPProtocol(HttpToolsProtocol):
         self.messages_done += 1
         super().on_message_complete()
 
-    def _refuse_head(self) -> None:
-        kind = HEADERS_TOO_LARGE
-        body = error_body(
-            kind.code,
-            kind.status,
-            f"The request line and headers exceed {self.max_head_bytes} bytes",
-        )
+    def _answer_and_close(self, status_line: bytes, code: int, message: str) -> None:
+        """An error answer to a request whose head the app never sees, then no more."""
+        body = error_body(code, int(status_line[:3]), message)
         self.transport.write(
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"HTTP/1.1 " + status_line + b"\r\n"
             b"content-type: application/json; charset=utf-8\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\n"
             b"connection: close\r\n\r\n" + body
         )
         self.head_bytes = None
+
+    def _refuse_head(self) -> None:
+        self._answer_and_close(
+            b"431 Request Header Fields Too Large",
+            HEADERS_TOO_LARGE.code,
+            f"The request line and headers exceed {self.max_head_bytes} bytes",
+        )
         self.linger_budget = LINGER_BYTES
         if self.transport.can_write_eof():
             self.transport.write_eof()
