@@ -20,17 +20,27 @@ def test_sigterm_lets_the_in_flight_request_finish_and_stops_the_database(
     body = json.dumps({"query": 'mutation { createOrganizer(name: "Late") { name } }'}).encode()
     head = (
         f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n"
+        "Expect: 100-continue\r\n\r\n"
     ).encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(head + body[:10])  # the request has started: headers and part of its body
+        # The request has begun once the app asks for its body: uvicorn then answers
+        # "100 Continue". Signalling right after sending the head raced the server
+        # reading it (a connection with no request yet is closed on shutdown).
+        sock.sendall(head)
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            chunk = sock.recv(1)
+            assert chunk, interim
+            interim += chunk
+        assert interim.startswith(b"HTTP/1.1 100"), interim
         server.process.send_signal(signal.SIGTERM)
         try:
             psutil.Process(server.process.pid).wait(timeout=0.5)
             raise AssertionError("the server exited with a request in flight")
         except psutil.TimeoutExpired:
             pass  # still serving the request it has begun
-        sock.sendall(body[10:])
+        sock.sendall(body)
         answer = b""
         while b'"name":"Late"' not in answer:
             chunk = sock.recv(65536)
