@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, migrate
 from gql_server.delivery import WebhookWorker
+from gql_server.mail import Mail
 from gql_server.schema import Schema, create_schema
 from gql_server.services.throttle import Throttle
 from gql_server.settings import Settings
@@ -60,6 +61,15 @@ async def watch_page(request: Request) -> FileResponse:
         STATIC / "watch.html",
         media_type="text/html",
         headers={"Content-Security-Policy": headers.WATCH},
+    )
+
+
+async def verify_page(request: Request) -> FileResponse:
+    """Where a verification link leads (gql_server/mail.py): one click confirms the address."""
+    return FileResponse(
+        STATIC / "verify.html",
+        media_type="text/html",
+        headers={"Content-Security-Policy": headers.DASHBOARD},
     )
 
 
@@ -177,6 +187,7 @@ def create_app(
                 with settled_heap():
                     yield
             finally:
+                await app.state.mail.close()  # messages signUp left sending
                 if worker is not None:
                     await worker.stop()
                 check = getattr(app.state, "health_check", None)
@@ -212,6 +223,7 @@ def create_app(
             Route("/", dashboard, methods=["GET"]),
             Route("/dashboard", dashboard, methods=["GET"]),
             Route("/watch/{session_id}", watch_page, methods=["GET"]),
+            Route("/verify-email", verify_page, methods=["GET"]),
             Route("/tracker.js", tracker, methods=["GET"]),
             Route("/media/clip-{seconds:int}.wav", clip_response, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -228,4 +240,5 @@ def create_app(
         {"sign-in": settings.sign_ins_per_minute, "sign-up": settings.sign_ups_per_minute}
     )
     app.state.passwords = Passwords(settings)
+    app.state.mail = Mail.from_settings(settings)
     return app

@@ -10,7 +10,13 @@ from typing import Any, Protocol
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gql_server.errors import FORBIDDEN, NOT_EVENT_HOST, UNAUTHENTICATED, ApiError
+from gql_server.errors import (
+    FORBIDDEN,
+    NOT_EVENT_ATTENDEE,
+    NOT_EVENT_HOST,
+    UNAUTHENTICATED,
+    ApiError,
+)
 from gql_server.settings import Settings
 from gql_server.values.text import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH
 from gql_server.values.text import normalize_email as normalize_email
@@ -84,6 +90,23 @@ class Actor:
     is_super_admin: bool
     token_hash: bytes
     token_expires_at: datetime | None = None
+    # Whether the owner proved they read the address's mail (verifyEmail).
+    email_verified: bool = False
+
+    @property
+    def attendee_email(self) -> str | None:
+        """The address an attendee list may know them by: only a verified one (else
+        whoever signed up first with a listed address would enter the event)."""
+        return self.email if self.email_verified else None
+
+
+def not_attendee(actor: Actor, where: str = "") -> ApiError:
+    """4030202; to someone whose address is unverified, what would change it (the same
+    whether or not the list names them: the answer tells nothing of the list)."""
+    message = where + NOT_EVENT_ATTENDEE.message
+    if not actor.email_verified:
+        message += " (a listed address counts once verified: requestEmailVerification)"
+    return ApiError(NOT_EVENT_ATTENDEE, message)
 
 
 def require_actor(actor: Actor | None) -> Actor:

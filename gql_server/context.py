@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 
 from gql_server.auth import Actor, Passwords
 from gql_server.db import Pool
+from gql_server.mail import Mail
 from gql_server.repo import analytics, events, sessions
 from gql_server.repo.analytics import ConcurrencyKey, RetentionKey, ViewerPageArgs, ViewsKey
 from gql_server.services import analytics as analytics_service
@@ -235,6 +236,8 @@ class Context:
     # sign-ins, sign-ups and password checks per address (services.throttle).
     client: str | None = None
     throttle: Throttle = field(default_factory=lambda: Throttle({}))
+    # How the server sends mail (verification links); by default it sends none.
+    mail: Mail = field(default_factory=Mail.disabled)
 
     async def signed_in(self) -> Actor | None:
         """The signed-in actor, None without a token (or with one that is not live)."""

@@ -30,6 +30,10 @@ EVENT_NOT_FOUND = ErrorKind(4040200, 404, "Event Not Found")
 SESSION_NOT_FOUND = ErrorKind(404800, 404, "Session Not Found")
 WEBHOOK_ENDPOINT_NOT_FOUND = ErrorKind(4040300, 404, "Webhook endpoint not found")
 WEBHOOK_DELIVERY_NOT_FOUND = ErrorKind(4040301, 404, "Webhook delivery not found")
+VERIFICATION_LINK_INVALID = ErrorKind(
+    4000101, 400, "This verification link is unknown, used or expired; ask for a new one"
+)
+MAIL_UNAVAILABLE = ErrorKind(5030101, 503, "The message could not be sent; try again later")
 TOO_MANY_SIGN_INS = ErrorKind(
     4010102, 429, "Too many failed sign-ins for this email address; try again later"
 )

@@ -1,10 +1,12 @@
 """The only place that reads the environment."""
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,9 +18,47 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("gql-server"))
 
 
+SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    scheme: str
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> "SmtpServer":
+        """The server an SMTP URL names; ValueError saying what is wrong."""
+        parts = urlsplit(url)
+        if parts.scheme not in SMTP_SCHEMES:
+            raise ValueError(f"the scheme must be one of {', '.join(SMTP_SCHEMES)}")
+        if not parts.hostname:
+            raise ValueError("it names no host")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("it may only name a scheme, credentials, a host and a port")
+        try:
+            port = parts.port or SMTP_SCHEMES[parts.scheme]
+        except ValueError:
+            raise ValueError("its port is not a number from 1 to 65535") from None
+        user = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password is not None else None
+        return cls(parts.scheme, parts.hostname, port, user, password)
+
+    def __repr__(self) -> str:  # never the password
+        return f"SmtpServer({self.scheme}://{self.host}:{self.port})"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="GQL_SERVER_", extra="ignore", populate_by_name=True
+        env_prefix="GQL_SERVER_",
+        extra="ignore",
+        populate_by_name=True,
+        # An invalid value is named, never repeated: DATABASE_URL and
+        # GQL_SERVER_SMTP_URL may carry passwords.
+        hide_input_in_errors=True,
     )
 
     # DATABASE_URL is read without the prefix: it is the conventional name.
@@ -105,3 +145,32 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=4, ge=1, le=64)
     # Delivered and failed messages (and their attempt logs) are kept this long.
     webhook_retention_days: int = Field(default=30, ge=1)
+
+    # Mail (gql_server/mail.py): email verification for attendee lists. An SMTP
+    # server as smtp://, smtp+starttls:// or smtps://[user:password@]host[:port];
+    # or the console (serve --demo); neither: no mail is sent.
+    smtp_url: str | None = None
+    mail_to_console: bool = False
+    mail_from: str = "gql-server <no-reply@localhost>"
+    # The address users reach this server at, for links in messages (never
+    # taken from a request's Host header); `serve` defaults it to its own.
+    public_url: str | None = None
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_names_a_server(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                SmtpServer.parse(value)
+            except ValueError as error:
+                raise ValueError(f"GQL_SERVER_SMTP_URL: {error}") from None
+        return value or None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value and (
+            urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc
+        ):
+            raise ValueError("GQL_SERVER_PUBLIC_URL must be an http:// or https:// address")
+        return value or None

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 import uvicorn
+from mail_sink import shared_sink
 from starlette.testclient import TestClient
 
 from gql_server.app import create_app
@@ -89,8 +90,10 @@ def app_settings(dsn: str, **overrides: Any) -> Settings:
     # The webhook worker polls the database; tests that want it turn it on
     # (or drive it themselves: tests/test_webhooks.py). Tests sign up and in
     # many people from one address; tests/test_throttle.py sets the real limits.
+    # Mail goes to the process's SMTP sink (tests/mail_sink.py).
     defaults = {**FAST_HASHING, "webhook_worker": False, "sign_ins_per_minute": 1_000_000,
-                "sign_ups_per_minute": 1_000_000}  # fmt: skip
+                "sign_ups_per_minute": 1_000_000, "smtp_url": shared_sink().url,
+                "public_url": "http://testserver"}  # fmt: skip
     return Settings(database_url=dsn, **{**defaults, **overrides})
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conftest import FAST_HASHING, Api
+from mail_sink import link_of, shared_sink
 
 from gql_server.auth import Passwords
 from gql_server.services import accounts
@@ -42,15 +43,29 @@ def create_super_admin(api: Api, email: str = "root@example.com") -> str:
     return login(api, email)
 
 
-def sign_up(api: Api, name: str = "Ann") -> tuple[str, str]:
-    """A new attendee: (user id, token)."""
+def sign_up(api: Api, name: str = "Ann", *, verified: bool = False) -> tuple[str, str]:
+    """A new attendee: (user id, token); `verified`: their address proved by the link
+    signUp mailed them (tests/mail_sink.py)."""
     email = f"user{next(_emails)}@example.com"
     data = api.data(
         "mutation($e: String!, $n: String!, $p: String!)"
         " { signUp(email: $e, password: $p, name: $n) { id } }",
         {"e": email, "n": name, "p": PASSWORD},
     )
+    if verified:
+        verify_email(api, email)
     return data["signUp"]["id"], login(api, email)
+
+
+def verify_email(api: Api, email: str, nth: int = 1) -> dict[str, Any]:
+    """Open the `nth` verification link mailed to `email` (waiting for it): the User."""
+    _, token = link_of(shared_sink().sink.wait_for(email, nth)[nth - 1])
+    data = api.data(
+        "mutation($t: String!) { verifyEmail(token: $t) { id email emailVerified } }",
+        {"t": token},
+    )
+    user: dict[str, Any] = data["verifyEmail"]
+    return user
 
 
 def create_organizer(api: Api, token: str, name: str = "Org") -> str:
@@ -148,7 +163,7 @@ def make_world(api: Api) -> World:
     grant(api, root, org_admin_id, "ORGANIZER_ADMIN", organizerId=organizer_id)
     event_admin_id, event_admin_token = sign_up(api, "Evan")
     grant(api, root, event_admin_id, "EVENT_ADMIN", eventId=event_id)
-    attendee_id, attendee_token = sign_up(api, "Ada")
+    attendee_id, attendee_token = sign_up(api, "Ada", verified=True)
     return World(
         super_token=root,
         organizer_id=organizer_id,

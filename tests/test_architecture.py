@@ -51,7 +51,7 @@ LAYERS = [
     ["context"],
     ["services"],
     ["repo"],
-    ["engine", "analytics", "db", "auth"],
+    ["engine", "analytics", "db", "auth", "mail"],
     ["values", "settings"],
     ["errors"],
 ]

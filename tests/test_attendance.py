@@ -14,7 +14,9 @@ from helpers import (
     make_world,
     record,
     sign_up,
+    verify_email,
 )
+from mail_sink import shared_sink
 
 from gql_server.db import Pool
 
@@ -108,12 +110,16 @@ def test_listed_people_count_whatever_the_case_and_even_before_signing_up(api: A
     assert api.data(REGISTER, {"s": session}, world.attendee_token)["registerForSession"]
     assert api.data(JOIN, {"s": session}, world.attendee_token)["joinSession"]
     assert record(api, world.attendee_token, session, "LIVE", (0, 40)) == 1
-    # Someone listed before they had an account signs up with the address, and counts.
+    # Someone listed before they had an account signs up with the address: refused
+    # until they open the link mailed to it, then counted.
+    mailed = len(shared_sink().sink.to("later@example.com"))
     api.data(
         'mutation { signUp(email: "Later@Example.com", password: "password-123", name: "L")'
         " { id } }"
     )
     later = login(api, "later@example.com", PASSWORD)
+    assert api.code(RECORD, {"s": [segment(session)]}, later) == 4030202
+    verify_email(api, "later@example.com", nth=mailed + 1)
     assert record(api, later, session, "LIVE", (0, 40)) == 1
     assert counts(api, world)[session] | {"id": None} == {
         "id": None, "registeredUserCount": 1, "attendeeCount": 1, "liveViews": 2,

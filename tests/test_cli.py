@@ -112,12 +112,21 @@ def test_migrate_create_user_serve_and_query(
     assert again.returncode == 1
     assert "already exists" in again.stderr
     assert (data_dir / "pgdata").exists() == (mode == "embedded")
+    # An operator vouches for an address (a server that sends no mail); an unknown one: 1.
+    unknown = cli(env, "verify-email", "--email", "Nobody@Example.com")
+    assert unknown.returncode == 1 and "No account has the address nobody@example.com" in (
+        unknown.stderr
+    )
+    vouched = cli(env, "verify-email", "--email", "ROOT@example.com")
+    assert vouched.returncode == 0 and "root@example.com is verified" in vouched.stderr
 
     server = Server(env)
     try:
         token = server.login()
-        me = server.graphql("{ me { email isSuperAdmin } }", token)
-        assert me["data"] == {"me": {"email": "root@example.com", "isSuperAdmin": True}}
+        me = server.graphql("{ me { email isSuperAdmin emailVerified } }", token)
+        assert me["data"] == {
+            "me": {"email": "root@example.com", "isSuperAdmin": True, "emailVerified": True}
+        }
         made = server.graphql('mutation { createOrganizer(name: "Kept") { id } }', token)
         assert made["data"]["createOrganizer"]["id"]
     finally:

@@ -22,6 +22,7 @@ import httpx2
 import pytest
 from conftest import FAST_HASHING, Api, served
 from helpers import create_event, create_organizer, create_session, grant, make_world, sign_up
+from mail_sink import link_of, shared_sink
 
 from gql_server.auth import Passwords
 from gql_server.db import create_pool
@@ -128,9 +129,16 @@ def _a_live_session(http: httpx2.Client, host: dict[str, str], event_id: int) ->
     add = "mutation($e: ID!, $m: [String!]!) { addEventAttendees(eventId: $e, emails: $m) { added } }"  # noqa: E501
     http.post("/graphql", json={"query": add, "variables": {"e": event_id, "m": emails}},
               headers=host)  # fmt: skip
+    sink = shared_sink().sink
     for email in emails:
+        # Listed addresses count once their owners open the link mailed at sign-up.
+        mailed = len(sink.to(email))
         sign_up = 'mutation($e: String!) { signUp(email: $e, password: "pass-word-1", name: "V") { id } }'  # noqa: E501
         http.post("/graphql", json={"query": sign_up, "variables": {"e": email}})
+        _, link_token = link_of(sink.wait_for(email, mailed + 1)[-1])
+        verify = "mutation($t: String!) { verifyEmail(token: $t) { emailVerified } }"
+        verified = http.post("/graphql", json={"query": verify, "variables": {"t": link_token}})
+        assert verified.json()["data"]["verifyEmail"]["emailVerified"] is True
         login = 'mutation($e: String!) { login(email: $e, password: "pass-word-1") { token } }'
         answer = http.post("/graphql", json={"query": login, "variables": {"e": email}}).json()
         tokens.append(answer["data"]["login"]["token"])

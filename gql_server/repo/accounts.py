@@ -6,40 +6,44 @@ import asyncpg
 
 from gql_server.db import Connection, Executor
 
-USER_COLUMNS = "id, email, name, is_super_admin"
+USER_COLUMNS = "id, email, name, is_super_admin, email_verified_at IS NOT NULL AS email_verified"
 
 CREATE_USER = f"""
-INSERT INTO users (email, name, password_hash, is_super_admin)
-VALUES ($1, $2, $3, $4)
+INSERT INTO users (email, name, password_hash, is_super_admin, email_verified_at)
+VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END)
 ON CONFLICT (email) DO NOTHING
 RETURNING {USER_COLUMNS}
 """
 
 
 async def create_user(
-    db: Executor, *, email: str, name: str, password_hash: str, is_super_admin: bool
-) -> asyncpg.Record | None:
+    db: Executor, *, email: str, name: str, password_hash: str, is_super_admin: bool,
+    email_verified: bool = False,
+) -> asyncpg.Record | None:  # fmt: skip
     """The new user, or None when the email is taken."""
-    return await db.fetchrow(CREATE_USER, email, name, password_hash, is_super_admin)
+    return await db.fetchrow(
+        CREATE_USER, email, name, password_hash, is_super_admin, email_verified
+    )
 
 
 async def sign_up(
     conn: Connection, *, email: str, name: str, password_hash: str
-) -> asyncpg.Record:
-    """The new attendee; for a taken email, nothing is written and the answer has the
-    same shape: the id the refused insert drew from the sequence (so ids stay
-    consecutive either way), the email and the name as given."""
-    row = await conn.fetchrow(CREATE_USER, email, name, password_hash, False)
+) -> tuple[asyncpg.Record, bool]:
+    """The new attendee and True; for a taken email, nothing is written and the answer
+    has the same shape (with False): the id the refused insert drew from the sequence
+    (so ids stay consecutive either way), the email and the name as given."""
+    row = await conn.fetchrow(CREATE_USER, email, name, password_hash, False, False)
     if row is not None:
-        return row
+        return row, True
     unused = await conn.fetchrow(
         "SELECT currval(pg_get_serial_sequence('users', 'id')) AS id,"
-        " $1::text AS email, $2::text AS name, false AS is_super_admin",
+        " $1::text AS email, $2::text AS name, false AS is_super_admin,"
+        " false AS email_verified",
         email,
         name,
     )
     assert unused is not None
-    return unused
+    return unused, False
 
 
 async def get_user_credentials(db: Executor, *, email: str) -> asyncpg.Record | None:
@@ -66,11 +70,13 @@ async def create_token(
 
 
 # The user of a live token $1 (not expired, not revoked), as columns
-# user_id, user_email, user_name, user_is_super_admin, token_expires_at: a
+# user_id, user_email, user_name, user_is_super_admin, token_expires_at,
+# user_email_verified: a
 # statement may read it along with what it is for (repo.events.get_event_access_for_token).
 SIGNED_IN_USER_COLUMNS = (
     "u.id AS user_id, u.email AS user_email, u.name AS user_name,"
-    " u.is_super_admin AS user_is_super_admin, t.expires_at AS token_expires_at"
+    " u.is_super_admin AS user_is_super_admin, t.expires_at AS token_expires_at,"
+    " u.email_verified_at IS NOT NULL AS user_email_verified"
 )
 SIGNED_IN_FROM = "auth_tokens t JOIN users u ON u.id = t.user_id"
 SIGNED_IN_WHERE = "t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()"
@@ -120,3 +126,93 @@ async def claim_password_attempt(
 
 async def reset_failed_sign_ins(db: Executor, *, email: str) -> None:
     await db.execute("DELETE FROM login_failures WHERE email = $1", email)
+
+
+# A verification link for the user's current address, at most one a
+# `resend_seconds` (the UPDATE's row lock makes concurrent requests wait and
+# re-check, so two cannot both pass); links older than their day go.
+START_VERIFICATION = """
+WITH u AS (
+    UPDATE users SET verification_sent_at = now()
+    WHERE id = $1 AND email_verified_at IS NULL
+      AND (verification_sent_at IS NULL
+           OR verification_sent_at <= now() - make_interval(secs => $3))
+    RETURNING id, email, name, verification_sent_at
+), pruned AS (
+    DELETE FROM email_verifications WHERE user_id = $1 AND expires_at <= now()
+)
+INSERT INTO email_verifications (token_hash, user_id, email, expires_at)
+SELECT $2, id, email, now() + make_interval(secs => $4) FROM u
+RETURNING email, (SELECT name FROM u) AS name
+"""
+
+
+async def start_verification(
+    db: Executor, *, user_id: int, token_hash: bytes, resend_seconds: int, ttl_seconds: int
+) -> asyncpg.Record | None:
+    """The address and name to send a link to; None when the address is verified
+    already or a link went out less than resend_seconds ago (verification_state says)."""
+    return await db.fetchrow(START_VERIFICATION, user_id, token_hash, resend_seconds, ttl_seconds)
+
+
+async def verification_state(db: Executor, *, user_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT email_verified_at IS NOT NULL AS verified, verification_sent_at"
+        " FROM users WHERE id = $1",
+        user_id,
+    )
+
+
+async def forget_verification(db: Executor, *, user_id: int, token_hash: bytes) -> None:
+    """A link that could not be sent: gone, and another may be asked for at once."""
+    await db.execute(
+        "WITH gone AS (DELETE FROM email_verifications WHERE token_hash = $2)"
+        " UPDATE users SET verification_sent_at = NULL WHERE id = $1",
+        user_id,
+        token_hash,
+    )
+
+
+# A link works once: it is deleted whatever happens, and verifies the user only
+# while it is live and their address is still the one it was sent to.
+VERIFY_EMAIL = f"""
+WITH v AS (
+    DELETE FROM email_verifications WHERE token_hash = $1
+    RETURNING user_id, email, expires_at
+)
+UPDATE users u SET email_verified_at = coalesce(u.email_verified_at, now())
+FROM v WHERE u.id = v.user_id AND u.email = v.email AND v.expires_at > now()
+RETURNING {", ".join(f"u.{c}" for c in ("id", "email", "name", "is_super_admin"))},
+          true AS email_verified
+"""
+
+
+async def verify_email(db: Executor, *, token_hash: bytes) -> asyncpg.Record | None:
+    """The user a live link verified; None for an unknown, used or expired one."""
+    return await db.fetchrow(VERIFY_EMAIL, token_hash)
+
+
+async def forget_verifications(db: Executor, *, user_id: int) -> None:
+    await db.execute("DELETE FROM email_verifications WHERE user_id = $1", user_id)
+
+
+async def mark_verified(db: Executor, *, email: str) -> asyncpg.Record | None:
+    """An operator vouches for an address (gql-server verify-email); None: no such user."""
+    return await db.fetchrow(
+        "UPDATE users SET email_verified_at = coalesce(email_verified_at, now())"
+        f" WHERE email = $1 RETURNING {USER_COLUMNS}",
+        email,
+    )
+
+
+async def claim_account_notice(db: Executor, *, email: str, interval_seconds: int) -> bool:
+    """Whether to tell the owner of this taken address that someone signed up with it
+    (at most once an interval, so signUp cannot flood their mailbox)."""
+    row = await db.fetchval(
+        "UPDATE users SET notice_sent_at = now() WHERE email = $1"
+        " AND (notice_sent_at IS NULL OR notice_sent_at <= now() - make_interval(secs => $2))"
+        " RETURNING true",
+        email,
+        interval_seconds,
+    )
+    return row is not None

@@ -79,13 +79,14 @@ async def get_session_access(
     return await db.fetchrow(sql, session_id, user_id)
 
 
-# Whether the person with this email may attend: the event is OPEN, or lists them.
+# Whether the person with this email may attend: the event is OPEN, or lists them
+# ($2: their verified address, auth.Actor.attendee_email; NULL matches no list).
 MAY_ATTEND = """(e.attendance = 'OPEN' OR EXISTS (
     SELECT 1 FROM event_attendees a WHERE a.event_id = s.event_id AND a.email = $2))"""
 
 
 async def get_watch_session(
-    db: Executor, *, session_id: int, user_id: int, email: str
+    db: Executor, *, session_id: int, user_id: int, email: str | None
 ) -> asyncpg.Record | None:
     """A session as an attendee sees it: may they attend, have they registered, joined."""
     return await db.fetchrow(
@@ -102,7 +103,7 @@ async def get_watch_session(
 
 
 async def get_session_attendance(
-    db: Executor, *, session_id: int, email: str
+    db: Executor, *, session_id: int, email: str | None
 ) -> asyncpg.Record | None:
     """The session's event and whether this person may attend it; None: no such session."""
     return await db.fetchrow(

@@ -19,7 +19,7 @@ class Segment(NamedTuple):
 
 
 async def get_sessions(
-    db: Executor, session_ids: list[int], *, email: str
+    db: Executor, session_ids: list[int], *, email: str | None
 ) -> list[asyncpg.Record]:
     """The sessions, and whether the person with this email may attend each."""
     return await db.fetch(

@@ -1,15 +1,27 @@
 """Sign-up, sign-in, tokens."""
 
 import asyncio
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import asyncpg
 
 from gql_server import auth
 from gql_server.auth import Actor, Passwords
 from gql_server.db import UNAVAILABLE_ERRORS, Executor, Pool
-from gql_server.errors import TOO_MANY_SIGN_INS, UNAUTHENTICATED, ApiError, bad_input
+from gql_server.errors import (
+    MAIL_UNAVAILABLE,
+    NOT_FOUND,
+    TOO_MANY_REQUESTS,
+    TOO_MANY_SIGN_INS,
+    UNAUTHENTICATED,
+    VERIFICATION_LINK_INVALID,
+    ApiError,
+    bad_input,
+)
+from gql_server.mail import Mail, MailError, account_exists_text, verification_text
 from gql_server.repo import accounts as repo
 from gql_server.values import text
 
@@ -24,20 +36,23 @@ async def create_user(
     password: str,
     name: str,
     is_super_admin: bool = False,
+    email_verified: bool = False,
 ) -> asyncpg.Record:
-    """A new account; 400 when the input is invalid or the email is taken."""
+    """A new account; 400 when the input is invalid or the email is taken. Accounts an
+    operator makes (create-user, the demo) may be verified: they vouch for the address."""
     email, name = text.valid_email(email), text.valid_text(name, "name")
     password_hash = await passwords.hash(text.valid_password(password))
     row = await repo.create_user(
-        db, email=email, name=name, password_hash=password_hash, is_super_admin=is_super_admin
-    )
+        db, email=email, name=name, password_hash=password_hash,
+        is_super_admin=is_super_admin, email_verified=email_verified,
+    )  # fmt: skip
     if row is None:
         raise bad_input("an account with this email already exists")
     return row
 
 
 async def sign_up(
-    pool: Pool, passwords: Passwords, *, email: str, password: str, name: str
+    pool: Pool, passwords: Passwords, mail: Mail, *, email: str, password: str, name: str
 ) -> asyncpg.Record:
     """signUp: a new attendee account, answered the same way when the email is taken.
 
@@ -45,16 +60,116 @@ async def sign_up(
     addresses one by one (login hides it too). So a taken address changes
     nothing and gets an answer of the same shape, costing the same hash; its
     owner signs in with the password they already have (docs/security.md).
+    Either way one message goes to the address, in the background (so the
+    answer takes as long): a verification link to a new account; to a taken
+    one, a notice without a link, at most once an hour (a link there would let
+    whoever squatted the address have its owner verify it for them).
     """
     email, name = text.valid_email(email), text.valid_text(name, "name")
     password_hash = await passwords.hash(text.valid_password(password))
     async with pool.acquire() as conn:  # currval is per connection
-        return await repo.sign_up(conn, email=email, name=name, password_hash=password_hash)
+        row, created = await repo.sign_up(
+            conn, email=email, name=name, password_hash=password_hash
+        )
+    if mail.mailer is None:
+        return row
+    if created:
+        link = await _new_link(pool, mail, user_id=row["id"])
+        if link is not None:
+            mail.send_later(link.message)
+    elif await repo.claim_account_notice(pool, email=email, interval_seconds=NOTICE_SECONDS):
+        subject = "Someone tried to sign up with your address"
+        mail.send_later(mail.message(email, subject, account_exists_text(mail.public_url + "/")))
+    return row
+
+
+# A verification link works once, for a day; an account may ask for one a minute.
+VERIFICATION_TTL_SECONDS = 24 * 3600
+VERIFICATION_RESEND_SECONDS = 60
+NOTICE_SECONDS = 3600  # the notice to the owner of a taken address
+
+
+@dataclass(frozen=True)
+class Link:
+    token_hash: bytes
+    message: EmailMessage
+
+
+async def _new_link(pool: Executor, mail: Mail, *, user_id: int) -> Link | None:
+    """A verification link for the user's address and its message; None when the address
+    is verified or a link went out within VERIFICATION_RESEND_SECONDS."""
+    token = auth.new_token()
+    token_hash = auth.hash_token(token)
+    row = await repo.start_verification(
+        pool, user_id=user_id, token_hash=token_hash,
+        resend_seconds=VERIFICATION_RESEND_SECONDS, ttl_seconds=VERIFICATION_TTL_SECONDS,
+    )  # fmt: skip
+    if row is None:
+        return None
+    # In the fragment: a browser sends it to no server, so no log or Referer has it.
+    link = f"{mail.public_url}/verify-email#token={token}"
+    hours = VERIFICATION_TTL_SECONDS // 3600
+    text_ = verification_text(row["name"], link, hours)
+    return Link(token_hash, mail.message(row["email"], "Confirm your email address", text_))
+
+
+async def request_email_verification(pool: Pool, mail: Mail, actor: Actor | None) -> bool:
+    """requestEmailVerification: a link to the signed-in user's address, sent before the
+    answer; False when the address is verified already. 429 within a minute of the
+    last link; 5030101 when this server sends no mail or the mail server refused."""
+    actor = auth.require_actor(actor)
+    if mail.mailer is None:
+        raise ApiError(
+            MAIL_UNAVAILABLE,
+            "This server sends no mail (GQL_SERVER_SMTP_URL is not set): ask an operator"
+            " to verify your address (gql-server verify-email)",
+        )
+    link = await _new_link(pool, mail, user_id=actor.user_id)
+    if link is None:
+        state = await repo.verification_state(pool, user_id=actor.user_id)
+        if state is None or state["verified"]:
+            return False
+        # None: a send that failed meanwhile gave the minute back.
+        sent = state["verification_sent_at"] or datetime.now(UTC)
+        allowed = sent + timedelta(seconds=VERIFICATION_RESEND_SECONDS)
+        wait = max(1, math.ceil((allowed - datetime.now(UTC)).total_seconds()))
+        raise ApiError(
+            TOO_MANY_REQUESTS,
+            f"A verification link was sent less than {VERIFICATION_RESEND_SECONDS} s ago;"
+            f" ask again in {wait} s",
+            **{"Retry-After": str(wait)},
+        )
+    try:
+        await mail.send(link.message)
+    except MailError as error:
+        await repo.forget_verification(pool, user_id=actor.user_id, token_hash=link.token_hash)
+        raise ApiError(MAIL_UNAVAILABLE) from error
+    return True
+
+
+async def verify_email(pool: Pool, *, token: str) -> asyncpg.Record:
+    """verifyEmail: the user whose address a live link proves (4000101 otherwise)."""
+    if not token or len(token) > 200:
+        raise ApiError(VERIFICATION_LINK_INVALID)
+    row = await repo.verify_email(pool, token_hash=auth.hash_token(token))
+    if row is None:
+        raise ApiError(VERIFICATION_LINK_INVALID)
+    await repo.forget_verifications(pool, user_id=row["id"])  # the others are moot
+    return row
+
+
+async def vouch_for(db: Executor, *, email: str) -> asyncpg.Record:
+    """An operator marks an address verified (gql-server verify-email); 404 for none."""
+    email = text.bounded(auth.normalize_email(email), "email", text.MAX_EMAIL_LENGTH)
+    row = await repo.mark_verified(db, email=email)
+    if row is None:
+        raise ApiError(NOT_FOUND, f"No account has the address {email}")
+    return row
 
 
 async def get_or_create_user(
     db: Executor, passwords: Passwords, *, email: str, password: str, name: str,
-    is_super_admin: bool = False,
+    is_super_admin: bool = False, email_verified: bool = False,
 ) -> int:  # fmt: skip
     """The id of the account with this email, created if there is none (demo and bench data)."""
     found = await repo.get_user_credentials(db, email=auth.normalize_email(email))
@@ -62,7 +177,8 @@ async def get_or_create_user(
         existing: int = found["id"]
         return existing
     row = await create_user(db, passwords, email=email, password=password, name=name,
-                            is_super_admin=is_super_admin)  # fmt: skip
+                            is_super_admin=is_super_admin,
+                            email_verified=email_verified)  # fmt: skip
     created: int = row["id"]
     return created
 
@@ -123,6 +239,7 @@ def _actor(row: asyncpg.Record | None, token_hash: bytes) -> Actor | None:
         is_super_admin=row["user_is_super_admin"],
         token_hash=token_hash,
         token_expires_at=row["token_expires_at"],
+        email_verified=row["user_email_verified"],
     )
 
 

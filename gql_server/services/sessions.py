@@ -12,7 +12,7 @@ from gql_server.analytics import rules
 from gql_server.analytics.rules import NETWORKING_FORMATS, view_threshold
 from gql_server.auth import Actor
 from gql_server.db import Executor, Pool
-from gql_server.errors import NOT_EVENT_ATTENDEE, SESSION_NOT_FOUND, ApiError, bad_input
+from gql_server.errors import SESSION_NOT_FOUND, ApiError, bad_input
 from gql_server.repo import analytics as analytics_repo
 from gql_server.repo import sessions as repo
 from gql_server.repo import watch as watch_repo
@@ -363,11 +363,11 @@ async def _attendance_key(
     actor = auth.require_actor(actor)
     row = await get_by_id(
         session_id,
-        lambda i: repo.get_session_attendance(db, session_id=i, email=actor.email),
+        lambda i: repo.get_session_attendance(db, session_id=i, email=actor.attendee_email),
         SESSION_NOT_FOUND,
     )
     if must_attend and not row["may_attend"]:
-        raise ApiError(NOT_EVENT_ATTENDEE)
+        raise auth.not_attendee(actor)
     return {"event_id": row["event_id"], "session_id": row["id"], "user_id": actor.user_id}
 
 
@@ -379,12 +379,12 @@ async def get_watch_session(
     row = await get_by_id(
         session_id,
         lambda i: repo.get_watch_session(
-            db, session_id=i, user_id=actor.user_id, email=actor.email
+            db, session_id=i, user_id=actor.user_id, email=actor.attendee_email
         ),
         SESSION_NOT_FOUND,
     )
     if not row["may_attend"]:
-        raise ApiError(NOT_EVENT_ATTENDEE)
+        raise auth.not_attendee(actor)
     return row
 
 

@@ -9,7 +9,6 @@ from gql_server.analytics.rules import analytics_available, has_video, view_thre
 from gql_server.auth import Actor
 from gql_server.db import Pool
 from gql_server.errors import (
-    NOT_EVENT_ATTENDEE,
     SESSION_NOT_FOUND,
     UNAVAILABLE,
     ApiError,
@@ -98,9 +97,9 @@ async def record_watch(pool: Pool, actor: Actor | None, segments: list[ReportedS
     ids = [parsed[s.session_id] for s in segments]
     wanted = sorted({i for i in ids if i is not None})
     for _ in range(MAX_ATTEMPTS):
-        found = await repo.get_sessions(pool, wanted, email=actor.email)
+        found = await repo.get_sessions(pool, wanted, email=actor.attendee_email)
         sessions = {row["id"]: row for row in found}
-        batch = _validated(segments, ids, sessions)
+        batch = _validated(actor, segments, ids, sessions)
         checked = [
             CheckedSession(
                 id=row["id"],
@@ -117,7 +116,10 @@ async def record_watch(pool: Pool, actor: Actor | None, segments: list[ReportedS
 
 
 def _validated(
-    segments: list[ReportedSegment], ids: list[int | None], sessions: dict[int, asyncpg.Record]
+    actor: Actor,
+    segments: list[ReportedSegment],
+    ids: list[int | None],
+    sessions: dict[int, asyncpg.Record],
 ) -> list[Segment]:
     """The batch to store; the first bad segment, in index order, rejects it all."""
     sessions_ok = {sid: _session_problem(row) is None for sid, row in sessions.items()}
@@ -134,7 +136,7 @@ def _validated(
             raise ApiError(SESSION_NOT_FOUND, f"segments[{index}]: Session Not Found")
         if not sessions[session_id]["may_attend"]:
             # Before anything about the session's video: an outsider learns nothing of it.
-            raise ApiError(NOT_EVENT_ATTENDEE, f"segments[{index}]: {NOT_EVENT_ATTENDEE.message}")
+            raise auth.not_attendee(actor, f"segments[{index}]: ")
         if not (0 <= start < end <= limits[session_id, mode] and sessions_ok[session_id]):
             raise bad_input(
                 f"segments[{index}]: {_segment_problem(segment, sessions[session_id])}"

@@ -10,7 +10,6 @@ let handle = null;
 
 const WORDS = {
   401: "Your sign-in has expired or is not valid. Please sign in again.",
-  4030202: "You are not on this event's attendee list.",
   404800: "This session does not exist.",
 };
 
@@ -56,6 +55,19 @@ async function open() {
     show(data.me, data.watchSession);
   } catch (error) {
     $("sign-in").hidden = Boolean(token);
+    say(error.message);
+    // A listed address counts once verified: offer the link (the server's message says so).
+    $("verify").hidden = !(error.code === 4030202 && /verified/.test(error.message));
+  }
+}
+
+async function sendVerification() {
+  try {
+    const data = await api("mutation { requestEmailVerification }");
+    say(data.requestEmailVerification
+      ? "A link is on its way to your address: open it, then come back to this page."
+      : "Your address is verified already.");
+  } catch (error) {
     say(error.message);
   }
 }
@@ -106,4 +118,5 @@ function show(me, session) {
 }
 
 $("sign-in").addEventListener("submit", signIn);
+$("verify").addEventListener("click", sendVerification);
 open();

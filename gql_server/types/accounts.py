@@ -12,6 +12,12 @@ class User:
     email: str
     name: str
     is_super_admin: bool
+    email_verified: bool = strawberry.field(
+        description=(
+            "Whether the owner proved they read this address's mail (verifyEmail). An"
+            " ATTENDEES_ONLY event's list counts an address only once it is verified."
+        )
+    )
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "User":
@@ -20,6 +26,7 @@ class User:
             email=row["email"],
             name=row["name"],
             is_super_admin=row["is_super_admin"],
+            email_verified=row["email_verified"],
         )
 
 

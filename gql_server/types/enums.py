@@ -59,8 +59,8 @@ class ViewerOrder(Enum):
 @strawberry.enum(
     description=(
         "Who may register for, join and report watching an event's sessions. OPEN: anyone"
-        " signed in. ATTENDEES_ONLY: only the addresses on the event's attendee list"
-        " (others get 4030202)."
+        " signed in. ATTENDEES_ONLY: only people whose address is on the event's attendee"
+        " list and verified (User.emailVerified); others get 4030202."
     )
 )
 class EventAttendance(Enum):

@@ -85,6 +85,7 @@ class Query:
             email=actor.email,
             name=actor.name,
             is_super_admin=actor.is_super_admin,
+            email_verified=actor.email_verified,
         )
 
 
@@ -130,16 +131,40 @@ class Mutation:
             "Public. Creates an attendee account. The answer is the same whether or not the"
             " address already has an account (so it cannot be used to find out): when it has,"
             " nothing changes, and its owner signs in with the password they already have."
-            " Invalid input (email, a name of 1..200 characters, a password of 8..1024): 400."
+            " A new account's address is unverified: a verification link is mailed to it"
+            " (when the server sends mail). Invalid input (email, a name of 1..200"
+            " characters, a password of 8..1024): 400."
         )
     )
     async def sign_up(self, info: Info, email: str, password: str, name: str) -> User:
         ctx = info.context
         ctx.throttle.take("sign-up", ctx.client)
         row = await accounts.sign_up(
-            ctx.pool, ctx.passwords, email=email, password=password, name=name
+            ctx.pool, ctx.passwords, ctx.mail, email=email, password=password, name=name
         )
         return User.from_row(row)
+
+    @strawberry.mutation(
+        description=(
+            "Mails a verification link to the signed-in user's address, before answering;"
+            " false when the address is verified already. One a minute (429 with"
+            " Retry-After); 5030101 when this server sends no mail or the mail server"
+            " refused the message. The link works once, for 24 hours."
+        )
+    )
+    async def request_email_verification(self, info: Info) -> bool:
+        ctx = info.context
+        return await accounts.request_email_verification(ctx.pool, ctx.mail, await ctx.signed_in())
+
+    @strawberry.mutation(
+        description=(
+            "Public: the token of a verification link (what follows `#token=`) proves its"
+            " account's address; the answer is that account. Unknown, used or expired"
+            " (24 hours), or sent to an address the account no longer has: 4000101."
+        )
+    )
+    async def verify_email(self, info: Info, token: str) -> User:
+        return User.from_row(await accounts.verify_email(info.context.pool, token=token))
 
     @strawberry.mutation(description="Revokes the token that made the request.")
     async def logout(self, info: Info) -> bool:

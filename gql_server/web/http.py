@@ -254,6 +254,7 @@ class GraphQLEndpoint:
             token_lookup=lookup,
             client=request.client.host if request.client else None,
             throttle=state.throttle,
+            mail=state.mail,
         )
         # A token that is not live makes the answer 401, whatever the
         # operation asked and whether or not it was refused. (A timeout or
