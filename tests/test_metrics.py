@@ -54,6 +54,7 @@ def setup(api: Api) -> tuple[World, dict[str, str]]:
       Bob  LIVE [0,19) = 19; RECORDING [0,10) twice + [5,15): a rewatch, union [0,15) = 15
       Cid  registered only       Dee  joined only
       Eve  RECORDING [1,2) + [4,6) = 3 (two ranges inside one slice)
+      Attended: Ann, Dee (joined), Bob (watched live); not Eve (the recording only)
     SU (unknown duration, Vimeo), scheduled 1 09:00-09:02 (120 s):
       Ann LIVE [100,160) = 60; Bob LIVE [130,200) = 70 (past the scheduled end)
     SZ (Zoom), 2 09:00-10:00: Ann registered and joined (Zoom has no watch analytics)
@@ -115,15 +116,15 @@ def test_viewer_rows(api: Api) -> None:
     # T = min(30, 20) = 20; engagement = 100 x W / 20.
     assert s20["nodes"] == [
         row("Ann", True, True, 20, 5, True, False, 100.0, 25.0),
-        row("Bob", False, False, 19, 15, False, False, 95.0, 75.0),
+        row("Bob", False, True, 19, 15, False, False, 95.0, 75.0),  # watched live: attended
         row("Cid", True, False, 0, 0, False, False, 0.0, 0.0),
         row("Dee", False, True, 0, 0, False, False, 0.0, 0.0),
         row("Eve", False, False, 0, 3, False, False, 0.0, 15.0),
     ]
     # Unknown duration: T = 30, no engagement.
     assert pages["SU"]["nodes"] == [
-        row("Ann", False, False, 60, 0, True, False, None, None),
-        row("Bob", False, False, 70, 0, True, False, None, None),
+        row("Ann", False, True, 60, 0, True, False, None, None),  # both watched live
+        row("Bob", False, True, 70, 0, True, False, None, None),
     ]
     # Zoom: people are listed, their watch numbers are null (not zero).
     assert pages["SZ"]["nodes"] == [row("Ann", True, True, None, None, None, None, None, None)]
@@ -275,8 +276,8 @@ def test_event_analytics_and_the_time_window(api: Api) -> None:
         "sessionsWithAnalytics": 2,
         "registrations": 3,  # S20: Ann, Cid; SZ: Ann
         "registeredUsers": 2,
-        "attendances": 3,  # S20: Ann, Dee; SZ: Ann
-        "attendees": 2,
+        "attendances": 6,  # S20: Ann, Dee (joined), Bob (live); SU: Ann, Bob (live); SZ: Ann
+        "attendees": 3,  # Ann, Bob, Dee
         "uniqueViewers": 3,  # Ann, Bob, Eve
         "uniqueLiveViewers": 2,
         "uniqueRecordingViewers": 3,

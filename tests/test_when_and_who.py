@@ -131,7 +131,8 @@ def test_plays_and_the_attendee_timeline(api: Api) -> None:
     assert (ann_row["livePlays"], ann_row["recordingPlays"], ann_row["plays"]) == (2, 1, 3)
     assert ann_row["rejoined"] is True
     assert ann_row["firstActiveAt"] <= ann_row["lastActiveAt"]
-    assert (bob_row["plays"], bob_row["rejoined"], bob_row["joined"]) == (1, False, False)
+    # Bob never called joinSession, but watching live is attending.
+    assert (bob_row["plays"], bob_row["rejoined"], bob_row["joined"]) == (1, False, True)
     assert bob_row["liveIntervals"] == [
         {"start": "2026-12-01T09:00:10+00:00", "end": "2026-12-01T09:00:30+00:00"}
     ]

@@ -574,7 +574,25 @@ def _membership_sql(table: str, counter: str, *, add: bool) -> str:
 
 REGISTER = _membership_sql("session_registrations", "registered_count", add=True)
 UNREGISTER = _membership_sql("session_registrations", "registered_count", add=False)
-JOIN = _membership_sql("session_joins", "attendee_count", add=True)
+# A join counts once per person, and not again for someone who attended by watching
+# live (their row exists, implied: it becomes explicit, xmax <> 0 says it was not
+# inserted). The counters' row is locked first, as recordWatch does before it adds
+# an implied join (repo/watch.py), so the two cannot deadlock.
+JOIN = """
+WITH locked AS MATERIALIZED (
+    SELECT event_id, session_id FROM session_stats
+    WHERE event_id = $1 AND session_id = $2 FOR UPDATE
+), changed AS (
+    INSERT INTO session_joins AS j (event_id, session_id, user_id)
+    SELECT event_id, session_id, $3 FROM locked
+    ON CONFLICT (event_id, session_id, user_id) DO UPDATE SET explicit = true
+        WHERE NOT j.explicit
+    RETURNING j.event_id, j.session_id, j.xmax = 0 AS inserted
+)
+UPDATE session_stats st SET attendee_count = attendee_count + 1, updated_at = now()
+FROM changed WHERE changed.inserted
+  AND st.event_id = changed.event_id AND st.session_id = changed.session_id
+"""
 
 
 async def register(db: Executor, *, event_id: int, session_id: int, user_id: int) -> None:

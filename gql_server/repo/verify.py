@@ -26,16 +26,26 @@ WITH per_viewer AS (
                AS recording_views,
            coalesce(sum(seconds) FILTER (WHERE mode = 'RECORDING'), 0) AS recording_seconds
     FROM per_viewer GROUP BY event_id, session_id
+), attended AS (
+    -- Who joined (joinSession) or watched a live second, from the raw segments: not
+    -- from the implied join rows the write paths keep.
+    SELECT event_id, session_id, count(*) AS attendees FROM (
+        SELECT event_id, session_id, user_id FROM session_joins
+        WHERE explicit AND ($1::bigint IS NULL OR event_id = $1)
+        UNION
+        SELECT event_id, session_id, user_id FROM per_viewer WHERE mode = 'LIVE' AND seconds > 0
+    ) people GROUP BY event_id, session_id
 )
 SELECT st.session_id FROM session_stats st
 LEFT JOIN recount r ON r.event_id = st.event_id AND r.session_id = st.session_id
+LEFT JOIN attended a ON a.event_id = st.event_id AND a.session_id = st.session_id
 WHERE ($1::bigint IS NULL OR st.event_id = $1)
   AND (coalesce(r.live_viewers, 0), coalesce(r.live_views, 0), coalesce(r.live_seconds, 0),
        coalesce(r.recording_viewers, 0), coalesce(r.recording_views, 0),
-       coalesce(r.recording_seconds, 0))
+       coalesce(r.recording_seconds, 0), coalesce(a.attendees, 0))
    IS DISTINCT FROM
       (st.live_viewers, st.live_views, st.live_seconds,
-       st.recording_viewers, st.recording_views, st.recording_seconds)
+       st.recording_viewers, st.recording_views, st.recording_seconds, st.attendee_count)
 """
 
 

@@ -128,8 +128,8 @@ WITH expected AS (
     SELECT st.event_id, st.session_id FROM session_stats st
     JOIN deltas d ON d.event_id = st.event_id AND d.session_id = st.session_id
     ORDER BY st.event_id, st.session_id FOR UPDATE OF st
-), counted AS (
-    UPDATE session_stats st SET
+){live_attended}, counted AS (
+    UPDATE session_stats st SET{live_attendee_count}
         live_viewers = st.live_viewers + coalesce(d.live_viewers, 0),
         live_views = st.live_views + coalesce(d.live_views, 0),
         live_seconds = st.live_seconds + coalesce(d.live_seconds, 0),
@@ -142,6 +142,25 @@ WITH expected AS (
 )
 SELECT ok FROM unchanged{live_slots_done}
 """
+
+# A person whose first live second arrives attended (contract/analytics-semantics.md:
+# attendeeCount = #{u : u joined, or W(u, LIVE) > 0}): an implied join row, and the
+# counter moves only if the row is new (a join before it, or a concurrent one,
+# conflicts). After the counters' row locks (locked_stats), as joinSession takes
+# them first too (JOIN), so the two cannot deadlock.
+_LIVE_ATTENDED = """, attended AS (
+    INSERT INTO session_joins (event_id, session_id, user_id, created_at, explicit)
+    SELECT m.event_id, m.session_id, $3, now(), false
+    FROM merged m JOIN locked_stats l ON l.event_id = m.event_id AND l.session_id = m.session_id
+    WHERE m.mode = 'LIVE' AND is_viewer(m.new) AND NOT is_viewer(m.old)
+    ORDER BY m.event_id, m.session_id
+    ON CONFLICT DO NOTHING
+    RETURNING event_id, session_id
+)"""
+_LIVE_ATTENDEE_COUNT = """
+        attendee_count = st.attendee_count + (
+            SELECT count(*) FROM attended a
+            WHERE a.event_id = st.event_id AND a.session_id = st.session_id),"""
 
 # The timeline's slots (migrations/0008_timeline.sql), for the modes a batch has:
 # a statement carries only the parts its batch needs (an INSERT that writes no
@@ -172,6 +191,8 @@ _RECORDING_SLOTS = """), recording_slotted AS (
 
 def _record_batch_sql(live: bool, recording: bool) -> str:
     return _RECORD_BATCH.format(
+        live_attended=_LIVE_ATTENDED if live else "",
+        live_attendee_count=_LIVE_ATTENDEE_COUNT if live else "",
         live_slots=_LIVE_SLOTS if live else "",
         recording_slots=_RECORDING_SLOTS if recording else "",
         live_slots_done=" WHERE (SELECT count(*) FROM live_slotted) >= 0" if live else "",
@@ -290,6 +311,35 @@ JOIN (SELECT event_id, session_id, user_id, mode,
 JOIN sessions s ON s.event_id = u.event_id AND s.id = u.session_id
 """
 
+# The implied joins (migrations/0012_attended_live.sql) of some sessions, again
+# from the per-viewer rows: after a duration change (a live viewer's seconds may
+# become 0, or more than 0) and in the bulk rebuild. Joined rows stay.
+SYNC_LIVE_JOINS = """
+WITH viewers AS (
+    SELECT event_id, session_id, user_id, first_watched_at FROM viewer_watch
+    WHERE event_id = $1 AND ($2::bigint[] IS NULL OR session_id = any($2::bigint[]))
+      AND mode = 'LIVE' AND is_viewer(watched_seconds)
+), gone AS (
+    DELETE FROM session_joins j
+    WHERE j.event_id = $1 AND ($2::bigint[] IS NULL OR j.session_id = any($2::bigint[]))
+      AND NOT j.explicit
+      AND NOT EXISTS (SELECT 1 FROM viewers v
+                      WHERE v.session_id = j.session_id AND v.user_id = j.user_id)
+)
+INSERT INTO session_joins (event_id, session_id, user_id, created_at, explicit)
+SELECT event_id, session_id, user_id, first_watched_at, false FROM viewers
+ON CONFLICT DO NOTHING
+"""
+
+
+async def sync_live_joins(
+    conn: Connection, *, event_id: int, session_ids: list[int] | None = None
+) -> None:
+    """The implied joins of the event's sessions (or only these) from their live viewers;
+    recount_attendance after it."""
+    await conn.execute(SYNC_LIVE_JOINS, event_id, session_ids)
+
+
 RECOUNT_ATTENDANCE = """
 UPDATE session_stats st SET
     registered_count = (SELECT count(*) FROM session_registrations r
@@ -362,6 +412,7 @@ async def rebuild_event(conn: Connection, *, event_id: int, thresholds: dict[int
     """Replace an event's rollups with ones computed from its raw data."""
     await conn.execute("DELETE FROM viewer_watch WHERE event_id = $1", event_id)
     await conn.execute(REBUILD_VIEWER_WATCH, event_id, rules.PLAY_GAP_SECONDS)
+    await sync_live_joins(conn, event_id=event_id)
     await recount_attendance(conn, event_id=event_id)
     await recount_stats(conn, event_id=event_id, thresholds=thresholds)
     await rebuild_slots(conn, event_id=event_id, thresholds=thresholds)

@@ -73,6 +73,13 @@ async def update_session(
             await watch_repo.reclip_session(conn, **key, duration=updated.video_duration)
             thresholds = {row["id"]: view_threshold(updated.video_duration)}
             await watch_repo.recount_stats(conn, event_id=row["event_id"], thresholds=thresholds)
+            # Live viewers may have come or gone with the clipping: so have their attendances.
+            await watch_repo.sync_live_joins(
+                conn, event_id=row["event_id"], session_ids=[row["id"]]
+            )
+            await watch_repo.recount_attendance(
+                conn, event_id=row["event_id"], session_ids=[row["id"]]
+            )
             await watch_repo.rebuild_slots(conn, event_id=row["event_id"], thresholds=thresholds)
         elif updated.start_time != current.start_time:
             # Live seconds happened at startTime + position: they move with it.

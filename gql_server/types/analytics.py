@@ -37,7 +37,9 @@ class TimeInterval:
 class SessionViewer:
     user: Attendee
     registered: bool
-    joined: bool
+    joined: bool = strawberry.field(
+        description="Attended: joined (joinSession), or watched any live second."
+    )
     live_watched_seconds: int | None = strawberry.field(
         description="Distinct live seconds (the union of what was reported, clipped)."
     )

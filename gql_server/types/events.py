@@ -296,7 +296,9 @@ class EventAnalytics:
     registrations: int = strawberry.field(description="Sum over sessions of registrations.")
     registered_users: int = strawberry.field(description="Users registered for any session.")
     attendances: int = strawberry.field(description="Sum over sessions of attendeeCount.")
-    attendees: int = strawberry.field(description="Users who joined any session.")
+    attendees: int = strawberry.field(
+        description="Users who attended any session (joined, or watched a live second)."
+    )
     unique_viewers: int = strawberry.field(
         description="Users who watched at least one second of any session, in either mode."
     )

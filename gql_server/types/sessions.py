@@ -215,7 +215,11 @@ class Session:
         default=None, description="Users who registered or bookmarked (distinct)."
     )
     attendee_count: int = strawberry.field(
-        default=None, description="Users who joined (distinct)."
+        default=None,
+        description=(
+            "Users who attended (distinct): joined, or watched any live second. Live"
+            " viewers and live views never exceed it."
+        ),
     )
     analytics_available: bool = strawberry.field(
         description="False: the watch metrics below are null."
@@ -449,7 +453,9 @@ class WatchSession:
         description="Whether recordWatch accepts segments for it."
     )
     registered: bool = strawberry.field(description="The signed-in user registered for it.")
-    joined: bool = strawberry.field(description="The signed-in user joined it.")
+    joined: bool = strawberry.field(
+        description="The signed-in user attended: joined it, or watched a live second."
+    )
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> "WatchSession":
