@@ -6,7 +6,6 @@ import gc
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,6 +27,7 @@ from gql_server.settings import Settings
 from gql_server.web import headers
 from gql_server.web.access_log import AccessLog
 from gql_server.web.export import ExportSlots, sessions_csv, viewers_export
+from gql_server.web.headers import STATIC
 from gql_server.web.http import GraphQLEndpoint
 from gql_server.web.media import clip_response
 from gql_server.web.subscriptions import SubscriptionEndpoint
@@ -41,9 +41,6 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc, HTTPException) else "Internal server error"
     body = {"errors": [{"message": detail, "extensions": {"code": status, "status": status}}]}
     return JSONResponse(body, status_code=status)
-
-
-STATIC = Path(__file__).parent / "static"
 
 
 async def dashboard(request: Request) -> FileResponse:

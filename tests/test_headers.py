@@ -1,5 +1,11 @@
 """Security headers on every response; no redirect to a foreign host."""
 
+import base64
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
 from conftest import Api
 
 from gql_server.web import headers
@@ -26,6 +32,23 @@ def test_graphiql_is_allowed_its_own_inline_script_only(api: Api) -> None:
     policy = page.headers["content-security-policy"]
     assert policy == headers.graphiql_policy(page.text)
     assert policy.count("'sha256-") == 1 and "'unsafe-eval'" not in policy
+    # Its assets come from the server itself, byte for byte what the page's integrity
+    # hashes name (a missing or different file would be a blank page offline).
+    assert "unpkg.com" not in page.text and "unpkg" not in policy
+    assets = re.findall(r'(?:src|href)="(/static/vendor/unpkg/[^"]+)"\s+integrity="([^"]+)"',
+                        page.text)  # fmt: skip
+    assert len(assets) == 7
+    for path, integrity in assets:
+        served = api.client.get(path)
+        assert served.status_code == 200, path
+        digest = base64.b64encode(hashlib.sha384(served.content).digest()).decode()
+        assert integrity == f"sha384-{digest}", path
+
+
+def test_a_graphiql_asset_missing_from_the_package_stops_the_start(tmp_path: Path) -> None:
+    html = '<script src="https://unpkg.com/graphiql@9.9.9/graphiql.min.js"></script>'
+    with pytest.raises(RuntimeError, match=re.escape("graphiql@9.9.9/graphiql.min.js")):
+        headers.local_assets(html, tmp_path)
 
 
 def test_a_trailing_slash_does_not_redirect_to_the_host_header(api: Api) -> None:

@@ -9,6 +9,7 @@ an API answer is never a document to run.
 import base64
 import hashlib
 import re
+from pathlib import Path
 from typing import Any
 
 ASGIApp = Any
@@ -26,10 +27,31 @@ DASHBOARD = (
 WATCH = DASHBOARD.replace("connect-src 'self';", "connect-src 'self'; media-src 'self';")
 
 # Strawberry's GraphiQL page loads React and GraphiQL from unpkg.com, pinned by
-# version and checked by subresource integrity; its own inline script and
-# style are allowed by their hashes. GraphiQL and its editor set styles on
-# elements at run time, which needs 'unsafe-inline' for styles only.
-GRAPHIQL_ASSETS = "https://unpkg.com"
+# version and checked by subresource integrity. The server serves the same
+# files itself (static/vendor/unpkg/, mirroring unpkg's paths), so GraphiQL
+# opens offline and behind firewalls; the integrity hashes still check them.
+# Its own inline script is allowed by its hash. GraphiQL and its editor set
+# styles on elements at run time, which needs 'unsafe-inline' for styles only.
+STATIC = Path(__file__).parent.parent / "static"  # the dashboard's, watch page's, vendored
+UNPKG = "https://unpkg.com/"
+VENDORED = "/static/vendor/unpkg/"
+GRAPHIQL_ASSETS = "'self'"
+
+
+def local_assets(html: str, static: Path) -> str:
+    """GraphiQL's page with its unpkg.com assets served from `static` (the app's static
+    directory); a file the page names that is not there stops the start, rather than
+    a blank "Loading..." page later."""
+    missing = [
+        path for path in re.findall(re.escape(UNPKG) + r'([^"\s]+)', html)
+        if not (static / "vendor" / "unpkg" / path).is_file()
+    ]  # fmt: skip
+    if missing:
+        raise RuntimeError(
+            f"GraphiQL's assets are not in {static / 'vendor' / 'unpkg'}: {missing}"
+        )
+    return html.replace(UNPKG, VENDORED)
+
 
 ALWAYS = [
     (b"x-content-type-options", b"nosniff"),

@@ -42,7 +42,7 @@ from gql_server.errors import (
 )
 from gql_server.schema import Schema, error_kind, format_error, operation_problem
 from gql_server.services.accounts import TokenLookup
-from gql_server.web.headers import graphiql_policy
+from gql_server.web.headers import STATIC, graphiql_policy, local_assets
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,9 @@ class GraphQLEndpoint:
     ) -> None:
         self.schema = schema
         self.max_response_bytes = max_response_bytes
-        self.graphiql_html = get_graphql_ide_html("graphiql") if graphiql else None
+        self.graphiql_html = (
+            local_assets(get_graphql_ide_html("graphiql"), STATIC) if graphiql else None
+        )
         self.graphiql_policy = graphiql_policy(self.graphiql_html or "")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
