@@ -5,8 +5,11 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
+import asyncpg
+import pydantic
 import typer
 import uvicorn
 from rich.console import Console
@@ -19,24 +22,76 @@ from gql_server.schema import export_sdl
 from gql_server.settings import Settings
 from gql_server.web.serving import uvicorn_options
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+EPILOG = (
+    "Where the data lives: DATABASE_URL (postgresql://user:password@host:port/db) when"
+    " set; otherwise an embedded PostgreSQL in GQL_SERVER_DATA_DIR (default"
+    " /var/lib/gql-server as root, else the per-user data directory). Every other"
+    " setting is a GQL_SERVER_* variable: README.md lists them."
+)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help=__doc__,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 console = Console(stderr=True)
 T = TypeVar("T")
+# What a database that cannot be used raises: unreachable, refusing, or refusing us.
+DATABASE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _settings() -> Settings:
+    """The settings, or one line per invalid variable and exit 2 (never a traceback)."""
+    try:
+        return Settings()
+    except pydantic.ValidationError as error:
+        for problem in error.errors():
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            console.print(f"[red]Invalid setting[/red] {where}: {problem['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _where(settings: Settings) -> str:
+    """The database, named without its password."""
+    if not settings.database_url:
+        return f"the embedded database in {settings.data_dir}"
+    parts = urlsplit(settings.database_url)
+    try:
+        port = str(parts.port or 5432)
+    except ValueError:
+        port = "?"
+    return f"DATABASE_URL's server {parts.hostname or '(local socket)'}:{port}"
+
+
+def _cannot_use_database(settings: Settings, error: BaseException) -> NoReturn:
+    cause = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    cause = f"{type(error).__name__}: {cause}" if cause else type(error).__name__
+    console.print(f"[red]Cannot use {_where(settings)}[/red] ({cause})")
+    raise typer.Exit(1)
 
 
 def _with_database(work: Callable[[str], Awaitable[T]]) -> T:
-    """Run `work(dsn)` with the database started (embedded or DATABASE_URL), migrated."""
-    database = Database(Settings())
-    dsn = database.start()
+    """Run `work(dsn)` with the database started (embedded or DATABASE_URL), migrated.
+    A database that cannot be used is one line naming it and why, and exit 1."""
+    settings = _settings()
+    database = Database(settings)
     try:
+        dsn = database.start()
+        try:
 
-        async def run() -> T:
-            await migrate(dsn)
-            return await work(dsn)
+            async def run() -> T:
+                applied = await migrate(dsn)
+                if applied:
+                    console.print(f"Applied {len(applied)} migrations ({applied[-1]} last).")
+                return await work(dsn)
 
-        return asyncio.run(run())
-    finally:
-        database.stop()
+            return asyncio.run(run())
+        finally:
+            database.stop()
+    except DATABASE_ERRORS as error:
+        _cannot_use_database(settings, error)
 
 
 async def _nothing(dsn: str) -> None:
@@ -74,7 +129,7 @@ def serve(
     os.environ.setdefault("GQL_SERVER_PUBLIC_URL", f"http://{shown}:{port}")
     if demo and not os.environ.get("GQL_SERVER_SMTP_URL"):
         os.environ.setdefault("GQL_SERVER_MAIL_TO_CONSOLE", "true")
-    settings = Settings()
+    settings = _settings()
     console.print(f"Dashboard: http://{host}:{port}/")
     if settings.graphiql:
         console.print(f"GraphiQL:  http://{host}:{port}/graphql")
@@ -92,7 +147,7 @@ def serve(
 def migrate_command() -> None:
     """Apply pending migrations and exit."""
     _with_database(_nothing)
-    console.print("Migrations are up to date.")
+    console.print("The database is up to date.")
 
 
 @app.command("create-user")
@@ -108,7 +163,7 @@ def create_user(
     async def create(pool: Pool) -> int:
         row = await accounts.create_user(
             pool,
-            Passwords(Settings()),
+            Passwords(_settings()),
             email=email,
             password=password,
             name=name,
@@ -154,19 +209,26 @@ def demo() -> None:
 
 
 async def _demo(pool: Pool, *, only_if_empty: bool) -> None:
+    """Load the demo event, unless it is loaded already (then its logins again) or, for
+    serve --demo, the database has events of its own."""
     from gql_server import demo as demo_data
 
-    if only_if_empty and await pool.fetchval("SELECT EXISTS (SELECT 1 FROM events)"):
-        console.print("The database already has an event; not loading the demo.")
+    logins = await demo_data.find_demo(pool)
+    if logins is not None:
+        console.print(f"The demo event is loaded already (event id {logins.event_id}).")
+    elif only_if_empty and await pool.fetchval("SELECT EXISTS (SELECT 1 FROM events)"):
+        console.print("The database has events of its own; not loading the demo.")
         return
-    with Progress(console=console) as progress:
-        task = progress.add_task("Loading the demo event", total=None)
+    else:
+        with Progress(console=console) as progress:
+            task = progress.add_task("Loading the demo event", total=None)
 
-        def report(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            def report(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
 
-        logins = await demo_data.load_demo(pool, Passwords(Settings()), progress=report)
-    console.print("Demo event loaded. Sign in with the login mutation as:")
+            logins = await demo_data.load_demo(pool, Passwords(_settings()), progress=report)
+        console.print("Demo event loaded.")
+    console.print("Sign in on the dashboard (or with the login mutation) as:")
     for role, email in logins.accounts:
         console.print(f"  {role:<16} {email}  password: {logins.password}")
     console.print(f"  event id: {logins.event_id}")

@@ -59,6 +59,29 @@ class DemoLogins:
     event_id: int
 
 
+ORGANIZER_NAME = "Demo Events Inc."
+EVENT_NAME = "Hybrid Summit 2026"
+ACCOUNTS = [
+    ("super admin", "admin@demo.example"),
+    ("organizer admin", "organizer@demo.example"),
+    ("event admin", "host@demo.example"),
+    ("attendee", "viewer00001@demo.example"),
+]
+
+
+async def find_demo(pool: Pool) -> DemoLogins | None:
+    """The demo event already loaded in this database, if any (its logins)."""
+    event_id = await pool.fetchval(
+        "SELECT e.id FROM events e JOIN organizers o ON o.id = e.organizer_id"
+        " WHERE e.name = $1 AND o.name = $2 ORDER BY e.id LIMIT 1",
+        EVENT_NAME,
+        ORGANIZER_NAME,
+    )
+    if event_id is None:
+        return None
+    return DemoLogins(accounts=ACCOUNTS, password=DEMO_PASSWORD, event_id=event_id)
+
+
 def _session_specs() -> list[tuple[str, str, str | None, int | None]]:
     specs = list(SESSIONS)
     for i, topic in enumerate(BREAKOUT_TOPICS):
@@ -108,10 +131,10 @@ async def load_demo(
     rng = random.Random(seed)
     admin_id = await _account(pool, passwords, "admin@demo.example", "Demo Super Admin", True)
     admin = _as_actor(admin_id, "admin@demo.example", super_admin=True)
-    organizer = await events.create_organizer(pool, admin, name="Demo Events Inc.")
+    organizer = await events.create_organizer(pool, admin, name=ORGANIZER_NAME)
     # Attendees only: its viewers are on the attendee list (docs/security.md).
     event = await events.create_event(
-        pool, admin, organizer_id=str(organizer["id"]), name="Hybrid Summit 2026",
+        pool, admin, organizer_id=str(organizer["id"]), name=EVENT_NAME,
         attendance="ATTENDEES_ONLY",
     )  # fmt: skip
     org_admin = await _account(pool, passwords, "organizer@demo.example", "Olga Organizer", False)
@@ -159,16 +182,7 @@ async def load_demo(
         progress(done, viewers)
 
     await asyncio.gather(*(attend(i) for i in range(1, viewers + 1)))
-    return DemoLogins(
-        accounts=[
-            ("super admin", "admin@demo.example"),
-            ("organizer admin", "organizer@demo.example"),
-            ("event admin", "host@demo.example"),
-            ("attendee", "viewer00001@demo.example"),
-        ],
-        password=DEMO_PASSWORD,
-        event_id=event["id"],
-    )
+    return DemoLogins(accounts=ACCOUNTS, password=DEMO_PASSWORD, event_id=event["id"])
 
 
 async def _attend_sessions(

@@ -105,6 +105,11 @@ def test_migrate_create_user_serve_and_query(
     env = environment(data_dir, database_url)
     migrated = cli(env, "migrate")
     assert migrated.returncode == 0, migrated.stderr
+    # A fresh embedded database gets every migration (the test databases on
+    # DATABASE_URL are copies of a migrated template): each run says what it did.
+    assert ("Applied 12 migrations" in migrated.stderr) == (mode == "embedded")
+    again = cli(env, "migrate")
+    assert "Applied" not in again.stderr and "The database is up to date." in again.stderr
     args = ["--email", "Root@Example.com", "--password", "root-password", "--name", "Root"]
     created = cli(env, "create-user", *args, "--super-admin")
     assert created.returncode == 0, created.stderr
@@ -184,3 +189,26 @@ def test_the_served_process_prints_no_secret(data_dir: Path) -> None:
     assert f"Dashboard: http://127.0.0.1:{server.port}/" in printed
     for secret in ("s3cret-in-url", "t0ken-in-url", "t0ken-in-header", "login("):
         assert secret not in printed, printed
+
+
+def test_help_and_bad_settings_are_short_and_name_the_problem(tmp_path: Path) -> None:
+    env = environment(tmp_path, None)
+    for flag in ("-h", "--help"):
+        shown = cli(env, flag)
+        assert shown.returncode == 0, shown.stderr
+        text = " ".join(shown.stdout.split())
+        assert "DATABASE_URL" in text and "GQL_SERVER_DATA_DIR" in text, text
+    # A database that cannot be used: one line naming it (never its password) and why.
+    unusable = [("postgresql://app:s3cret@127.0.0.1:1/x", "ConnectionRefusedError"),
+                ("postgresql://app:s3cret@no-such-host.invalid/x", "gaierror")]  # fmt: skip
+    for url, cause in unusable:
+        failed = cli(environment(tmp_path, url), "migrate")
+        text = " ".join(failed.stderr.split())
+        assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
+        assert text.startswith("Cannot use DATABASE_URL's server") and cause in text, text
+        assert "s3cret" not in failed.stderr and len(failed.stderr.splitlines()) <= 3
+    # An invalid setting: named, not repeated (it may hold a password), no traceback.
+    bad = {**env, "GQL_SERVER_SMTP_URL": "http://user:s3cret@mail.example.com"}
+    refused = cli(bad, "migrate")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "GQL_SERVER_SMTP_URL" in refused.stderr and "s3cret" not in refused.stderr

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pytest
 from conftest import FAST_HASHING, Api
 from helpers import login, sign_up
 
@@ -102,3 +103,19 @@ def test_the_demo_event_counts_only_its_listed_viewers(api: Api) -> None:
     _, outsider = sign_up(api)
     assert api.code(register, {"s": session_id}, outsider) == 4030202
     assert registered() == before  # the outsider moved nothing
+
+
+def test_loading_the_demo_again_reuses_it_and_prints_its_logins(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gql_server import cli
+
+    api.run(lambda pool: load_demo(pool, Passwords(Settings(**FAST_HASHING)), viewers=3))
+    before = api.run(lambda pool: pool.fetchval("SELECT count(*) FROM events"))
+    capsys.readouterr()
+    api.run(lambda pool: cli._demo(pool, only_if_empty=False))  # gql-server demo, again
+    api.run(lambda pool: cli._demo(pool, only_if_empty=True))  # serve --demo, again
+    assert api.run(lambda pool: pool.fetchval("SELECT count(*) FROM events")) == before
+    printed = capsys.readouterr().err
+    assert printed.count("The demo event is loaded already") == 2
+    assert printed.count("host@demo.example") == 2 and DEMO_PASSWORD in printed

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from conftest import Api, served
-from helpers import create_session, make_world
+from helpers import create_session, login, make_world
 from test_dashboard import BROWSER, install_browser_packages, require_browser
 
 ASGIApp = Any
@@ -89,6 +89,7 @@ def test_the_tracker_reports_exactly_what_the_media_element_played(
     install_browser_packages()
     world = make_world(api)
     host, viewer = world.event_admin_token, world.attendee_token
+    spare = login(api, api.data("{ me { email } }", token=viewer)["me"]["email"])  # signs out
     past = {"startTime": "2026-11-01T09:00:00+00:00", "endTime": "2026-11-01T10:00:00+00:00"}
     now = datetime.now(UTC)
     live_times = {"startTime": (now - timedelta(seconds=120)).isoformat(),
@@ -112,10 +113,12 @@ def test_the_tracker_reports_exactly_what_the_media_element_played(
         result = subprocess.run(
             ["node", "tracker.mjs", url], cwd=BROWSER, capture_output=True, text=True,
             timeout=300, check=False,
-            env={**os.environ, "SESSIONS": json.dumps(ids), "VIEWER": viewer, "HOST": host},
+            env={**os.environ, "SESSIONS": json.dumps(ids), "VIEWER": viewer, "HOST": host,
+                 "SPARE": spare},
         )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["signedOut"] == {"stored": None, "player": True, "status": 401}
     assert seen["problems"] == []
 
     # 40 s clip at 4x, paused, rewatched, skipped ahead: 29 s is not a view, 30 s is.

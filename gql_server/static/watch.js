@@ -47,7 +47,22 @@ async function signIn(event) {
   }
 }
 
+async function signOut() {
+  $("media").pause();
+  if (handle) { await handle.stop().catch(() => {}); handle = null; } // what was played is sent
+  try { await api("mutation { logout }"); } catch { /* the token may be dead already */ }
+  token = null;
+  sessionStorage.removeItem("token");
+  $("player").hidden = true;
+  $("verify").hidden = true;
+  $("sign-out").hidden = true;
+  $("who").textContent = "";
+  say("You are signed out.");
+  $("sign-in").hidden = false;
+}
+
 async function open() {
+  $("sign-out").hidden = !token;
   if (!token) { $("sign-in").hidden = false; return; }
   try {
     const data = await api(`query($s: ID!) { me { name } watchSession(sessionId: $s) {
@@ -119,4 +134,5 @@ function show(me, session) {
 
 $("sign-in").addEventListener("submit", signIn);
 $("verify").addEventListener("click", sendVerification);
+$("sign-out").addEventListener("click", signOut);
 open();

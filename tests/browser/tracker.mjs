@@ -146,6 +146,21 @@ try {
   await dashboard.waitForFunction(() => document.querySelector("#detail-numbers").textContent.includes("1 attended"),
     null, { timeout: 15000 });
   seen.hostAfter = await dashboard.textContent("#detail-numbers");
+
+  // 6. Signing out of the watch page: the token is revoked and forgotten, the form is back.
+  page = await watchPage(ids.clip20, { token: process.env.SPARE });
+  await page.click("#sign-out");
+  await page.waitForSelector("#sign-in:not([hidden])");
+  const me = await fetch(`${base}/graphql`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${process.env.SPARE}` },
+    body: JSON.stringify({ query: "{ me { id } }" }),
+  });
+  seen.signedOut = {
+    stored: await page.evaluate(() => sessionStorage.getItem("token")),
+    player: await page.isHidden("#player"),
+    status: me.status,
+  };
 } finally {
   await browser.close();
 }
