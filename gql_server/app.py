@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, migrate
 from gql_server.delivery import WebhookWorker
+from gql_server.demo import DemoAudience
 from gql_server.mail import Mail
 from gql_server.schema import Schema, create_schema
 from gql_server.services.throttle import Throttle
@@ -178,12 +179,17 @@ def create_app(
                 on_query=on_query,
             )
             worker = WebhookWorker(settings, dsn) if settings.webhook_worker else None
+            audience = DemoAudience(app.state.pool) if settings.demo_audience else None
             try:
                 if worker is not None:
                     await worker.start()
+                if audience is not None:
+                    audience.start()
                 with settled_heap():
                     yield
             finally:
+                if audience is not None:
+                    await audience.stop()
                 await app.state.mail.close()  # messages signUp left sending
                 if worker is not None:
                     await worker.stop()

@@ -129,6 +129,8 @@ def serve(
     os.environ.setdefault("GQL_SERVER_PUBLIC_URL", f"http://{shown}:{port}")
     if demo and not os.environ.get("GQL_SERVER_SMTP_URL"):
         os.environ.setdefault("GQL_SERVER_MAIL_TO_CONSOLE", "true")
+    if demo:  # a few demo viewers keep watching what is live
+        os.environ.setdefault("GQL_SERVER_DEMO_AUDIENCE", "true")
     settings = _settings()
     console.print(f"Dashboard: http://{host}:{port}/")
     if settings.graphiql:

@@ -152,6 +152,8 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_to_console: bool = False
     mail_from: str = "gql-server <no-reply@localhost>"
+    # serve --demo: a few demo viewers keep watching the live demo session (demo.py).
+    demo_audience: bool = False
     # The address users reach this server at, for links in messages (never
     # taken from a request's Host header); `serve` defaults it to its own.
     public_url: str | None = None

@@ -1,14 +1,17 @@
 """The demo event shows every metric, and its numbers agree with each other."""
 
+import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from conftest import FAST_HASHING, Api
 from helpers import login, sign_up
 
+from gql_server.analytics.rules import analytics_available
 from gql_server.auth import Passwords
 from gql_server.db import Pool
-from gql_server.demo import DEMO_PASSWORD, DemoLogins, load_demo
+from gql_server.demo import DEMO_PASSWORD, DemoAudience, DemoLogins, load_demo
 from gql_server.repo.verify import find_rollup_mismatches
 from gql_server.settings import Settings
 
@@ -119,3 +122,67 @@ def test_loading_the_demo_again_reuses_it_and_prints_its_logins(
     printed = capsys.readouterr().err
     assert printed.count("The demo event is loaded already") == 2
     assert printed.count("host@demo.example") == 2 and DEMO_PASSWORD in printed
+
+
+def test_the_demo_lives_around_the_moment_it_is_loaded(api: Api) -> None:
+    """Issue 29: sessions that ended (recordings watched since), live ones, upcoming ones;
+    slots that do not overlap and fit their videos; everything received when it would
+    have happened, never in the future and never all at the moment of loading."""
+    now = datetime.now(UTC)
+    api.run(lambda pool: load_demo(pool, Passwords(Settings(**FAST_HASHING)), viewers=40))
+    rows = api.run(lambda pool: pool.fetch(
+        "SELECT id, title, start_time, end_time, video_duration, format, stream_provider"
+        " FROM sessions ORDER BY start_time, id"))  # fmt: skip
+    loaded = datetime.now(UTC)
+    for row in rows:  # every video fits its slot
+        length = (row["end_time"] - row["start_time"]).total_seconds()
+        assert row["video_duration"] is None or row["video_duration"] <= length, row["title"]
+    tracks: dict[str, list[Any]] = {}
+    for row in rows:
+        if "(all day)" not in row["title"]:
+            tracks.setdefault("breakout" if row["title"].startswith("Breakout") else "main",
+                              []).append(row)  # fmt: skip
+    for track in tracks.values():  # one session at a time on each track
+        assert all(a["end_time"] <= b["start_time"] for a, b in itertools.pairwise(track))
+    ended = [r for r in rows if r["end_time"] <= now]
+    live = [r for r in rows if r["start_time"] <= now < r["end_time"]]
+    upcoming = [r for r in rows if r["start_time"] > loaded]
+    assert len(ended) >= 10 and len(upcoming) >= 5
+    assert any(analytics_available(r["format"], r["stream_provider"]) for r in live)
+    assert min(r["start_time"] for r in rows) < now - timedelta(days=1)  # days of history
+
+    segments = api.run(lambda pool: pool.fetch(
+        "SELECT w.mode, w.received_at, s.start_time, s.end_time FROM watch_segments w"
+        " JOIN sessions s ON s.id = w.session_id"))  # fmt: skip
+    assert {s["mode"] for s in segments} == {"LIVE", "RECORDING"}
+    for segment in segments:
+        assert segment["received_at"] <= loaded
+        assert segment["received_at"] >= segment["start_time"]
+        if segment["mode"] == "RECORDING":  # recordings exist once a session ended
+            assert segment["received_at"] >= segment["end_time"]
+    # Watching the recordings spread over the days since, not the moment of loading.
+    slots = api.run(lambda pool: pool.fetchval(
+        "SELECT count(DISTINCT slot) FROM watch_slots WHERE mode = 'RECORDING'"))  # fmt: skip
+    assert slots >= 10
+    idle = api.run(lambda pool: pool.fetchval(
+        "SELECT count(*) FROM session_joins j JOIN sessions s ON s.id = j.session_id"
+        " WHERE s.start_time > $1", loaded))  # fmt: skip
+    assert idle == 0  # nobody joined what has not begun
+    assert api.run(find_rollup_mismatches) == []
+
+
+def test_the_demo_audience_keeps_watching_what_is_live(api: Api) -> None:
+    api.run(lambda pool: load_demo(pool, Passwords(Settings(**FAST_HASHING)), viewers=20))
+    live_seconds = (
+        "SELECT coalesce(sum(st.live_seconds), 0) FROM session_stats st"
+        " JOIN sessions s ON s.id = st.session_id WHERE s.start_time <= now()"
+        " AND now() < s.end_time"
+    )
+    before = api.run(lambda pool: pool.fetchval(live_seconds))
+
+    async def one_heartbeat(pool: Pool) -> int:
+        return await DemoAudience(pool).run_once()
+
+    assert api.run(one_heartbeat) > 0
+    assert api.run(lambda pool: pool.fetchval(live_seconds)) > before
+    assert api.run(find_rollup_mismatches) == []  # through the same counters as the API
