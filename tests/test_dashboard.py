@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -94,7 +95,8 @@ def _browser_available() -> str | None:
 
 ROW_QUERY = """
 query($e: ID!) { event(id: $e) { sessions(first: 20) { nodes {
-  title startTime endTime duration liveViews recordingViews registeredUserCount attendeeCount
+  title format streamProvider startTime endTime duration liveViews recordingViews
+  registeredUserCount attendeeCount
   watchTime { live recording } avgAttendedDuration avgRecordingDuration noShowCount
   liveEngagement } } } }
 """
@@ -208,6 +210,15 @@ def test_graphiql_works_offline_under_its_content_security_policy(database_dsn: 
     assert '"__typename": "Query"' in seen["result"]
 
 
+FORMATS = {"MAIN_STAGE": "Main stage", "BREAKOUT_SESSION": "Breakout session",
+           "MEET_UP": "Meet-up", "WORKSHOP": "Workshop", "EXPO": "Expo", "BREAK": "Break",
+           "OTHER": "Other"}  # fmt: skip
+PROVIDERS = {"YOUTUBE": "YouTube", "VIMEO": "Vimeo", "VOXEET": "Voxeet (Dolby.io)",
+             "TOKBOX": "TokBox (Vonage)", "DIRECT_UPLOAD": "Direct upload", "ZOOM": "Zoom",
+             "FACEBOOK": "Facebook Live", "WISTIA": "Wistia", None: "No stream"}  # fmt: skip
+KIND = {(f, p): f"{fl} · {pl}" for f, fl in FORMATS.items() for p, pl in PROVIDERS.items()}
+
+
 def test_the_dashboard_in_chromium(database_dsn: str) -> None:
     require_browser()
     install_browser_packages()
@@ -259,23 +270,22 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
     nodes = expected["data"]["event"]["sessions"]["nodes"]
     assert len(seen["rows"]) == len(nodes) == 20
     for row, node in zip(seen["rows"], nodes, strict=True):
-        # A session on now is marked LIVE after its title ("Live now", and any of
-        # the demo's fixed-date sessions that is on while the test runs).
+        # A session on now is marked LIVE below its title ("Live now", and the
+        # demo's sessions that are on while the test runs).
         start, end = (datetime.fromisoformat(node[k]) for k in ("startTime", "endTime"))
         on = start <= datetime.now(UTC) < end
-        live = " LIVE" if on else ""
-        assert row["title"] == node["title"] + live
+        assert row["title"] == node["title"]
+        assert ("live" in row) == on and row.get("live", "LIVE") == "LIVE"
+        assert row["kind"] == KIND[node["format"], node["streamProvider"]], row["kind"]
         assert row["liveViews"] == _shown(node["liveViews"])
         assert row["recordingViews"] == _shown(node["recordingViews"])
         assert row["registeredUserCount"] == str(node["registeredUserCount"])
         assert row["attendeeCount"] == str(node["attendeeCount"])
-        watch = node["watchTime"] or {"live": None, "recording": None}
-        assert row["watchTimeLive"] == _duration(watch["live"])
-        assert row["watchTimeRecording"] == _duration(watch["recording"])
         assert row["duration"] == _duration(node["duration"])
         assert row["avgAttendedDuration"] == _duration(node["avgAttendedDuration"])
-        assert row["avgRecordingDuration"] == _duration(node["avgRecordingDuration"])
         assert row["noShowCount"] == str(node["noShowCount"])
+        # The rest of a session's numbers are in its detail (the table fits 1366 px).
+        assert {"watchTimeLive", "avgRecordingDuration", "recordingEngagement"}.isdisjoint(row)
         if node["liveEngagement"] is None:
             assert row["liveEngagement"] == "—"
         else:
@@ -296,6 +306,22 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
     for above, below in itertools.pairwise(labels):  # one row each: none overlaps the next
         assert above["bottom"] <= below["top"], (above, below)
     assert seen["timeZone"] == "UTC"  # the browser's (the test runs chromium in UTC)
+    assert seen["sidewaysTable"] == 0 and seen["detail"]["sideways"] == 0  # at 1366 px
+    assert seen["sideways1920"] == 0
+    assert seen["titleLines"] <= 2
+    assert seen["detail"]["hash"].startswith("#session=")
+    assert -1 <= seen["detail"]["top"] < 900  # the detail opened where the eye is
+    assert seen["detail"]["kind"].startswith("Main stage · YouTube · ")
+    assert "Recording engagement" in seen["detail"]["facts"]
+    assert seen["afterBack"] == ""  # the back button closed it
+    dash = "\N{EN DASH}"
+    assert re.fullmatch(rf"1{dash}\d+ of \d+ (people|person)", seen["viewerCount"])
+    if "viewerNext" in seen:
+        assert seen["viewerNext"].startswith(f"21{dash}")
+    assert seen["viewerSearched"]["names"]
+    assert all(n.startswith("Viewer 1") for n in seen["viewerSearched"]["names"])
+    assert seen["rowBefore"] == "1" and seen["rowAfter"] == "2"  # the row moved with it
+    assert int(seen["cardAfter"]) == int(seen["cardBefore"]) + 1  # and the headline card
     assert " days in UTC; busiest: " in seen["timelineNote"]
     assert " hours in Asia/Kolkata; busiest: " in seen["timelineHours"]
     assert seen["viewerRows"] and all(r["plays"].isdigit() for r in seen["viewerRows"])
@@ -304,11 +330,15 @@ def test_the_dashboard_in_chromium(database_dsn: str) -> None:
     assert all(i.startswith("Live ") for i in seen["attendee"]["intervals"])
     assert seen["detail"]["title"] == "Opening keynote"
     assert seen["detail"]["concurrency"].startswith("Peak: ")
+    assert (
+        "at once" in seen["detail"]["concurrency"]
+        and "busiest minute" in seen["detail"]["concurrency"]
+    )
     assert "live viewers" in seen["detail"]["retention"]
     assert seen["searched"] == ["Opening keynote", "Closing keynote"]
     views = [int(v) if v != "—" else -1 for v in seen["byLiveViews"]]
     assert views == sorted(views, reverse=True)
-    assert seen["liveBefore"].startswith("1 live views")
+    assert seen["liveBefore"].startswith("1 live view,")  # singular
     assert seen["recorded"] == 1
     assert seen["liveAfter"].startswith("2 live views") and "live now" in seen["liveAfter"]
     assert "host 10.0.0.1 is a private address" in seen["webhookRefused"]

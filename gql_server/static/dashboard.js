@@ -113,6 +113,8 @@ async function start() {
     return say("You do not host any event yet.", "info");
   }
   await pickEvent(data.hostedEvents[0].id);
+  const linked = hashSession(); // a link or a reload of a session's detail
+  if (linked) await openSession(linked);
 }
 
 async function pickEvent(eventId) {
@@ -122,6 +124,8 @@ async function pickEvent(eventId) {
   $("event-picker").value = eventId;
   closeSocket();
   state.endpoint = null;
+  state.selected = null;
+  $("detail").hidden = true;
   $("webhook-secret").hidden = true;
   await loadPage();
   await loadWebhooks();
@@ -131,7 +135,7 @@ const FIELDS = `id title startTime endTime format streamProvider duration analyt
   registeredUserCount attendeeCount liveViews recordingViews avgAttendedDuration
   avgRecordingDuration noShowCount watchTime { live recording } liveEngagement recordingEngagement`;
 
-async function loadPage() {
+async function loadPage({ timeline = true } = {}) {
   try {
     const data = await api(
       `query($e: ID!, $first: Int, $after: String, $search: String, $order: SessionOrder) {
@@ -147,10 +151,22 @@ async function loadPage() {
     show("events");
     say(error.message);
   }
-  await loadTimeline();
+  if (timeline) await loadTimeline();
 }
 
 const number = (value) => (value === null || value === undefined ? null : value);
+// "1 viewer", "2 viewers".
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+// Enum values as people read them.
+const FORMATS = {
+  MAIN_STAGE: "Main stage", BREAKOUT_SESSION: "Breakout session", MEET_UP: "Meet-up",
+  WORKSHOP: "Workshop", EXPO: "Expo", BREAK: "Break", OTHER: "Other",
+};
+const PROVIDERS = {
+  YOUTUBE: "YouTube", VIMEO: "Vimeo", VOXEET: "Voxeet (Dolby.io)", TOKBOX: "TokBox (Vonage)",
+  DIRECT_UPLOAD: "Direct upload", ZOOM: "Zoom", FACEBOOK: "Facebook Live", WISTIA: "Wistia",
+};
+const kindOf = (s) => [FORMATS[s.format] ?? s.format, s.streamProvider ? PROVIDERS[s.streamProvider] ?? s.streamProvider : "No stream"].join(" · ");
 const percent = (value) => (value === null ? null : `${value.toFixed(1)} %`);
 // Durations as people read them: "45 s", "12 min 05 s", "1 h 05 min".
 function duration(value) {
@@ -209,30 +225,39 @@ function render(event) {
   $("previous").disabled = state.page === 0;
   $("next").disabled = !page.pageInfo.hasNextPage;
   $("csv").href = "#";
+  const span = (className, field, text) => {
+    const element = Object.assign(document.createElement("span"), { className, textContent: text });
+    element.dataset.field = field;
+    return element;
+  };
   const rows = page.nodes.map((s) => {
     const tr = document.createElement("tr");
     tr.dataset.id = s.id;
-    const title = cell(s.title, "title");
-    if (isLive(s)) title.append(" ", Object.assign(document.createElement("span"), { className: "live", textContent: "LIVE" }));
+    // The session: its title on one or two lines, what it is below (the rest of
+    // its numbers are in its detail: the table fits a 1366 px screen).
+    const session = document.createElement("td");
+    session.dataset.field = "session";
+    const title = span("title", "title", s.title);
+    title.title = s.title;
+    const meta = Object.assign(document.createElement("span"), { className: "meta" });
+    if (isLive(s)) meta.append(span("live", "live", "LIVE"), " ");
+    meta.append(span("kind", "kind", kindOf(s)));
+    session.append(title, meta);
     tr.append(
-      title,
-      cell(when(s.startTime), "startTime"),
-      cell(s.format, "format"),
-      cell(s.streamProvider, "streamProvider"),
+      session,
+      cell(new Date(s.startTime).toLocaleString(undefined, {
+        timeZone: state.timeZone, month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
+      }), "startTime"),
       cell(duration(s.duration), "duration"),
       cell(s.registeredUserCount, "registeredUserCount"),
       cell(s.attendeeCount, "attendeeCount"),
       cell(number(s.liveViews), "liveViews"),
       cell(number(s.recordingViews), "recordingViews"),
       cell(duration(s.avgAttendedDuration), "avgAttendedDuration"),
-      cell(duration(s.avgRecordingDuration), "avgRecordingDuration"),
-      cell(s.noShowCount, "noShowCount"),
-      cell(duration(s.watchTime?.live), "watchTimeLive"),
-      cell(duration(s.watchTime?.recording), "watchTimeRecording"),
       cell(percent(s.liveEngagement), "liveEngagement"),
-      cell(percent(s.recordingEngagement), "recordingEngagement"),
+      cell(s.noShowCount, "noShowCount"),
     );
-    tr.addEventListener("click", () => openSession(s.id));
+    tr.addEventListener("click", () => openSession(s.id, { push: true }));
     if (s.id === state.selected) tr.className = "selected";
     return tr;
   });
@@ -278,13 +303,18 @@ async function loadTimeline() {
     );
     const points = data.event.timeline.points;
     $("timeline-note").textContent = points.length
-      ? `${points.length} ${state.bucket === "DAY" ? "days" : "hours"} in ${state.timeZone}; ` +
+      ? `${plural(points.length, state.bucket === "DAY" ? "day" : "hour")} in ${state.timeZone}; ` +
         `busiest: ${busiest(points)}.`
       : "Nobody has watched yet.";
+    // The x axis spans the buckets drawn (one day of data is that day, not years).
+    const span = points.length
+      ? [Date.parse(points[0].start) / 1000, Date.parse(points[points.length - 1].end) / 1000]
+      : null;
     chart("timeline-chart", {
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), state.timeZone),
-      axes: [{}, { label: "viewers / views" }, { side: 1, label: "minutes watched", scale: "minutes", grid: { show: false } }],
-      scales: { minutes: {} },
+      axes: [{}, { label: "viewers / views", size: 60 },
+        { side: 1, label: "minutes watched", scale: "minutes", grid: { show: false }, size: 70, labelGap: 8 }],
+      scales: { x: span ? { time: true, range: () => span } : { time: true }, minutes: {} },
       series: [
         {},
         { label: "Unique viewers", stroke: "#3b6fd8" },
@@ -307,27 +337,69 @@ function busiest(points) {
   const options = state.bucket === "DAY"
     ? { timeZone: state.timeZone, dateStyle: "medium" }
     : { timeZone: state.timeZone, dateStyle: "medium", timeStyle: "short" };
-  return `${new Date(top.start).toLocaleString(undefined, options)}, ${top.uniqueViewers} viewers`;
+  return `${new Date(top.start).toLocaleString(undefined, options)}, ${plural(top.uniqueViewers, "viewer")}`;
 }
 
 const DETAIL = `query($e: ID!, $s: ID!) { event(id: $e) { session(id: $s) { ${FIELDS}
   retention(mode: LIVE, buckets: 10) { viewers points { startSecond endSecond percent } }
   recording: retention(mode: RECORDING, buckets: 10) { viewers points { percent } }
-  concurrency(bucketSeconds: 60) { peakConcurrentViewers peakAt points { start viewers } }
-  viewers(first: 20, orderBy: LIVE_WATCHED_DESC) { nodes { user { id name } liveWatchedSeconds
-    recordingWatchedSeconds plays livePlays recordingPlays rejoined firstActiveAt lastActiveAt
-    liveIntervals { start end } } } } } }`;
+  concurrency(bucketSeconds: 60) { peakConcurrentViewers peakAt points { start end viewers } } } } }`;
 
-async function openSession(sessionId) {
+// Everyone who registered, joined or watched, a page at a time, searchable.
+const VIEWER_PAGE = 20;
+const VIEWERS = `query($e: ID!, $s: ID!, $after: String, $q: String) { event(id: $e) { session(id: $s) {
+  viewers(first: ${VIEWER_PAGE}, after: $after, search: $q, orderBy: LIVE_WATCHED_DESC) {
+    totalCount pageInfo { hasNextPage endCursor }
+    nodes { user { id name } liveWatchedSeconds recordingWatchedSeconds plays livePlays
+      recordingPlays rejoined firstActiveAt lastActiveAt liveIntervals { start end } } } } } }`;
+
+// A session's detail: the address says which (#session=ID), so the back button
+// and a reload work; it opens where the eye is.
+async function openSession(sessionId, { push = false } = {}) {
+  if (push && state.selected !== sessionId) history.pushState({ session: sessionId }, "", `#session=${sessionId}`);
+  const changed = state.selected !== sessionId;
   state.selected = sessionId;
+  if (changed) Object.assign(state, { viewerCursors: [null], viewerPage: 0, viewerSearch: "" });
+  $("viewer-search").value = state.viewerSearch ?? "";
   for (const tr of $("sessions").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.id === sessionId);
   try {
     const data = await api(DETAIL, { e: state.eventId, s: sessionId });
     const session = data.event.session;
     if (!session) throw new ApiError(404800);
     drawDetail(session);
+    await loadViewers();
+    $("detail").scrollIntoView({ block: "start" });
     closeSocket();
     if (isLive(session)) follow(session.id);
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+function closeDetail() {
+  state.selected = null;
+  closeSocket();
+  $("detail").hidden = true;
+  for (const tr of $("sessions").tBodies[0].rows) tr.classList.remove("selected");
+  $("overview").scrollIntoView({ block: "start" });
+}
+
+const hashSession = () => new URLSearchParams(location.hash.slice(1)).get("session");
+
+async function loadViewers() {
+  try {
+    const data = await api(VIEWERS, {
+      e: state.eventId, s: state.selected, after: state.viewerCursors[state.viewerPage], q: state.viewerSearch || null,
+    });
+    const page = data.event.session.viewers;
+    state.viewerCursors[state.viewerPage + 1] = page.pageInfo.endCursor;
+    const first = state.viewerPage * VIEWER_PAGE;
+    $("viewer-count").textContent = page.totalCount
+      ? `${first + 1}–${first + page.nodes.length} of ${plural(page.totalCount, "person")}`.replace("persons", "people")
+      : "Nobody yet.";
+    $("viewer-previous").disabled = state.viewerPage === 0;
+    $("viewer-next").disabled = !page.pageInfo.hasNextPage;
+    drawViewers(page.nodes);
   } catch (error) {
     say(error.message);
   }
@@ -336,12 +408,23 @@ async function openSession(sessionId) {
 function drawDetail(s) {
   $("detail").hidden = false;
   $("detail-title").textContent = s.title;
+  $("detail-kind").textContent = `${kindOf(s)} · ${when(s.startTime)} – ${new Date(s.endTime).toLocaleTimeString(undefined, { timeZone: state.timeZone })}`;
   $("detail-numbers").textContent = s.analyticsAvailable
-    ? `${s.liveViews} live views, ${s.recordingViews} recording views, ` +
+    ? `${plural(s.liveViews, "live view")}, ${plural(s.recordingViews, "recording view")}, ` +
       `${s.registeredUserCount} registered, ${s.attendeeCount} attended` + (isLive(s) ? " · live now, updating" : "")
-    : `${s.streamProvider ?? "This format"} sessions have no watch analytics: ${s.registeredUserCount} registered, ${s.attendeeCount} attended.`;
+    : `${PROVIDERS[s.streamProvider] ?? "This format"} sessions have no watch analytics: ${s.registeredUserCount} registered, ${s.attendeeCount} attended.`;
+  const facts = [
+    ["Length", duration(s.duration)], ["Avg live watch", duration(s.avgAttendedDuration)],
+    ["Avg recording watch", duration(s.avgRecordingDuration)], ["Watched live", duration(s.watchTime?.live)],
+    ["Watched recorded", duration(s.watchTime?.recording)], ["Live engagement", percent(s.liveEngagement)],
+    ["Recording engagement", percent(s.recordingEngagement)], ["No-shows", s.noShowCount],
+  ];
+  $("detail-facts").replaceChildren(...facts.flatMap(([name, value]) => [
+    Object.assign(document.createElement("dt"), { textContent: name }),
+    Object.assign(document.createElement("dd"), { textContent: value ?? "—" }),
+  ]));
   if (s.retention) {
-    $("retention-note").textContent = `${s.retention.viewers} live viewers, ${s.recording.viewers} recording viewers.`;
+    $("retention-note").textContent = `${plural(s.retention.viewers, "live viewer")}, ${plural(s.recording.viewers, "recording viewer")}.`;
     chart("retention-chart", {
       scales: { x: { time: false }, y: { range: [0, 100] } },
       axes: [{ label: "second of the video" }, { label: "% of viewers" }],
@@ -353,15 +436,22 @@ function drawDetail(s) {
       ? "No retention curve: the video's duration is not known yet."
       : "No retention curve for this session.";
   }
-  drawViewers(s.viewers.nodes);
   if (s.concurrency) {
+    const points = s.concurrency.points;
     const peak = s.concurrency.peakAt
       ? ` at ${new Date(s.concurrency.peakAt).toLocaleTimeString(undefined, { timeZone: state.timeZone })}` : "";
-    $("concurrency-note").textContent = `Peak: ${s.concurrency.peakConcurrentViewers} viewers${peak}.`;
+    // Two measures, each named: at once (the API's peak) and in a minute (what is drawn).
+    const minute = Math.max(0, ...points.map((p) => p.viewers));
+    $("concurrency-note").textContent =
+      `Peak: ${plural(s.concurrency.peakConcurrentViewers, "viewer")} at once${peak}; ` +
+      `busiest minute on the chart: ${plural(minute, "viewer")}.`;
+    const span = points.length ? [Date.parse(points[0].start) / 1000, Date.parse(points[points.length - 1].end) / 1000] : null;
     chart("concurrency-chart", {
-      axes: [{}, { label: "viewers" }],
-      series: [{}, { label: "Live viewers", stroke: "#b3261e", fill: "rgba(179,38,30,.1)" }],
-    }, [s.concurrency.points.map((p) => Date.parse(p.start) / 1000), s.concurrency.points.map((p) => p.viewers)]);
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), state.timeZone),
+      axes: [{}, { label: "viewers in the minute", size: 60 }],
+      scales: { x: span ? { time: true, range: () => span } : { time: true } },
+      series: [{}, { label: "Viewers in the minute", stroke: "#b3261e", fill: "rgba(179,38,30,.1)" }],
+    }, [points.map((p) => Date.parse(p.start) / 1000), points.map((p) => p.viewers)]);
   } else {
     $("concurrency-chart").replaceChildren();
     $("concurrency-note").textContent = "No live concurrency for this session.";
@@ -392,7 +482,7 @@ function showAttendee(v, tr) {
   const time = (t) => new Date(t).toLocaleTimeString(undefined, { timeZone: state.timeZone });
   $("attendee-summary").textContent = v.firstActiveAt
     ? `Active from ${when(v.firstActiveAt)} to ${when(v.lastActiveAt)} (${state.timeZone}); ` +
-      `${v.plays} play${v.plays === 1 ? "" : "s"} (${v.livePlays} live, ${v.recordingPlays} recording)` +
+      `${plural(v.plays, "play")} (${v.livePlays} live, ${v.recordingPlays} recording)` +
       (v.rejoined ? ", came back." : ".")
     : "Registered, not active yet.";
   $("attendee-intervals").replaceChildren(...v.liveIntervals.map((i) => Object.assign(document.createElement("li"), {
@@ -414,8 +504,12 @@ function follow(sessionId) {
         payload: { query: "subscription($s: ID!) { sessionUpdates(sessionId: $s) { id asOf } }", variables: { s: sessionId } },
       }));
     } else if (data.type === "next" && data.payload.data && state.selected === sessionId) {
-      const fresh = await api(DETAIL, { e: state.eventId, s: sessionId });
-      if (fresh.event.session) drawDetail(fresh.event.session);
+      // The cards, the session's row and its detail change together.
+      const [fresh] = await Promise.all([api(DETAIL, { e: state.eventId, s: sessionId }), loadPage({ timeline: false })]);
+      if (fresh.event.session && state.selected === sessionId) {
+        drawDetail(fresh.event.session);
+        await loadViewers();
+      }
     } else if (data.type === "ping") {
       socket.send(JSON.stringify({ type: "pong" }));
     }
@@ -595,6 +689,25 @@ $("sign-out").addEventListener("click", async () => {
 $("event-picker").addEventListener("change", (event) => pickEvent(event.target.value));
 $("csv").addEventListener("click", downloadCsv);
 $("previous").addEventListener("click", () => { state.page -= 1; loadPage(); });
+$("detail-close").addEventListener("click", () => {
+  if (history.state?.session) history.back(); // the address goes back too
+  else { history.replaceState(null, "", location.pathname); closeDetail(); }
+});
+window.addEventListener("popstate", () => {
+  const id = hashSession();
+  if (id) openSession(id);
+  else if (state.selected) closeDetail();
+});
+let viewerTyping;
+$("viewer-search").addEventListener("input", (event) => {
+  clearTimeout(viewerTyping);
+  viewerTyping = setTimeout(() => {
+    Object.assign(state, { viewerSearch: event.target.value.trim(), viewerCursors: [null], viewerPage: 0 });
+    loadViewers();
+  }, 250);
+});
+$("viewer-previous").addEventListener("click", () => { state.viewerPage -= 1; loadViewers(); });
+$("viewer-next").addEventListener("click", () => { state.viewerPage += 1; loadViewers(); });
 $("next").addEventListener("click", () => { state.page += 1; loadPage(); });
 let typing;
 $("search").addEventListener("input", (event) => {

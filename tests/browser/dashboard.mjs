@@ -13,7 +13,9 @@ const seen = {};
 // The test provokes a 401 (an expired token) on purpose; the browser logs that request.
 const expectedError = (message) => /status of 401/.test(message.text());
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  // 1366 px: the narrowest common laptop screen; nothing may need sideways scrolling.
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const sideways = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   const problems = [];
   page.on("pageerror", (error) => problems.push(String(error)));
   // A Content-Security-Policy violation is reported as a console error.
@@ -52,17 +54,37 @@ try {
   await page.selectOption("#tz-picker", "UTC");
   await page.waitForFunction(() => document.querySelector("#timeline-note").textContent.includes("days in UTC"));
   seen.rows = await page.$$eval("#sessions tbody tr", (rows) => rows.map((tr) =>
-    Object.fromEntries([...tr.cells].map((td) => [td.dataset.field, td.textContent]))));
+    Object.fromEntries([...tr.querySelectorAll("[data-field]")].map((td) => [td.dataset.field, td.textContent]))));
+  seen.titleLines = await page.$$eval("#sessions tbody .title", (titles) => Math.max(...titles.map((t) =>
+    Math.round(t.getBoundingClientRect().height / parseFloat(getComputedStyle(t).lineHeight)))));
+  seen.sidewaysTable = await sideways();
 
   await page.click("#sessions tbody tr:has-text('Opening keynote')");
   await page.waitForSelector("#concurrency-chart canvas");
   await page.waitForSelector("#retention-chart canvas");
+  await page.waitForSelector("#viewers tbody tr");
   seen.detail = {
     title: await page.textContent("#detail-title"),
+    kind: await page.textContent("#detail-kind"),
     numbers: await page.textContent("#detail-numbers"),
     retention: await page.textContent("#retention-note"),
     concurrency: await page.textContent("#concurrency-note"),
+    hash: await page.evaluate(() => location.hash),
+    // Where the eye is: the detail's top is on screen after the click.
+    top: await page.evaluate(() => document.querySelector("#detail").getBoundingClientRect().top),
+    facts: await page.$$eval("#detail-facts dt", (dts) => dts.map((dt) => dt.textContent)),
+    sideways: await sideways(),
   };
+  // Every viewer, a page at a time, and searchable.
+  seen.viewerCount = await page.textContent("#viewer-count");
+  if (!(await page.isDisabled("#viewer-next"))) {
+    const firstPage = await page.textContent("#viewers tbody tr:first-child");
+    await page.click("#viewer-next");
+    await page.waitForFunction((before) => document.querySelector("#viewers tbody tr:first-child")?.textContent !== before, firstPage);
+    seen.viewerNext = await page.textContent("#viewer-count");
+    await page.click("#viewer-previous");
+    await page.waitForFunction(() => document.querySelector("#viewer-count").textContent.startsWith("1–"));
+  }
   // An attendee's timeline: the first viewer of the session, clicked.
   await page.waitForSelector("#viewers tbody tr");
   seen.viewerRows = await page.$$eval("#viewers tbody tr", (rows) => rows.map((tr) =>
@@ -75,11 +97,26 @@ try {
     intervals: await page.$$eval("#attendee-intervals li", (items) => items.map((li) => li.textContent)),
   };
   await page.screenshot({ path: screenshot, fullPage: true });
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  seen.sideways1920 = await sideways();
+  await page.screenshot({ path: screenshot.replace(/\.png$/, "-1920.png"), fullPage: true });
+  await page.setViewportSize({ width: 1366, height: 900 });
+  const everyone = await page.textContent("#viewer-count");
+  await page.fill("#viewer-search", "Viewer 1");
+  await page.waitForFunction((all) => document.querySelector("#viewer-count").textContent !== all, everyone);
+  seen.viewerSearched = {
+    count: await page.textContent("#viewer-count"),
+    names: await page.$$eval("#viewers tbody td[data-field=name]", (tds) => tds.map((td) => td.textContent)),
+  };
+  // The back button closes the detail (the address said which session it was).
+  await page.goBack();
+  await page.waitForSelector("#detail", { state: "hidden" });
+  seen.afterBack = await page.evaluate(() => location.hash);
 
   // Search narrows the table; sorting by live views puts the most viewed first.
   await page.fill("#search", "keynote");
   await page.waitForFunction(() => document.querySelectorAll("#sessions tbody tr").length === 2);
-  seen.searched = await page.$$eval("#sessions tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  seen.searched = await page.$$eval("#sessions tbody tr .title", (tds) => tds.map((td) => td.textContent));
   await page.fill("#search", "");
   await page.click("th button[data-sort=LIVE_VIEWS_DESC]");
   await page.waitForFunction(() => document.querySelector("th button[data-sort=LIVE_VIEWS_DESC]").classList.contains("active"));
@@ -93,6 +130,10 @@ try {
   await page.click("#sessions tbody tr:has-text('Live now')");
   await page.waitForFunction(() => document.querySelector("#detail-title").textContent === "Live now");
   seen.liveBefore = await page.textContent("#detail-numbers");
+  const liveRow = () => page.textContent("#sessions tbody tr.selected td[data-field=liveViews]");
+  const liveCard = () => page.textContent("#totals .figure[data-field=liveViews] .value");
+  seen.rowBefore = await liveRow();
+  seen.cardBefore = await liveCard();
   const record = await fetch(`${base}/graphql`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${process.env.VIEWER_TOKEN}` },
@@ -104,6 +145,11 @@ try {
   seen.recorded = (await record.json()).data?.recordWatch?.accepted;
   await page.waitForFunction(() => document.querySelector("#detail-numbers").textContent.startsWith("2 live views"), null, { timeout: 15000 });
   seen.liveAfter = await page.textContent("#detail-numbers");
+  // The row and the headline cards move with the detail.
+  await page.waitForFunction(() => document.querySelector("#sessions tbody tr.selected td[data-field=liveViews]")?.textContent === "2",
+    null, { timeout: 15000 });
+  seen.rowAfter = await liveRow();
+  seen.cardAfter = await liveCard();
 
   // Webhooks: a private address is refused in words; a public one is added with
   // its secret shown once; an event report is queued and listed as pending.
