@@ -25,7 +25,6 @@ pg_stat_database, during the run.
 """
 
 import asyncio
-import itertools
 import random
 import time
 from contextlib import ExitStack
@@ -97,12 +96,23 @@ async def sign_up_player(url: str, index: int) -> str:
     return login(url, email, PASSWORD)
 
 
-async def player(url: str, index: int, token: str, session: str, totals: Totals, args: Any,
-                 deadline: float) -> None:  # fmt: skip
+# recordWatch refuses LIVE positions past a session's scheduled length plus 6 h
+# (docs/security.md); a player moves on to a session it has not watched before
+# it gets there, so its union on each session stays one contiguous run.
+LIVE_REACH = 6 * 3600
+
+
+async def player(url: str, index: int, token: str, sessions: list[str], totals: Totals,
+                 args: Any, deadline: float) -> None:  # fmt: skip
     client = RawClient(url)
+    rotation = iter(sessions[index % len(sessions) :] + sessions[: index % len(sessions)])
+    session = next(rotation)
     start = random.Random(index).randrange(0, 600)
     position = start
     while time.perf_counter() < deadline:
+        if position + 10 * args.batch + 15 > LIVE_REACH:
+            session = next(rotation)  # StopIteration: the event is too small for the run
+            start = position = random.Random(index).randrange(0, 600)
         batch = []
         for _ in range(args.batch):
             batch.append({"sessionId": session, "mode": "LIVE",
@@ -224,9 +234,8 @@ async def run(dsn: str, url: str, server_pid: int, event_id: int, args: Any) -> 
     server_cpu = cpu_seconds(server_pid)
     client_cpu = time.process_time()
     deadline = began + args.seconds
-    assignment = itertools.cycle(targets)
     if heartbeats:
-        players = [player(url, i, tokens[i], next(assignment), totals, args, deadline)
+        players = [player(url, i, tokens[i], targets, totals, args, deadline)
                    for i in range(args.players)]  # fmt: skip
     else:
         players = [collector(url, i, tokens[i], sessions, totals, args, deadline)
