@@ -48,6 +48,14 @@ def _host_header(target: targets.Target) -> str:
     return host if target.port == default else f"{host}:{target.port}"
 
 
+def _stop_if_cancelled() -> None:
+    """A cancellation (stop()) that reached a statement in flight can come out of asyncpg
+    as another error: the round's failure must not swallow it, or the loop never ends."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class WebhookWorker:
     def __init__(
         self, settings: Settings, dsn: str, resolver: targets.Resolver = targets.system_resolver
@@ -58,6 +66,10 @@ class WebhookWorker:
         self.pool: Pool | None = None
         self.client: httpx2.AsyncClient | None = None
         self.task: asyncio.Task[None] | None = None
+
+    def alive(self) -> bool:
+        """Whether its loop runs (it survives every failure of a round; /readyz asks)."""
+        return self.task is not None and not self.task.done()
 
     async def start(self) -> None:
         await self.open()
@@ -99,9 +111,11 @@ class WebhookWorker:
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 busy = await self.run_once()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                _stop_if_cancelled()
                 log.warning("webhook worker: the database is unavailable", exc_info=True)
                 busy = False
             except Exception:
+                _stop_if_cancelled()
                 log.exception("webhook worker round failed")
                 busy = False
             if not busy:

@@ -346,6 +346,9 @@ class DemoAudience:
             try:
                 await self.run_once()
             except Exception as error:  # a demo nicety: never the server's problem
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # stop() met a statement
                 log.warning("demo audience: %s", error)
             await asyncio.sleep(HEARTBEAT)
 
