@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from gql_server.auth import Passwords
-from gql_server.db import Database, QueryHook, create_pool, migrate
+from gql_server.db import Database, QueryHook, create_pool, known_migrations, migrate
 from gql_server.delivery import WebhookWorker
 from gql_server.demo import DemoAudience
 from gql_server.mail import Mail
@@ -108,25 +108,48 @@ HEALTH_SECONDS = 2.0
 
 
 async def healthz(request: Request) -> JSONResponse:
-    """200 while the database answers `SELECT 1`, 503 otherwise, within HEALTH_SECONDS
-    whatever the database does: the check runs as a task of its own (one at a time,
-    shared by the probes that come while it runs), so a frozen server, whose
-    connection cannot even be given back, delays no probe past the bound."""
-    state = request.app.state
-    check: asyncio.Task[None] | None = getattr(state, "health_check", None)
-    if check is None or check.done():
-        check = state.health_check = asyncio.get_running_loop().create_task(
-            _select_one(state.pool)
-        )
-    done, _ = await asyncio.wait({check}, timeout=HEALTH_SECONDS)
-    if not done or check.exception() is not None:
-        log.warning("health check failed: %s", "no answer" if not done else check.exception())
-        return JSONResponse({"status": "unavailable"}, status_code=503)
+    """Liveness: the process answers (nothing else is checked, so an orchestrator does
+    not restart a healthy server because its database is away: that is /readyz)."""
     return JSONResponse({"status": "ok"})
 
 
-async def _select_one(pool: Any) -> None:
-    await pool.fetchval("SELECT 1")
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness, within HEALTH_SECONDS whatever the database does: it answers
+    `SELECT 1` and has every migration this code knows, and the webhook worker
+    (when on) is running. 200 with each check, or 503 naming those that failed.
+
+    The database check runs as a task of its own (one at a time, shared by the
+    probes that come while it runs), so a frozen server, whose connection cannot
+    even be given back, delays no probe past the bound."""
+    state = request.app.state
+    check: asyncio.Task[bool] | None = getattr(state, "ready_check", None)
+    if check is None or check.done():
+        check = state.ready_check = asyncio.get_running_loop().create_task(
+            _database_ready(state.pool)
+        )
+    done, _ = await asyncio.wait({check}, timeout=HEALTH_SECONDS)
+    if not done:
+        checks = {"database": "no answer", "migrations": "unknown"}
+    elif check.exception() is not None:
+        checks = {"database": "unavailable", "migrations": "unknown"}
+    else:
+        checks = {"database": "ok", "migrations": "ok" if check.result() else "pending"}
+    worker = getattr(state, "worker", None)
+    checks["webhookWorker"] = "off" if worker is None else "ok" if worker.alive() else "stopped"
+    ready = all(value in ("ok", "off") for value in checks.values())
+    if not ready:
+        log.warning("not ready: %s", ", ".join(f"{k} {v}" for k, v in checks.items()))
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+async def _database_ready(pool: Any) -> bool:
+    """Whether the database has every migration this code knows (it answered, or this
+    raised)."""
+    names = await pool.fetch("SELECT name FROM schema_migrations")
+    return known_migrations() <= {row["name"] for row in names}
 
 
 # Requests make no reference cycles (tests/test_garbage.py), so the cyclic
@@ -179,6 +202,7 @@ def create_app(
                 on_query=on_query,
             )
             worker = WebhookWorker(settings, dsn) if settings.webhook_worker else None
+            app.state.worker = worker
             audience = DemoAudience(app.state.pool) if settings.demo_audience else None
             try:
                 if worker is not None:
@@ -193,7 +217,7 @@ def create_app(
                 await app.state.mail.close()  # messages signUp left sending
                 if worker is not None:
                     await worker.stop()
-                check = getattr(app.state, "health_check", None)
+                check = getattr(app.state, "ready_check", None)
                 if check is not None:
                     check.cancel()
                 await close_pool(app.state.pool)
@@ -223,6 +247,7 @@ def create_app(
             Route("/events/{event_id}/sessions.csv", sessions_csv, methods=["GET"]),
             Route("/events/{event_id}/viewers.{format:str}", viewers_export, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             Route("/", dashboard, methods=["GET"]),
             Route("/dashboard", dashboard, methods=["GET"]),
             Route("/watch/{session_id}", watch_page, methods=["GET"]),

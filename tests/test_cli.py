@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -67,7 +68,7 @@ class Server:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.communicate()[1]
             try:
-                if httpx2.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx2.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return
             except httpx2.TransportError:
                 pass
@@ -212,3 +213,31 @@ def test_help_and_bad_settings_are_short_and_name_the_problem(tmp_path: Path) ->
     refused = cli(bad, "migrate")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "GQL_SERVER_SMTP_URL" in refused.stderr and "s3cret" not in refused.stderr
+
+
+def test_json_logs_and_request_ids(tmp_path: Path, database_dsn: str) -> None:
+    env = {**environment(tmp_path, database_dsn), "GQL_SERVER_LOG_FORMAT": "json"}
+    output = tmp_path / "server.log"
+    server = Server(env, output)
+    try:
+        body = {"query": "query Probe { __typename }"}
+        given = httpx2.post(f"{server.url}/graphql", json=body,
+                            headers={"X-Request-ID": "req-42.a:b"})  # fmt: skip
+        assert given.headers["x-request-id"] == "req-42.a:b"  # the client's, sent back
+        for bad in ("two words", "x" * 129, "<script>"):
+            made = httpx2.get(f"{server.url}/healthz", headers={"X-Request-ID": bad})
+            assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])  # a new one
+        assert re.fullmatch(r"[0-9a-f]{32}", httpx2.get(f"{server.url}/healthz").headers[
+            "x-request-id"])  # fmt: skip
+    finally:
+        server.stop()
+    lines = output.read_text().splitlines()
+    banner = ("Dashboard:", "GraphiQL:", "Applied ", "The database")
+    records = [json.loads(line) for line in lines if not line.startswith(banner)]
+    assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    (probe,) = [r for r in records if r.get("request_id") == "req-42.a:b"]
+    assert probe["logger"] == "gql_server.access" and probe["level"] == "INFO"
+    assert {k: probe[k] for k in ("method", "path", "status", "operation")} == {
+        "method": "POST", "path": "/graphql", "status": 200, "operation": "Probe"}  # fmt: skip
+    assert isinstance(probe["duration_ms"], float)
+    assert any(r["logger"].startswith("uvicorn") for r in records)  # uvicorn's lines too

@@ -1,5 +1,6 @@
 """GraphQL over HTTP: status codes for both media types, limits, tokens, masking."""
 
+import asyncio
 import base64
 import json
 import logging
@@ -8,8 +9,11 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
-from conftest import Api, served
+from conftest import Api, app_settings, served
 from helpers import create_session, make_world
+from starlette.testclient import TestClient
+
+from gql_server.app import create_app
 
 GQL = "application/graphql-response+json"
 JSON = "application/json"
@@ -159,6 +163,38 @@ def test_graphiql_is_served_to_browsers(api: Api) -> None:
 def test_healthz(api: Api) -> None:
     response = api.client.get("/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_readyz_names_what_is_not_ready(database_dsn: str) -> None:
+    settings = app_settings(database_dsn, webhook_worker=True, webhook_poll_seconds=60)
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ready", "checks": {
+            "database": "ok", "migrations": "ok", "webhookWorker": "ok"}}  # fmt: skip
+        pool = client.app.state.pool  # type: ignore[attr-defined]
+        portal = client.portal
+        assert portal is not None
+        # A migration this code has that the database lacks (an older schema).
+        last = "0012_attended_live.sql"
+        portal.call(pool.execute, "DELETE FROM schema_migrations WHERE name = $1", last)
+        pending = client.get("/readyz")
+        assert pending.status_code == 503
+        assert pending.json()["checks"]["migrations"] == "pending"
+        portal.call(pool.execute, "INSERT INTO schema_migrations (name) VALUES ($1)", last)
+        # The webhook worker's loop gone.
+        worker = client.app.state.worker  # type: ignore[attr-defined]
+
+        async def end_its_loop() -> None:
+            worker.task.cancel()
+            await asyncio.wait({worker.task})
+
+        portal.call(end_its_loop)
+        stopped = client.get("/readyz")
+        assert stopped.status_code == 503
+        assert stopped.json()["checks"] == {
+            "database": "ok", "migrations": "ok", "webhookWorker": "stopped"}  # fmt: skip
+        assert client.get("/healthz").status_code == 200
 
 
 def test_unexpected_errors_are_masked_as_500_and_logged(

@@ -47,11 +47,19 @@ def test_requests_get_503_quickly_while_the_database_is_down_then_recover() -> N
             assert public.status_code == 503
             assert public.json()["errors"] == down.json()["errors"]
             assert down.json()["errors"][0]["message"] == DATABASE_UNAVAILABLE
-            assert client.get("/healthz").status_code == 503
+            # Not ready, but alive: an orchestrator stops sending traffic, and does not
+            # restart a process that will serve again once the database is back.
+            not_ready = client.get("/readyz")
+            assert not_ready.status_code == 503
+            assert not_ready.json()["checks"]["database"] in ("unavailable", "no answer")
+            assert client.get("/healthz").status_code == 200
             assert time.monotonic() - began < 10, "the outage made requests hang"
 
             database.start()
-            assert client.get("/healthz").status_code == 200
+            assert client.get("/readyz").json() == {
+                "status": "ready",
+                "checks": {"database": "ok", "migrations": "ok", "webhookWorker": "off"},
+            }
             assert api.data("{ me { name } }", token=token) == {"me": {"name": "Ann"}}
             assert login(api, api.data("{ me { email } }", token=token)["me"]["email"])
     finally:
@@ -218,9 +226,9 @@ def test_a_request_that_runs_too_long_gets_503(database_dsn: str) -> None:
 
 def test_a_frozen_database_cannot_hold_requests_past_their_deadline() -> None:
     # PostgreSQL stopped dead (SIGSTOP: no answer, no refusal): requests used to
-    # hang until it woke, and /healthz took over 5 s. Now a request ends by its
-    # deadline (GQL_SERVER_REQUEST_TIMEOUT, here 3 s) with the outage's one
-    # answer, /healthz within its 2 s bound, and all recover when it wakes.
+    # hang until it woke, and the health probe took over 5 s. Now a request ends by
+    # its deadline (GQL_SERVER_REQUEST_TIMEOUT, here 3 s) with the outage's one
+    # answer, /readyz within its 2 s bound, and all recover when it wakes.
     import os
     import signal
 
@@ -247,13 +255,18 @@ def test_a_frozen_database_cannot_hold_requests_past_their_deadline() -> None:
             assert hung.status_code == 503
             assert hung.json()["errors"][0]["extensions"] == {"code": 503, "status": 503}
             began = time.monotonic()
-            assert client.get("/healthz").status_code == 503
-            assert time.monotonic() - began < 3, "/healthz outlived its bound"
+            frozen_probe = client.get("/readyz")
+            assert frozen_probe.status_code == 503
+            assert frozen_probe.json()["checks"]["database"] == "no answer"
+            assert time.monotonic() - began < 3, "/readyz outlived its bound"
+            began = time.monotonic()
+            assert client.get("/healthz").status_code == 200  # alive, and says so at once
+            assert time.monotonic() - began < 1
             for process in frozen:
                 os.kill(process.pid, signal.SIGCONT)
             frozen = []
             deadline = time.monotonic() + 30
-            while client.get("/healthz").status_code != 200:
+            while client.get("/readyz").status_code != 200:
                 assert time.monotonic() < deadline, "no recovery after the database woke"
                 time.sleep(0.2)
             assert api.data("{ me { name } }", token=token) == {"me": {"name": "Ann"}}

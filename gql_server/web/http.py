@@ -42,6 +42,7 @@ from gql_server.errors import (
 )
 from gql_server.schema import Schema, error_kind, format_error, operation_problem
 from gql_server.services.accounts import TokenLookup
+from gql_server.web.access_log import note_operation
 from gql_server.web.headers import STATIC, graphiql_policy, local_assets
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,7 @@ class GraphQLEndpoint:
         allowed: set[OperationType],
         media: str,
     ) -> Response:
+        note_operation(params.operation_name, params.query)
         try:
             result = await self.schema.execute(
                 params.query,

