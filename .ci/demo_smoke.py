@@ -2,9 +2,10 @@
 
     python .ci/demo_smoke.py BASE_URL OUTPUT_FILE
 
-Waits for /healthz, reads the host login and event id that `serve --demo`
-printed (OUTPUT_FILE holds its output), signs in, reads one page of sessions
-and loads the dashboard page. Exits non-zero saying what failed. Standard
+Waits for /readyz, reads the host login and event id that `serve --demo`
+printed (OUTPUT_FILE holds its output), signs in, reads one page of sessions,
+checks that what is live moves by itself (the simulated audience) and loads
+the dashboard page. Exits non-zero saying what failed. Standard
 library only: it must not depend on what the test extra installs.
 """
 
@@ -48,13 +49,13 @@ def wait_healthy(base: str, output: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if get(f"{base}/healthz")[0] == 200:
+            if get(f"{base}/readyz")[0] == 200:
                 return
         except OSError:
             pass
         time.sleep(0.5)
     with open(output) as printed:
-        fail(f"/healthz did not answer 200 in {seconds:.0f} s; output:\n{printed.read()}")
+        fail(f"/readyz did not answer 200 in {seconds:.0f} s; output:\n{printed.read()}")
 
 
 def main() -> None:
@@ -83,12 +84,21 @@ def main() -> None:
         fail(f"the demo event has too few sessions: {sessions}")
     if not any(node["liveViews"] for node in sessions["nodes"]):
         fail("no session of the demo's first page has a live view")
+    # The demo lives: its live sessions' watch time grows with nobody watching.
+    live = f'{{ event(id: "{event[1]}") {{ analytics {{ watchTime {{ live }} }} }} }}'
+    before = graphql(base, live, token)["event"]["analytics"]["watchTime"]["live"]
+    deadline = time.monotonic() + 60
+    while graphql(base, live, token)["event"]["analytics"]["watchTime"]["live"] <= before:
+        if time.monotonic() > deadline:
+            fail("nothing moved in 60 s: the demo's simulated audience does not watch")
+        time.sleep(2)
     status, html = get(f"{base}/")
     if status != 200 or "<script" not in html:
         fail(f"the dashboard page answered {status}")
     print(
         f"demo smoke: signed in as {host[1]}, read {len(sessions['nodes'])} of "
-        f"{sessions['totalCount']} sessions of {page['event']['name']!r}, dashboard loaded"
+        f"{sessions['totalCount']} sessions of {page['event']['name']!r}, live watching"
+        " moved by itself, dashboard loaded"
     )
 
 
