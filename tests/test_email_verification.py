@@ -250,6 +250,8 @@ def test_a_server_without_mail_says_how_an_operator_verifies(database_dsn: str) 
 
         assert api.run(vouch)["email_verified"] is True
         assert api.data("{ me { emailVerified } }", token=token)["me"]["emailVerified"] is True
+        # Verified: nothing to send, so no error for the missing mail server either.
+        assert api.data(REQUEST, token=token) == {"requestEmailVerification": False}
 
 
 def test_the_demo_prints_its_mail_instead_of_sending_it(database_dsn: str) -> None:

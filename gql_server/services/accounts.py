@@ -118,6 +118,8 @@ async def request_email_verification(pool: Pool, mail: Mail, actor: Actor | None
     answer; False when the address is verified already. 429 within a minute of the
     last link; 5030101 when this server sends no mail or the mail server refused."""
     actor = auth.require_actor(actor)
+    if actor.email_verified:
+        return False  # (also on a server that sends no mail: there is nothing to send)
     if mail.mailer is None:
         raise ApiError(
             MAIL_UNAVAILABLE,
