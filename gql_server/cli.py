@@ -109,6 +109,15 @@ async def _with_pool(dsn: str, work: Callable[[Pool], Awaitable[T]]) -> T:
         await pool.close()
 
 
+def _with_pool_or_exit(work: Callable[[Pool], Awaitable[T]], failure: str) -> T:
+    """`work(pool)` on the migrated database; a refusal (ApiError) is one line, exit 1."""
+    try:
+        return _with_database(lambda dsn: _with_pool(dsn, work))
+    except ApiError as error:
+        console.print(f"[red]{failure}:[/red] {error.message}")
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -178,11 +187,7 @@ def create_user(
         user_id: int = row["id"]
         return user_id
 
-    try:
-        user_id = _with_database(lambda dsn: _with_pool(dsn, create))
-    except ApiError as error:
-        console.print(f"[red]Cannot create the user:[/red] {error.message}")
-        raise typer.Exit(1) from None
+    user_id = _with_pool_or_exit(create, "Cannot create the user")
     console.print(f"Created user {user_id} ({email.strip().lower()}).")
 
 
@@ -199,11 +204,7 @@ def verify_email(
         verified: str = row["email"]
         return verified
 
-    try:
-        verified = _with_database(lambda dsn: _with_pool(dsn, vouch))
-    except ApiError as error:
-        console.print(f"[red]Cannot verify the address:[/red] {error.message}")
-        raise typer.Exit(1) from None
+    verified = _with_pool_or_exit(vouch, "Cannot verify the address")
     console.print(f"{verified} is verified.")
 
 
