@@ -114,8 +114,8 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness, within HEALTH_SECONDS whatever the database does: it answers
-    `SELECT 1` and has every migration this code knows, and the webhook worker
+    """Readiness, within HEALTH_SECONDS whatever the database does: it answers (one
+    read of schema_migrations) and has every migration this code knows, and the webhook worker
     (when on) is running. 200 with each check, or 503 naming those that failed.
 
     The database check runs as a task of its own (one at a time, shared by the

@@ -306,9 +306,11 @@ def migrations_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "migrations"
 
 
-def known_migrations() -> set[str]:
-    """The names of the migrations this code has (a ready database has them all)."""
-    return {path.name for path in migrations_dir().glob("*.sql")}
+@functools.cache
+def known_migrations() -> frozenset[str]:
+    """The names of the migrations this code has (a ready database has them all); read
+    from the directory once, not on every /readyz probe."""
+    return frozenset(path.name for path in migrations_dir().glob("*.sql"))
 
 
 async def migrate(dsn: str) -> list[str]:

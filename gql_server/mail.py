@@ -75,7 +75,7 @@ class ConsoleMailer:
     """Prints each message (the demo: nothing leaves the machine)."""
 
     async def send(self, message: EmailMessage) -> None:
-        text = message.get_content() if not message.is_multipart() else str(message)
+        text = message.get_content()  # Mail.message makes single-part text messages
         sys.stdout.write(
             f"\n----- mail (not sent: GQL_SERVER_MAIL_TO_CONSOLE) -----\n"
             f"To: {message['To']}\nSubject: {message['Subject']}\n\n{text}"
