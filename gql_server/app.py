@@ -6,14 +6,14 @@ import gc
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -21,10 +21,12 @@ from gql_server.auth import Passwords
 from gql_server.db import Database, QueryHook, create_pool, known_migrations, migrate
 from gql_server.delivery import WebhookWorker
 from gql_server.demo import DemoAudience
+from gql_server.engine.cache import cache_of
 from gql_server.mail import Mail
-from gql_server.schema import Schema, create_schema
+from gql_server.schema import Schema, create_schema, error_kind
 from gql_server.services.throttle import Throttle
 from gql_server.settings import Settings
+from gql_server.telemetry.metrics import Metrics, may_scrape
 from gql_server.web import headers
 from gql_server.web.access_log import AccessLog
 from gql_server.web.export import ExportSlots, sessions_csv, viewers_export
@@ -32,6 +34,11 @@ from gql_server.web.headers import STATIC
 from gql_server.web.http import GraphQLEndpoint
 from gql_server.web.media import clip_response
 from gql_server.web.subscriptions import SubscriptionEndpoint
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from gql_server.telemetry.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +152,21 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
+async def metrics_page(request: Request) -> Response:
+    """Prometheus metrics (telemetry/metrics.py): to loopback callers and to those with
+    the metrics token; 403 to anyone else, 404 when GQL_SERVER_METRICS is off."""
+    state = request.app.state
+    if state.metrics is None:
+        raise HTTPException(404, "Not Found")
+    token = state.settings.metrics_token
+    if not may_scrape(request.scope, token.get_secret_value() if token else None):
+        raise HTTPException(
+            403, "Metrics are served to loopback callers and to those with the metrics token"
+        )
+    body, content_type = await state.metrics.scrape(request.headers.get("accept"), state)
+    return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
+
+
 async def _database_ready(pool: Any) -> bool:
     """Whether the database has every migration this code knows (it answered, or this
     raised)."""
@@ -180,14 +202,29 @@ def settled_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _tracing(settings: Settings, provider: "TracerProvider | None") -> "Tracing | None":
+    if provider is None and settings.traces_exporter is None:
+        return None  # nothing of OpenTelemetry's SDK is even imported
+    from gql_server.telemetry.tracing import Tracing, provider_for
+
+    provider = provider or provider_for(settings.traces_exporter)
+    assert provider is not None
+    return Tracing(provider)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     on_query: QueryHook | None = None,
     schema: Schema | None = None,
+    tracer_provider: "TracerProvider | None" = None,
 ) -> Starlette:
-    """The app; `schema` one made by create_schema with these settings (default: made here)."""
+    """The app; `schema` one made by create_schema with these settings (default: made here).
+
+    Traces (telemetry/tracing.py) go to `tracer_provider` when given (tests), else where
+    the OTEL_* variables say (settings.traces_exporter), else nowhere."""
     settings = settings or Settings()
+    tracing = _tracing(settings, tracer_provider)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -195,13 +232,25 @@ def create_app(
         dsn = await asyncio.to_thread(database.start)
         try:
             await migrate(dsn)
+            if tracing is not None:
+                tracing.instrument_database()
             app.state.pool = await create_pool(
                 dsn,
                 min_size=settings.pool_min_size,
                 max_size=settings.pool_max_size,
                 on_query=on_query,
+                metrics=app.state.metrics,
             )
-            worker = WebhookWorker(settings, dsn) if settings.webhook_worker else None
+            worker = (
+                WebhookWorker(
+                    settings,
+                    dsn,
+                    metrics=app.state.metrics,
+                    tracer=None if tracing is None else tracing.tracer,
+                )
+                if settings.webhook_worker
+                else None
+            )
             app.state.worker = worker
             audience = DemoAudience(app.state.pool) if settings.demo_audience else None
             try:
@@ -222,9 +271,12 @@ def create_app(
                     check.cancel()
                 await close_pool(app.state.pool)
         finally:
+            if tracing is not None:
+                tracing.stop(own_provider=tracer_provider is None)
             await asyncio.to_thread(database.stop)
 
-    middleware = [Middleware(AccessLog), Middleware(headers.SecurityHeaders)]
+    middleware = [] if tracing is None else tracing.middleware()
+    middleware += [Middleware(AccessLog), Middleware(headers.SecurityHeaders)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -235,7 +287,9 @@ def create_app(
                 max_age=600,
             )
         )
-    schema = schema or create_schema(settings)
+    schema = schema or create_schema(
+        settings, extensions=[] if tracing is None else [tracing.extension(error_kind)]
+    )
     endpoint = GraphQLEndpoint(
         schema, graphiql=settings.graphiql, max_response_bytes=settings.max_response_bytes
     )
@@ -248,6 +302,7 @@ def create_app(
             Route("/events/{event_id}/viewers.{format:str}", viewers_export, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
             Route("/", dashboard, methods=["GET"]),
             Route("/dashboard", dashboard, methods=["GET"]),
             Route("/watch/{session_id}", watch_page, methods=["GET"]),
@@ -269,4 +324,6 @@ def create_app(
     )
     app.state.passwords = Passwords(settings)
     app.state.mail = Mail.from_settings(settings)
+    app.state.metrics = Metrics(settings.metrics_operations) if settings.metrics else None
+    app.state.engine_cache = cache_of(schema._schema)  # its size is a metric
     return app

@@ -26,6 +26,7 @@ from gql_server.services.analytics import TimelinePoint
 from gql_server.services.sessions import PageAhead
 from gql_server.services.throttle import Throttle
 from gql_server.settings import Settings
+from gql_server.telemetry.metrics import Metrics
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -238,6 +239,8 @@ class Context:
     throttle: Throttle = field(default_factory=lambda: Throttle({}))
     # How the server sends mail (verification links); by default it sends none.
     mail: Mail = field(default_factory=Mail.disabled)
+    # The app's metrics (telemetry/metrics.py); None when they are off.
+    metrics: Metrics | None = None
 
     async def signed_in(self) -> Actor | None:
         """The signed-in actor, None without a token (or with one that is not live)."""

@@ -4,6 +4,7 @@ import asyncio
 import functools
 import json
 import logging
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,8 @@ from gql_server.settings import Settings
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from gql_server.telemetry.metrics import Metrics
+
     Pool = asyncpg.Pool[asyncpg.Record]
     from asyncpg.pool import PoolConnectionProxy
 
@@ -118,11 +121,21 @@ class Database:
 QueryHook = Callable[[str], None]
 
 
-def _terminate_when_broken(method: Any) -> Any:
-    @functools.wraps(method)
-    async def guarded(self: Connection, *args: Any, **kwargs: Any) -> Any:
+def _guarded(name: str) -> Any:
+    """Connection.<name>, looked up at each call (so that an instrumentation that wraps
+    asyncpg's methods, like OpenTelemetry's, sees these statements too), timed for the
+    metrics when the pool has them, and dropping a connection left broken."""
+    base = getattr(asyncpg.Connection, name)
+
+    @functools.wraps(base)
+    async def guarded(self: "GuardedConnection", *args: Any, **kwargs: Any) -> Any:
+        timed = self._statement_seconds
+        began = time.perf_counter() if timed is not None else 0.0
+        ok = False
         try:
-            return await method(self, *args, **kwargs)
+            result = await getattr(asyncpg.Connection, name)(self, *args, **kwargs)
+            ok = True
+            return result
         except asyncpg.InternalClientError:
             # Released as it is, the connection would go back to the pool and
             # fail every request that gets it: close it, the pool reconnects.
@@ -135,6 +148,9 @@ def _terminate_when_broken(method: Any) -> Any:
             # that may not answer at all (frozen). Dropped at once instead.
             self.terminate()
             raise
+        finally:
+            if timed is not None:
+                timed[ok].observe(time.perf_counter() - began)
 
     return guarded
 
@@ -148,11 +164,35 @@ class GuardedConnection(asyncpg.Connection):
     (seen here with recordWatch under load while PostgreSQL was stopped).
     """
 
-    execute = _terminate_when_broken(asyncpg.Connection.execute)
-    executemany = _terminate_when_broken(asyncpg.Connection.executemany)
-    fetch = _terminate_when_broken(asyncpg.Connection.fetch)
-    fetchrow = _terminate_when_broken(asyncpg.Connection.fetchrow)
-    fetchval = _terminate_when_broken(asyncpg.Connection.fetchval)
+    # Histograms of statement time by success (create_pool's init sets them).
+    _statement_seconds: dict[bool, Any] | None = None
+
+    execute = _guarded("execute")
+    executemany = _guarded("executemany")
+    fetch = _guarded("fetch")
+    fetchrow = _guarded("fetchrow")
+    fetchval = _guarded("fetchval")
+
+
+class MeteredPool(asyncpg.Pool):
+    """asyncpg's pool, counting who waits for a connection and how long (metrics)."""
+
+    def __init__(self, *args: Any, wait_seconds: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.waiting = 0
+        self.wait_seconds = wait_seconds
+
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's)
+        # A task that gets a connection at once never yields here, so a scrape (another
+        # task) only ever sees those that really wait.
+        self.waiting += 1
+        began = time.perf_counter()
+        try:
+            return await super()._acquire(timeout)  # type: ignore[misc]
+        finally:
+            self.waiting -= 1
+            if self.wait_seconds is not None:
+                self.wait_seconds.observe(time.perf_counter() - began)
 
 
 class RequestDatabase:
@@ -261,23 +301,36 @@ async def create_pool(
     max_size: int = 10,
     on_query: QueryHook | None = None,
     command_timeout: float | None = COMMAND_TIMEOUT_SECONDS,
+    metrics: "Metrics | None" = None,
 ) -> Pool:
-    """The application's pool. `on_query` sees every statement sent (tests count them).
+    """The application's pool. `on_query` sees every statement sent (tests count them);
+    `metrics` (telemetry.metrics) times statements and waits for a connection.
 
     command_timeout=None: no limit, for bulk work outside requests (bench/generate.py).
     """
+    timed = None
+    if metrics is not None:
+        seconds = metrics.statement_seconds
+        timed = {True: seconds.labels("ok"), False: seconds.labels("error")}
 
     async def init(conn: Connection) -> None:
         if on_query is not None:
             conn.add_query_logger(lambda record: on_query(record.query))
+        if timed is not None:
+            conn._statement_seconds = timed  # type: ignore[union-attr]
 
-    pool = await asyncpg.create_pool(
+    pool = MeteredPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50_000,  # asyncpg's defaults
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
         init=init,
         reset=_rollback_only,
         connection_class=GuardedConnection,
+        record_class=asyncpg.Record,
+        wait_seconds=None if metrics is None else metrics.pool_wait,
         # Doubles print with their shortest exact digits (the default since
         # PostgreSQL 12, but a server may set less), and timestamps in UTC
         # whatever the server's TimeZone: pages rendered as JSON by PostgreSQL
@@ -287,7 +340,7 @@ async def create_pool(
         timeout=5,  # connecting
         command_timeout=command_timeout,
     )
-    assert pool is not None
+    await pool
     return pool
 
 

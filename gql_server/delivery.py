@@ -15,16 +15,21 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import httpx2
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from standardwebhooks.webhooks import Webhook
 
 from gql_server.db import Pool, create_pool
 from gql_server.repo.webhooks import Attempt
 from gql_server.services import webhooks as service
 from gql_server.settings import Settings
+from gql_server.telemetry.metrics import Metrics
 from gql_server.values import targets
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,8 @@ USER_AGENT = "gql-server-webhooks/1"
 # A claim outlives the attempt's timeout by this much before another worker
 # may take the message (the claiming process is then presumed dead).
 LEASE_MARGIN_SECONDS = 5.0
+# service.record_attempt's outcome, as the metrics name it.
+DELIVERY_OUTCOMES = {"DELIVERED": "delivered", "PENDING": "retry", "FAILED": "failed"}
 PRUNE_EVERY_SECONDS = 3600.0
 
 
@@ -58,9 +65,17 @@ def _stop_if_cancelled() -> None:
 
 class WebhookWorker:
     def __init__(
-        self, settings: Settings, dsn: str, resolver: targets.Resolver = targets.system_resolver
+        self,
+        settings: Settings,
+        dsn: str,
+        resolver: targets.Resolver = targets.system_resolver,
+        *,
+        metrics: Metrics | None = None,
+        tracer: Any = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
+        self.tracer = tracer  # an OpenTelemetry tracer when traces are on (a span per POST)
         self.dsn = dsn
         self.resolver = resolver
         self.pool: Pool | None = None
@@ -139,21 +154,27 @@ class WebhookWorker:
         status: int | None = None
         body: str | None = None
         error: str | None = None
-        try:
-            async with asyncio.timeout(self.settings.webhook_timeout):
-                allowed = self.settings.webhook_allowed_hosts
-                target = await targets.resolve(message["url"], allowed, self.resolver)
-                status, body = await self._post(target, message)
-            if 300 <= status < 400:
-                error = f"HTTP {status}: redirects are not followed"
-            elif not 200 <= status < 300:
-                error = f"HTTP {status}"
-        except targets.TargetRefused as exc:
-            error = f"refused: {exc}"
-        except TimeoutError:
-            error = f"no answer within {self.settings.webhook_timeout:g} s"
-        except (httpx2.HTTPError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
+        with self._span(message) as span:
+            try:
+                async with asyncio.timeout(self.settings.webhook_timeout):
+                    allowed = self.settings.webhook_allowed_hosts
+                    target = await targets.resolve(message["url"], allowed, self.resolver)
+                    status, body = await self._post(target, message)
+                if 300 <= status < 400:
+                    error = f"HTTP {status}: redirects are not followed"
+                elif not 200 <= status < 300:
+                    error = f"HTTP {status}"
+            except targets.TargetRefused as exc:
+                error = f"refused: {exc}"
+            except TimeoutError:
+                error = f"no answer within {self.settings.webhook_timeout:g} s"
+            except (httpx2.HTTPError, OSError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+            if span is not None:
+                if status is not None:
+                    span.set_attribute("http.response.status_code", status)
+                if error is not None:
+                    span.set_status(Status(StatusCode.ERROR, error))
         attempt = Attempt(
             number=message["attempt_count"],
             attempted_at=started,
@@ -170,8 +191,27 @@ class WebhookWorker:
             delivered=error is None,
             retry_schedule=self.settings.webhook_retry_schedule,
         )
+        if self.metrics is not None:
+            self.metrics.deliveries.labels(DELIVERY_OUTCOMES[outcome]).inc()
         if outcome == "FAILED":
             log.warning("webhook %s failed for good: %s", message["message_id"], error)
+
+    @contextlib.contextmanager
+    def _span(self, message: asyncpg.Record) -> Iterator[Any]:
+        """The attempt's span when traces are on (its context goes out as `traceparent`)."""
+        if self.tracer is None:
+            yield None
+            return
+        with self.tracer.start_as_current_span(
+            f"webhook {message['event_type']}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "POST",
+                "webhook.event_type": message["event_type"],
+                "webhook.attempt": message["attempt_count"],
+            },
+        ) as span:
+            yield span
 
     async def _post(self, target: targets.Target, message: asyncpg.Record) -> tuple[int, str]:
         assert self.client is not None
@@ -190,6 +230,8 @@ class WebhookWorker:
                 message["message_id"], timestamp, message["body"], secrets
             ),
         }
+        if self.tracer is not None:
+            propagate.inject(headers)  # traceparent: the attempt's span
         url = httpx2.URL(target.url).copy_with(host=target.address)
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
         request = self.client.build_request(

@@ -1,5 +1,6 @@
 """The Strawberry schema, and how its errors reach clients."""
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -64,6 +65,7 @@ from gql_server.errors import (
     bad_input,
 )
 from gql_server.settings import Settings
+from gql_server.telemetry.current import note_operation_type
 from gql_server.types.root import Mutation, Query, Subscription, resolve_record_watch_fast
 from gql_server.types.scalars import DATETIME, LONG, Long
 
@@ -160,6 +162,7 @@ class Schema(strawberry.Schema):
             )
         except RuntimeError as error:
             raise CannotGetOperationTypeError(operation_name) from error
+        note_operation_type(operation_type.value)
         allowed = allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES
         if operation_type not in allowed:
             raise InvalidOperationTypeError(operation_type)
@@ -394,6 +397,8 @@ class DocumentLimits(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
+        with contextlib.suppress(RuntimeError):  # no such operation: validation says so
+            note_operation_type(context.operation_type.value)
         context.pre_execution_errors = self.rules.problems(
             context.schema._schema,
             context.graphql_document,

@@ -1,13 +1,14 @@
 """The only place that reads the environment."""
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -157,6 +158,31 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # serve --demo: a few demo viewers keep watching the live demo session (demo.py).
     demo_audience: bool = False
+    # Prometheus metrics at /metrics (telemetry/metrics.py, docs/operations.md),
+    # answered to loopback callers and to those that send this token as
+    # `Authorization: Bearer <token>`; 403 to anyone else. false: 404, nothing counted.
+    metrics: bool = True
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    # Operation names that get a series of their own (JSON list), besides those of
+    # the clients this package ships; any other name is counted as "other".
+    metrics_operations: list[str] = Field(default_factory=list, max_length=200)
+    # OpenTelemetry traces (telemetry/tracing.py): off unless an OTLP endpoint is
+    # given or OTEL_TRACES_EXPORTER names an exporter (otlp or console). The SDK
+    # reads its other OTEL_* variables itself (docs/operations.md lists them).
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
+    otel_traces_exporter: str | None = Field(default=None, validation_alias="OTEL_TRACES_EXPORTER")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    otel_exporter_otlp_protocol: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
+    otel_exporter_otlp_traces_protocol: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    )
     # The address users reach this server at, for links in messages (never
     # taken from a request's Host header); `serve` defaults it to its own.
     public_url: str | None = None
@@ -170,6 +196,48 @@ class Settings(BaseSettings):
             except ValueError as error:
                 raise ValueError(f"GQL_SERVER_SMTP_URL: {error}") from None
         return value or None
+
+    @property
+    def traces_exporter(self) -> Literal["otlp", "console"] | None:
+        """Where traces go: an OTLP endpoint (over HTTP), the console, or nowhere (off)."""
+        if self.otel_sdk_disabled:
+            return None
+        named = (self.otel_traces_exporter or "").strip().lower()
+        if named in ("otlp", "console"):
+            return named  # type: ignore[return-value]
+        if not named and (
+            self.otel_exporter_otlp_endpoint or self.otel_exporter_otlp_traces_endpoint
+        ):
+            return "otlp"
+        return None
+
+    @field_validator("otel_traces_exporter")
+    @classmethod
+    def _known_exporter(cls, value: str | None) -> str | None:
+        if value and value.strip().lower() not in ("otlp", "console", "none"):
+            raise ValueError("OTEL_TRACES_EXPORTER: this server exports to otlp or console")
+        return value
+
+    @field_validator("otel_exporter_otlp_protocol", "otel_exporter_otlp_traces_protocol")
+    @classmethod
+    def _http_protocol(cls, value: str | None) -> str | None:
+        if value and value.strip().lower() != "http/protobuf":
+            raise ValueError(
+                "OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL: this server sends OTLP over"
+                " http/protobuf (the collector's port 4318), not grpc or http/json"
+            )
+        return value
+
+    @field_validator("metrics_operations")
+    @classmethod
+    def _operation_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[_A-Za-z][_0-9A-Za-z]{0,99}", name):
+                raise ValueError(
+                    "GQL_SERVER_METRICS_OPERATIONS: each item must be a GraphQL operation"
+                    " name of at most 100 characters"
+                )
+        return value
 
     @field_validator("public_url")
     @classmethod

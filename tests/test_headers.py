@@ -60,12 +60,12 @@ def test_a_trailing_slash_does_not_redirect_to_the_host_header(api: Api) -> None
 
 
 def test_the_tracker_is_cacheable_by_version_and_loadable_from_any_origin(api: Api) -> None:
-    versioned = api.client.get("/tracker.js?v=1")
+    versioned = api.client.get("/tracker.js?v=2")
     assert versioned.status_code == 200
     assert versioned.headers["content-type"].startswith("text/javascript")
     assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert versioned.headers["access-control-allow-origin"] == "*"
-    assert 'export const VERSION = "1"' in versioned.text
+    assert 'export const VERSION = "2"' in versioned.text
     assert api.client.get("/tracker.js").headers["cache-control"] == "public, max-age=300"
 
 

@@ -18,7 +18,8 @@ from webhook_receiver import Receiver, verify, verify_by_hand
 
 from gql_server.app import create_app
 from gql_server.delivery import WebhookWorker
-from gql_server.values.targets import Resolver
+from gql_server.telemetry.metrics import Metrics
+from gql_server.values.targets import Resolver, system_resolver
 
 HOOK_SETTINGS: dict[str, Any] = {
     "webhook_allowed_hosts": ["127.0.0.1"],
@@ -59,13 +60,16 @@ class Driver:
         dsn: str,
         resolver: Resolver | None = None,
         runner: asyncio.Runner | None = None,
+        metrics: Metrics | None = None,
+        tracer: Any = None,
         **overrides: Any,
     ) -> None:
         settings = app_settings(dsn, **{**HOOK_SETTINGS, **overrides})
         self.owns_runner = runner is None
         self.runner = runner or asyncio.Runner()
-        extra = {"resolver": resolver} if resolver else {}
-        self.worker = WebhookWorker(settings, dsn, **extra)
+        self.worker = WebhookWorker(
+            settings, dsn, resolver or system_resolver, metrics=metrics, tracer=tracer
+        )
         self.runner.run(self.worker.open())
 
     def round(self) -> bool:

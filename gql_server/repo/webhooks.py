@@ -227,7 +227,8 @@ SET locked_until = now() + make_interval(secs => $2),
     attempt_count = m.attempt_count + 1, series_attempts = m.series_attempts + 1
 FROM webhook_endpoints w
 WHERE m.id IN (SELECT id FROM claimable) AND w.id = m.endpoint_id
-RETURNING m.id, m.message_id, m.body, m.attempt_count, m.series_attempts, w.url, w.secret,
+RETURNING m.id, m.message_id, m.event_type, m.body, m.attempt_count, m.series_attempts,
+          w.url, w.secret,
           CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END
               AS previous_secret
 """

@@ -89,7 +89,7 @@ async function signIn(event) {
   const form = new FormData(event.target);
   try {
     const data = await api(
-      "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { name } } }",
+      "mutation SignIn($e: String!, $p: String!) { login(email: $e, password: $p) { token user { name } } }",
       { e: form.get("email"), p: form.get("password") },
     );
     state.token = data.login.token;
@@ -138,7 +138,7 @@ const FIELDS = `id title startTime endTime format streamProvider duration analyt
 async function loadPage({ timeline = true } = {}) {
   try {
     const data = await api(
-      `query($e: ID!, $first: Int, $after: String, $search: String, $order: SessionOrder) {
+      `query EventSessions($e: ID!, $first: Int, $after: String, $search: String, $order: SessionOrder) {
         event(id: $e) {
           analytics { sessions uniqueViewers liveViews recordingViews watchTime { live recording } asOf }
           sessions(first: $first, after: $after, search: $search, orderBy: $order) {
@@ -297,7 +297,7 @@ function drawViews(sessions) {
 async function loadTimeline() {
   try {
     const data = await api(
-      `query($e: ID!, $z: String!, $b: TimelineBucket!) { event(id: $e) { timeline(timeZone: $z, bucket: $b) {
+      `query EventTimeline($e: ID!, $z: String!, $b: TimelineBucket!) { event(id: $e) { timeline(timeZone: $z, bucket: $b) {
         points { start end uniqueViewers watchedSeconds newViews } } } }`,
       { e: state.eventId, z: state.timeZone, b: state.bucket },
     );
@@ -340,14 +340,14 @@ function busiest(points) {
   return `${new Date(top.start).toLocaleString(undefined, options)}, ${plural(top.uniqueViewers, "viewer")}`;
 }
 
-const DETAIL = `query($e: ID!, $s: ID!) { event(id: $e) { session(id: $s) { ${FIELDS}
+const DETAIL = `query SessionDetail($e: ID!, $s: ID!) { event(id: $e) { session(id: $s) { ${FIELDS}
   retention(mode: LIVE, buckets: 10) { viewers points { startSecond endSecond percent } }
   recording: retention(mode: RECORDING, buckets: 10) { viewers points { percent } }
   concurrency(bucketSeconds: 60) { peakConcurrentViewers peakAt points { start end viewers } } } } }`;
 
 // Everyone who registered, joined or watched, a page at a time, searchable.
 const VIEWER_PAGE = 20;
-const VIEWERS = `query($e: ID!, $s: ID!, $after: String, $q: String) { event(id: $e) { session(id: $s) {
+const VIEWERS = `query SessionViewers($e: ID!, $s: ID!, $after: String, $q: String) { event(id: $e) { session(id: $s) {
   viewers(first: ${VIEWER_PAGE}, after: $after, search: $q, orderBy: LIVE_WATCHED_DESC) {
     totalCount pageInfo { hasNextPage endCursor }
     nodes { user { id name } liveWatchedSeconds recordingWatchedSeconds plays livePlays
@@ -501,7 +501,7 @@ function follow(sessionId) {
     if (data.type === "connection_ack") {
       socket.send(JSON.stringify({
         id: "session", type: "subscribe",
-        payload: { query: "subscription($s: ID!) { sessionUpdates(sessionId: $s) { id asOf } }", variables: { s: sessionId } },
+        payload: { query: "subscription SessionUpdates($s: ID!) { sessionUpdates(sessionId: $s) { id asOf } }", variables: { s: sessionId } },
       }));
     } else if (data.type === "next" && data.payload.data && state.selected === sessionId) {
       // The cards, the session's row and its detail change together.
@@ -551,7 +551,7 @@ function button(text, action) {
 async function loadWebhooks() {
   try {
     const data = await api(
-      "query($e: ID!) { event(id: $e) { webhookEndpoints { id url eventTypes enabled } } }",
+      "query WebhookEndpoints($e: ID!) { event(id: $e) { webhookEndpoints { id url eventTypes enabled } } }",
       { e: state.eventId },
     );
     const rows = data.event.webhookEndpoints.map((w) => {
@@ -561,11 +561,11 @@ async function loadWebhooks() {
       actions.append(
         button("Deliveries", () => loadDeliveries(w)),
         button("Rotate secret", () => endpointChange(
-          "mutation($w: ID!) { rotateWebhookSecret(id: $w) { secret } }", w.id, (d) => showSecret(d.rotateWebhookSecret.secret))),
+          "mutation RotateWebhookSecret($w: ID!) { rotateWebhookSecret(id: $w) { secret } }", w.id, (d) => showSecret(d.rotateWebhookSecret.secret))),
         button(w.enabled ? "Disable" : "Enable", () => endpointChange(
-          "mutation($w: ID!, $on: Boolean) { updateWebhookEndpoint(id: $w, input: {enabled: $on}) { id } }", w.id, null, { on: !w.enabled })),
+          "mutation UpdateWebhookEndpoint($w: ID!, $on: Boolean) { updateWebhookEndpoint(id: $w, input: {enabled: $on}) { id } }", w.id, null, { on: !w.enabled })),
         button("Delete", () => confirm(`Delete the endpoint ${w.url} and its delivery log?`) &&
-          endpointChange("mutation($w: ID!) { deleteWebhookEndpoint(id: $w) }", w.id)),
+          endpointChange("mutation DeleteWebhookEndpoint($w: ID!) { deleteWebhookEndpoint(id: $w) }", w.id)),
       );
       tr.append(cell(w.url, "url"), cell(w.eventTypes.map((t) => TYPE_NAMES[t]).join(", "), "eventTypes"),
         cell(w.enabled ? "yes" : "no", "enabled"), actions);
@@ -602,7 +602,7 @@ async function addEndpoint(event) {
   const form = new FormData(event.target);
   try {
     const data = await api(
-      "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { secret } }",
+      "mutation CreateWebhookEndpoint($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { secret } }",
       { i: { eventId: state.eventId, url: form.get("url"), eventTypes: form.getAll("type") } },
     );
     showSecret(data.createWebhookEndpoint.secret);
@@ -623,7 +623,7 @@ function hideDeliveries() {
 async function loadDeliveries(endpoint) {
   state.endpoint = endpoint;
   const data = await api(
-    `query($e: ID!) { event(id: $e) { webhookEndpoints { id deliveries(first: 50) { totalCount nodes {
+    `query WebhookDeliveries($e: ID!) { event(id: $e) { webhookEndpoints { id deliveries(first: 50) { totalCount nodes {
       id eventType status attemptCount createdAt nextAttemptAt attempts { statusCode error } } } } } }`,
     { e: state.eventId },
   );
@@ -641,7 +641,7 @@ async function loadDeliveries(endpoint) {
     status.className = `status-${d.status}`;
     const actions = document.createElement("td");
     if (d.status !== "PENDING") {
-      actions.append(button("Resend", () => api("mutation($d: ID!) { resendWebhookDelivery(id: $d) { id } }", { d: d.id })
+      actions.append(button("Resend", () => api("mutation ResendWebhookDelivery($d: ID!) { resendWebhookDelivery(id: $d) { id } }", { d: d.id })
         .then(() => loadDeliveries(endpoint)).catch((error) => say(error.message))));
     }
     tr.append(cell(new Date(d.createdAt).toLocaleString(), "createdAt"), cell(TYPE_NAMES[d.eventType], "eventType"),
@@ -653,7 +653,7 @@ async function loadDeliveries(endpoint) {
 
 async function requestReport() {
   try {
-    const data = await api("mutation($e: ID!) { requestEventReport(eventId: $e) }", { e: state.eventId });
+    const data = await api("mutation RequestEventReport($e: ID!) { requestEventReport(eventId: $e) }", { e: state.eventId });
     say(data.requestEventReport
       ? `An event report is on its way to ${data.requestEventReport} endpoint(s).`
       : "No enabled endpoint of this event wants event.report.", "info");
@@ -683,7 +683,7 @@ $("webhook-form").addEventListener("submit", addEndpoint);
 $("request-report").addEventListener("click", requestReport);
 $("sign-in").addEventListener("submit", signIn);
 $("sign-out").addEventListener("click", async () => {
-  await api("mutation { logout }").catch(() => {});
+  await api("mutation SignOut { logout }").catch(() => {});
   signOut("You are signed out.");
 });
 $("event-picker").addEventListener("change", (event) => pickEvent(event.target.value));

@@ -16,8 +16,8 @@
 // the server are sent; a resend after a lost answer is harmless, because
 // the server counts the union of seconds.
 
-export const VERSION = "1";
-const RECORD = "mutation($s: [WatchSegmentInput!]!) { recordWatch(segments: $s) { accepted } }";
+export const VERSION = "2";
+const RECORD = "mutation RecordWatch($s: [WatchSegmentInput!]!) { recordWatch(segments: $s) { accepted } }";
 const MAX_SEGMENTS = 1000; // the server's limit per call
 const KEEPALIVE_SEGMENTS = 500; // keepalive bodies must stay under 64 KB
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);

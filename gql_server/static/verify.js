@@ -18,7 +18,7 @@ async function confirm(event) {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({
-        query: "mutation($t: String!) { verifyEmail(token: $t) { email emailVerified } }",
+        query: "mutation VerifyEmail($t: String!) { verifyEmail(token: $t) { email emailVerified } }",
         variables: { t: token },
       }),
     });

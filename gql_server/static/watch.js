@@ -1,7 +1,7 @@
 // An attendee's watch page: sign in, register, play, and the tracker reports
 // what was played. Public API only (watchSession, registerForSession,
 // joinSession; the tracker's recordWatch).
-import { track } from "/tracker.js?v=1";
+import { track } from "/tracker.js?v=2";
 
 const $ = (id) => document.getElementById(id);
 const sessionId = decodeURIComponent(location.pathname.split("/").pop());
@@ -36,7 +36,7 @@ async function signIn(event) {
   event.preventDefault();
   const form = new FormData(event.target);
   try {
-    const data = await api("mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { name } } }",
+    const data = await api("mutation SignIn($e: String!, $p: String!) { login(email: $e, password: $p) { token user { name } } }",
       { e: form.get("email"), p: form.get("password") });
     token = data.login.token;
     sessionStorage.setItem("token", token);
@@ -50,7 +50,7 @@ async function signIn(event) {
 async function signOut() {
   $("media").pause();
   if (handle) { await handle.stop().catch(() => {}); handle = null; } // what was played is sent
-  try { await api("mutation { logout }"); } catch { /* the token may be dead already */ }
+  try { await api("mutation SignOut { logout }"); } catch { /* the token may be dead already */ }
   token = null;
   sessionStorage.removeItem("token");
   $("player").hidden = true;
@@ -65,7 +65,7 @@ async function open() {
   $("sign-out").hidden = !token;
   if (!token) { $("sign-in").hidden = false; return; }
   try {
-    const data = await api(`query($s: ID!) { me { name } watchSession(sessionId: $s) {
+    const data = await api(`query WatchSession($s: ID!) { me { name } watchSession(sessionId: $s) {
       id title startTime endTime duration analyticsAvailable registered joined } }`, { s: sessionId });
     show(data.me, data.watchSession);
   } catch (error) {
@@ -78,7 +78,7 @@ async function open() {
 
 async function sendVerification() {
   try {
-    const data = await api("mutation { requestEmailVerification }");
+    const data = await api("mutation RequestEmailVerification { requestEmailVerification }");
     say(data.requestEmailVerification
       ? "A link is on its way to your address: open it, then come back to this page."
       : "Your address is verified already.");
@@ -100,7 +100,7 @@ function show(me, session) {
   $("register").textContent = session.registered ? "Registered" : "Register";
   $("register").disabled = session.registered;
   $("register").onclick = async () => {
-    await api("mutation($s: ID!) { registerForSession(sessionId: $s) }", { s: sessionId });
+    await api("mutation RegisterForSession($s: ID!) { registerForSession(sessionId: $s) }", { s: sessionId });
     $("register").textContent = "Registered";
     $("register").disabled = true;
   };
@@ -108,7 +108,7 @@ function show(me, session) {
   media.src = `/media/clip-${Math.min(session.duration ?? 60, 600)}.wav`;
   let joined = session.joined;
   media.addEventListener("play", async () => {
-    if (!joined) { joined = true; await api("mutation($s: ID!) { joinSession(sessionId: $s) }", { s: sessionId }); }
+    if (!joined) { joined = true; await api("mutation JoinSession($s: ID!) { joinSession(sessionId: $s) }", { s: sessionId }); }
   });
   if (!session.analyticsAvailable) {
     $("reported").textContent = "This session's provider streams elsewhere: nothing is reported.";

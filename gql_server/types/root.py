@@ -1,6 +1,7 @@
 """Query, Mutation and Subscription: thin resolvers over the services."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
 from dataclasses import fields
 from typing import Any
@@ -430,10 +431,7 @@ class Mutation:
             )
             for s in segments
         ]
-        accepted = await watch.record_watch(
-            info.context.pool, await info.context.signed_in(), reported
-        )
-        return RecordWatchPayload(accepted=accepted)
+        return RecordWatchPayload(accepted=await _record_watch(info.context, reported))
 
 
 async def resolve_record_watch_fast(
@@ -451,10 +449,20 @@ async def resolve_record_watch_fast(
         watch.ReportedSegment(s["sessionId"], s["mode"].value, s["startSecond"], s["endSecond"])
         for s in segments
     ]
-    accepted = await watch.record_watch(
-        info.context.pool, await info.context.signed_in(), reported
-    )
-    return RecordWatchPayload(accepted=accepted)
+    return RecordWatchPayload(accepted=await _record_watch(info.context, reported))
+
+
+async def _record_watch(ctx: Context, reported: list[watch.ReportedSegment]) -> int:
+    """watch.record_watch, counted in the metrics (a batch is all or nothing)."""
+    try:
+        accepted = await watch.record_watch(ctx.pool, await ctx.signed_in(), reported)
+    except BaseException:
+        if ctx.metrics is not None:
+            ctx.metrics.segments.labels("refused").inc(len(reported))
+        raise
+    if ctx.metrics is not None:
+        ctx.metrics.segments.labels("accepted").inc(accepted)
+    return accepted
 
 
 async def _still_signed_in(ctx: Context) -> bool:
@@ -490,27 +498,40 @@ class Subscription:
         self, info: Info, session_id: strawberry.ID
     ) -> AsyncGenerator[Session, None]:
         ctx = info.context
-        if not await _still_signed_in(ctx):
-            return
-        row = await sessions.get_hosted_session(ctx.pool, ctx.actor, session_id=session_id)
-        key = {"event_id": row["event_id"], "session_id": row["id"]}
-        sent_at = None
-        fresh = True  # `row` was just read
-        while True:
-            changed_at = await sessions.stats_changed_at(ctx.pool, **key)
-            if changed_at != sent_at:
-                # Re-read (and re-authorize) the session, with fresh loaders:
-                # the connection's context lives as long as the socket.
-                if not fresh:
-                    if not await _still_signed_in(ctx):
-                        return
-                    row = await sessions.get_hosted_session(
-                        ctx.pool, ctx.actor, session_id=session_id
-                    )
-                fresh = False
-                ctx.loaders = Loaders(ctx.pool)
-                session = Session.from_row(row)
-                await load_stats(info, [session])
-                sent_at = changed_at
-                yield session
-            await asyncio.sleep(SESSION_UPDATE_INTERVAL)
+        if ctx.metrics is not None:
+            ctx.metrics.subscriptions.inc()
+        try:
+            async with contextlib.aclosing(_session_updates(ctx, info, session_id)) as updates:
+                async for session in updates:
+                    yield session
+        finally:
+            if ctx.metrics is not None:
+                ctx.metrics.subscriptions.dec()
+
+
+async def _session_updates(
+    ctx: Context, info: Info, session_id: strawberry.ID
+) -> AsyncGenerator[Session, None]:
+    """Subscription.sessionUpdates' values."""
+    if not await _still_signed_in(ctx):
+        return
+    row = await sessions.get_hosted_session(ctx.pool, ctx.actor, session_id=session_id)
+    key = {"event_id": row["event_id"], "session_id": row["id"]}
+    sent_at = None
+    fresh = True  # `row` was just read
+    while True:
+        changed_at = await sessions.stats_changed_at(ctx.pool, **key)
+        if changed_at != sent_at:
+            # Re-read (and re-authorize) the session, with fresh loaders:
+            # the connection's context lives as long as the socket.
+            if not fresh:
+                if not await _still_signed_in(ctx):
+                    return
+                row = await sessions.get_hosted_session(ctx.pool, ctx.actor, session_id=session_id)
+            fresh = False
+            ctx.loaders = Loaders(ctx.pool)
+            session = Session.from_row(row)
+            await load_stats(info, [session])
+            sent_at = changed_at
+            yield session
+        await asyncio.sleep(SESSION_UPDATE_INTERVAL)

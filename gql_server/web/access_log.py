@@ -12,17 +12,16 @@ import logging
 import re
 import time
 import uuid
-from contextvars import ContextVar
 from typing import Any
+
+from opentelemetry import trace
+
+from gql_server.telemetry.current import REQUEST, printable
+from gql_server.telemetry.metrics import OTHER
 
 log = logging.getLogger("gql_server.access")
 
-# The request being answered, for every log line written meanwhile: its id (the
-# client's X-Request-ID when it is a plain token, else one made here; sent back
-# in the response either way) and, once known, its GraphQL operation's name.
-REQUEST: ContextVar[dict[str, Any] | None] = ContextVar("gql_server_request", default=None)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-MAX_OPERATION_NAME = 100
 
 
 def request_id(given: bytes | None) -> str:
@@ -32,44 +31,18 @@ def request_id(given: bytes | None) -> str:
     return text if REQUEST_ID.fullmatch(text) else uuid.uuid4().hex
 
 
-# A document's first operation, when it is named (skipping comments and commas).
-FIRST_OPERATION = re.compile(
-    r"(?:\s|,|#[^\n]*\n)*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)"
-)
-
-
-def note_operation(name: str | None, document: str | None = None) -> None:
-    """The GraphQL operation the current request runs, for its log lines: the
-    operationName sent, else the name of the document's first operation (a log
-    field only: what runs is graphql-core's choice)."""
-    info = REQUEST.get()
-    if info is None:
-        return
-    if not name and document:
-        found = FIRST_OPERATION.match(document[:1000])
-        name = found.group(1) if found else None
-    if name:
-        info["operation"] = printable(name[:MAX_OPERATION_NAME])
-
-
 class RequestContext(logging.Filter):
-    """Puts the current request's id (or None) on every log record: the JSON log
-    format writes it (GQL_SERVER_LOG_FORMAT, web/serving.py logging_config)."""
+    """Puts the current request's id and trace (or None) on every log record: the JSON
+    log format writes them (GQL_SERVER_LOG_FORMAT, web/serving.py logging_config)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         info = REQUEST.get()
         record.request_id = info["id"] if info is not None else None
+        # The trace the line belongs to, when traces are on (telemetry/tracing.py).
+        span = trace.get_current_span().get_span_context()
+        record.trace_id = format(span.trace_id, "032x") if span.is_valid else None
+        record.span_id = format(span.span_id, "016x") if span.is_valid else None
         return True
-
-
-# C0 and C1 controls, DEL, and the line and paragraph separators.
-CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-CONTROLS.update({0x2028: "\\u2028", 0x2029: "\\u2029", ord("\\"): "\\\\"})
-
-
-def printable(text: str) -> str:
-    """The text with every control character (and backslash) escaped."""
-    return text.translate(CONTROLS)
 
 
 ASGIApp = Any
@@ -86,7 +59,7 @@ class AccessLog:
         began = time.perf_counter()
         status = 500
         given = next((v for k, v in scope.get("headers", []) if k == b"x-request-id"), None)
-        info: dict[str, Any] = {"id": request_id(given), "operation": None}
+        info: dict[str, Any] = {"id": request_id(given), "operation": None, "type": None}
         context = REQUEST.set(info)
 
         async def send_with_status(message: Any) -> None:
@@ -101,7 +74,22 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            duration = (time.perf_counter() - began) * 1000
+            seconds = time.perf_counter() - began
+            duration = seconds * 1000
+            metrics = getattr(scope["app"].state, "metrics", None)
+            if metrics is not None:
+                route = scope.get("route")  # set by Starlette's router when one matched
+                metrics.observe_http(
+                    getattr(route, "path", None) or OTHER, scope["method"], status, seconds
+                )
+                if "errors" in info:  # a GraphQL request (web/http.py)
+                    metrics.observe_request(
+                        operation=info["operation"],
+                        operation_type=info["type"],
+                        errors=info["errors"],
+                        seconds=seconds,
+                        cost=info.get("cost"),
+                    )
             path = printable(scope["path"])
             log.info(
                 "%s %s %d %.1fms",

@@ -42,7 +42,7 @@ from gql_server.errors import (
 )
 from gql_server.schema import Schema, error_kind, format_error, operation_problem
 from gql_server.services.accounts import TokenLookup
-from gql_server.web.access_log import note_operation
+from gql_server.telemetry.current import not_graphql, note_graphql, note_operation
 from gql_server.web.headers import STATIC, graphiql_policy, local_assets
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ def _json_response(payload: dict[str, Any], status: int, media: str, **headers: 
 
 def error_response(error: ApiError, media: str) -> Response:
     kind = error.kind
+    note_graphql(errors=[(kind.code, kind.status)])
     payload = {
         "errors": [
             {"message": error.message, "extensions": {"code": kind.code, "status": kind.status}}
@@ -207,6 +208,7 @@ class GraphQLEndpoint:
 
     async def handle(self, request: Request, database: RequestDatabase) -> Response:
         media = response_media_type(request.headers.get("accept"))
+        note_graphql()
         try:
             # A backstop: statements time out on their own (command_timeout),
             # but nothing else may keep a client waiting longer than this.
@@ -227,6 +229,7 @@ class GraphQLEndpoint:
         if request.method == "GET":
             if self._wants_graphiql(request):
                 assert self.graphiql_html is not None
+                not_graphql()
                 return HTMLResponse(
                     self.graphiql_html,
                     headers={"Content-Security-Policy": self.graphiql_policy},
@@ -258,6 +261,7 @@ class GraphQLEndpoint:
             client=request.client.host if request.client else None,
             throttle=state.throttle,
             mail=state.mail,
+            metrics=state.metrics,
         )
         # A token that is not live makes the answer 401, whatever the
         # operation asked and whether or not it was refused. (A timeout or
@@ -323,8 +327,11 @@ class GraphQLEndpoint:
             payload["data"] = result.data
         if errors:
             payload["errors"] = [format_error(e) for e in errors]
+            codes = [e["extensions"] for e in payload["errors"]]
+            note_graphql(errors=[(c["code"], c["status"]) for c in codes])
         if result.extensions:
             payload["extensions"] = result.extensions
+            note_graphql(cost=result.extensions.get("cost", {}).get("requested"))
         status = 400 if request_error and media == GRAPHQL_RESPONSE else 200
         body = orjson.dumps(payload)
         if len(body) > self.max_response_bytes:

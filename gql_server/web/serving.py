@@ -173,12 +173,14 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 def logging_config(settings: Settings) -> dict[str, Any]:
     """Every process's logging (uvicorn applies it in each worker): one line per record
     on standard error, as text or (GQL_SERVER_LOG_FORMAT=json) one JSON object a line
-    with the time, level, logger, message and the request's id; the access lines also
+    with the time, level, logger, message, the request's id and (traces on) its trace and
+    span ids; the access lines also
     carry method, path, status, duration_ms and operation (web/access_log.py).
     uvicorn's own lines go the same way."""
     json_format = {
         "()": "pythonjsonlogger.json.JsonFormatter",
-        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s"
+        " %(span_id)s",
         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         "datefmt": "%Y-%m-%dT%H:%M:%S%z",
     }

@@ -62,6 +62,7 @@ class SubscriptionEndpoint(GraphQL[Context, None]):
             passwords=state.passwords,
             actor=None,
             loaders=Loaders(state.pool),
+            metrics=state.metrics,
         )
         if isinstance(response, WebSocket):
             context.websocket = response

@@ -1,0 +1,354 @@
+"""Prometheus metrics at /metrics, with prometheus-client.
+
+Why prometheus-client and not OpenTelemetry's metrics with its Prometheus
+exporter: Prometheus is what operators scrape, and prometheus-client is its own
+reference library (the text and OpenMetrics formats as Prometheus reads them,
+exemplars, no translation of names or units), with the smallest cost per
+observation: a counter or histogram update is a lock and an addition, where
+the OpenTelemetry SDK goes through views and aggregations. Traces use
+OpenTelemetry (tracing.py), which is the standard there.
+
+Every label value comes from a bounded set, so a client cannot grow the number
+of series: an operation name is one of OPERATION_NAMES (the names our own
+clients send) or of GQL_SERVER_METRICS_OPERATIONS, else "other" ("anonymous"
+without one); a route is a route of the app's or "other"; a method one of
+METHODS or "other"; an error code one of gql_server/errors.py's. No label or
+value carries a user, an event, a token or anything a client wrote.
+
+Each app has its own registry (tests make many apps in one process). Values
+that are a state rather than a count (the pool, the engine's cache, the
+webhook outbox) are read when /metrics is scraped.
+"""
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gql_server import errors
+
+log = logging.getLogger(__name__)
+
+# The operation names the clients this package ships send (static/*.js; the
+# test that scrapes /metrics checks that each of their documents names one of these).
+OPERATION_NAMES = frozenset(
+    {
+        # dashboard.js
+        "SignIn",
+        "SignOut",
+        "EventSessions",
+        "EventTimeline",
+        "SessionDetail",
+        "SessionViewers",
+        "SessionUpdates",
+        "WebhookEndpoints",
+        "WebhookDeliveries",
+        "CreateWebhookEndpoint",
+        "UpdateWebhookEndpoint",
+        "RotateWebhookSecret",
+        "DeleteWebhookEndpoint",
+        "ResendWebhookDelivery",
+        "RequestEventReport",
+        # watch.js, tracker.js, verify.js
+        "WatchSession",
+        "RegisterForSession",
+        "JoinSession",
+        "RecordWatch",
+        "VerifyEmail",
+        "RequestEmailVerification",
+    }
+)
+OTHER = "other"
+ANONYMOUS = "anonymous"
+METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+OPERATION_TYPES = ("query", "mutation", "subscription")
+CODES = frozenset(
+    str(kind.code) for kind in vars(errors).values() if isinstance(kind, errors.ErrorKind)
+)
+
+# Seconds. Requests: most answers take 1-20 ms; exports and timeouts take long.
+REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+STATEMENT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 15)
+WAIT_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
+COST_BUCKETS = (10, 100, 500, 1000, 5000, 10_000, 25_000, 50_000)
+# A scrape waits at most this long for the database (the outbox figures).
+SCRAPE_DATABASE_SECONDS = 1.0
+
+
+class Metrics:
+    """The app's metrics: what requests, statements and the worker count, and what a
+    scrape reads."""
+
+    def __init__(self, operations: Iterable[str] = ()) -> None:
+        self.operations = OPERATION_NAMES | frozenset(operations)
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "gql_requests",
+            "GraphQL requests answered over HTTP, by operation name, operation type and"
+            " outcome (ok: no error; error: errors of the request's own making, 4xx codes;"
+            " failed: an internal error or the database unavailable, 5xx codes)",
+            ["operation", "type", "outcome"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "gql_request_duration_seconds",
+            "Time from a GraphQL request's arrival to its answer's last byte",
+            ["operation", "type"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter(
+            "gql_errors",
+            "GraphQL errors answered (HTTP and WebSocket), by extensions.code",
+            ["code"],
+            registry=r,
+        )
+        self.cost = Histogram(
+            "gql_query_cost",
+            "Estimated cost of the operations that passed validation (extensions.cost)",
+            ["operation"],
+            buckets=COST_BUCKETS,
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "gql_http_requests",
+            "HTTP requests answered, by route, method and status",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_seconds = Histogram(
+            "gql_http_request_duration_seconds",
+            "Time from an HTTP request's arrival to its answer's last byte, by route",
+            ["route"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.pool_wait = Histogram(
+            "gql_db_pool_wait_seconds",
+            "Time to get a connection from the request pool",
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
+        self.statement_seconds = Histogram(
+            "gql_db_statement_duration_seconds",
+            "Time of each statement on the request pool, by outcome (ok or error)",
+            ["outcome"],
+            buckets=STATEMENT_BUCKETS,
+            registry=r,
+        )
+        self.segments = Counter(
+            "gql_record_watch_segments",
+            "recordWatch segments, by result: accepted, or refused (the batch was;"
+            " batches are all or nothing)",
+            ["result"],
+            registry=r,
+        )
+        self.deliveries = Counter(
+            "gql_webhook_deliveries",
+            "Webhook delivery attempts, by outcome: delivered, retry (failed, will be sent"
+            " again) or failed (the last attempt failed)",
+            ["outcome"],
+            registry=r,
+        )
+        self.subscriptions = Gauge(
+            "gql_subscriptions_open",
+            "GraphQL subscriptions running (over WebSocket)",
+            registry=r,
+        )
+        self.state = StateCollector()
+        r.register(self.state)
+        # Series that exist from the start, at 0 (rate() and absent() need them).
+        for result in ("accepted", "refused"):
+            self.segments.labels(result)
+        for outcome in ("delivered", "retry", "failed"):
+            self.deliveries.labels(outcome)
+
+    def operation_label(self, name: str | None) -> str:
+        if not name:
+            return ANONYMOUS
+        return name if name in self.operations else OTHER
+
+    def observe_request(
+        self,
+        *,
+        operation: str | None,
+        operation_type: str | None,
+        errors: list[tuple[int, int]],
+        seconds: float,
+        cost: int | None,
+    ) -> None:
+        """One GraphQL request over HTTP: its operation, and the (code, status) of each
+        of its errors."""
+        label = self.operation_label(operation)
+        kind = operation_type if operation_type in OPERATION_TYPES else "unknown"
+        if not errors:
+            outcome = "ok"
+        elif any(status >= 500 for _, status in errors):
+            outcome = "failed"
+        else:
+            outcome = "error"
+        self.requests.labels(label, kind, outcome).inc()
+        self.request_seconds.labels(label, kind).observe(seconds)
+        for code, _ in errors:
+            self.count_error(code)
+        if cost is not None:
+            self.cost.labels(label).observe(cost)
+
+    def count_error(self, code: int) -> None:
+        text = str(code)
+        self.errors.labels(text if text in CODES else OTHER).inc()
+
+    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(route, method if method in METHODS else OTHER, str(status)).inc()
+        self.http_seconds.labels(route).observe(seconds)
+
+    async def scrape(self, accept: str | None, state: Any) -> tuple[bytes, str]:
+        """The exposition (text or OpenMetrics, as Accept asks) with the state read now."""
+        await self.state.read(state)
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
+
+
+class StateCollector(Collector):
+    """What is read at each scrape: the request pool, the engine's cache and the webhook
+    outbox (one statement, within SCRAPE_DATABASE_SECONDS)."""
+
+    def __init__(self) -> None:
+        self.families: list[Metric] = []
+
+    async def read(self, state: Any) -> None:
+        families: list[Metric] = []
+        pool = getattr(state, "pool", None)
+        if pool is not None:
+            size, idle = pool.get_size(), pool.get_idle_size()
+            connections = GaugeMetricFamily(
+                "gql_db_pool_connections",
+                "Connections of the request pool, by state (in_use, idle)",
+                labels=["state"],
+            )
+            connections.add_metric(["in_use"], size - idle)
+            connections.add_metric(["idle"], idle)
+            families.append(connections)
+            families.append(
+                GaugeMetricFamily(
+                    "gql_db_pool_max_connections",
+                    "The request pool's size limit (GQL_SERVER_POOL_MAX_SIZE)",
+                    value=pool.get_max_size(),
+                )
+            )
+            families.append(
+                GaugeMetricFamily(
+                    "gql_db_pool_waiting",
+                    "Requests waiting for a connection of the request pool",
+                    value=getattr(pool, "waiting", 0),
+                )
+            )
+            families.extend(await self._outbox(pool))
+        cache = getattr(state, "engine_cache", None)  # engine.cache.EngineCache
+        if cache is not None:
+            families.append(
+                GaugeMetricFamily(
+                    "gql_cache_entries",
+                    "Entries of the engine's cache (parsed and validated documents, plans)",
+                    value=len(cache),
+                )
+            )
+            families.append(
+                GaugeMetricFamily(
+                    "gql_cache_bytes",
+                    "Estimated bytes the engine's cache holds",
+                    value=cache.bytes,
+                )
+            )
+            families.append(
+                GaugeMetricFamily(
+                    "gql_cache_max_bytes",
+                    "The engine cache's limit (GQL_SERVER_CACHE_BYTES)",
+                    value=cache.max_bytes,
+                )
+            )
+        self.families = families
+
+    async def _outbox(self, pool: Any) -> list[Metric]:
+        up = GaugeMetricFamily(
+            "gql_database_up",
+            "Whether the database answered the scrape's statement within"
+            f" {SCRAPE_DATABASE_SECONDS:g} s",
+        )
+        try:
+            async with asyncio.timeout(SCRAPE_DATABASE_SECONDS):
+                row = await pool.fetchrow(OUTBOX, timeout=SCRAPE_DATABASE_SECONDS)
+        except Exception as error:  # the figures are left out; the scrape still answers
+            log.warning("metrics: the outbox could not be read (%s)", type(error).__name__)
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        depth = GaugeMetricFamily(
+            "gql_webhook_outbox_messages",
+            "Webhook messages not delivered yet, by state: due (to be sent now), scheduled"
+            " (waiting for a retry) or paused (their endpoint is disabled)",
+            labels=["state"],
+        )
+        depth.add_metric(["due"], row["due"])
+        depth.add_metric(["scheduled"], row["scheduled"])
+        depth.add_metric(["paused"], row["paused"])
+        oldest = GaugeMetricFamily(
+            "gql_webhook_outbox_oldest_pending_seconds",
+            "Age of the oldest webhook message not delivered yet to an enabled endpoint"
+            " (0 when none is)",
+            value=float(row["oldest"] or 0.0),
+        )
+        return [up, depth, oldest]
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+# The partial index on PENDING messages keeps this small however many were sent.
+# A disabled endpoint's messages wait for it on purpose: counted apart, not in the age.
+OUTBOX = """
+SELECT count(*) FILTER (WHERE w.enabled AND m.next_attempt_at <= now()) AS due,
+       count(*) FILTER (WHERE w.enabled AND m.next_attempt_at > now()) AS scheduled,
+       count(*) FILTER (WHERE NOT w.enabled) AS paused,
+       extract(epoch FROM now() - min(m.created_at) FILTER (WHERE w.enabled)) AS oldest
+FROM webhook_messages m JOIN webhook_endpoints w ON w.id = m.endpoint_id
+WHERE m.status = 'PENDING'
+"""
+
+
+FORWARDING_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
+
+
+def may_scrape(scope: Any, token: str | None) -> bool:
+    """Loopback callers not relayed by a proxy, and callers that present the metrics
+    token (Authorization: Bearer <token>). A request a proxy on this machine relays
+    comes from loopback too: one that carries a forwarding header is not trusted as
+    local."""
+    headers = scope.get("headers", [])
+    if token:
+        given = next((v for k, v in headers if k == b"authorization"), b"")
+        scheme, _, credentials = given.decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            credentials.strip().encode(), token.encode()
+        ):
+            return True
+    if any(k in FORWARDING_HEADERS for k, _ in headers):
+        return False
+    client = scope.get("client")
+    if not client:
+        return False
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
