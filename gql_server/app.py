@@ -202,6 +202,16 @@ def settled_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _note_metrics(app: Starlette) -> "asyncio.Task[None] | None":
+    """With several server processes, each notes its pool and cache for the others'
+    scrapes (telemetry/metrics.py); None with one."""
+    metrics = app.state.metrics
+    if metrics is None or metrics.multiprocess_dir is None:
+        return None
+    metrics.forget_dead_processes()
+    return asyncio.get_running_loop().create_task(metrics.keep_noting(app.state))
+
+
 def _tracing(settings: Settings, provider: "TracerProvider | None") -> "Tracing | None":
     if provider is None and settings.traces_exporter is None:
         return None  # nothing of OpenTelemetry's SDK is even imported
@@ -253,6 +263,7 @@ def create_app(
             )
             app.state.worker = worker
             audience = DemoAudience(app.state.pool) if settings.demo_audience else None
+            noting = _note_metrics(app)
             try:
                 if worker is not None:
                     await worker.start()
@@ -261,6 +272,9 @@ def create_app(
                 with settled_heap():
                     yield
             finally:
+                if noting is not None:
+                    noting.cancel()
+                    app.state.metrics.stopping()
                 if audience is not None:
                     await audience.stop()
                 await app.state.mail.close()  # messages signUp left sending
@@ -324,6 +338,10 @@ def create_app(
     )
     app.state.passwords = Passwords(settings)
     app.state.mail = Mail.from_settings(settings)
-    app.state.metrics = Metrics(settings.metrics_operations) if settings.metrics else None
+    app.state.metrics = (
+        Metrics(settings.metrics_operations, settings.prometheus_multiproc_dir)
+        if settings.metrics
+        else None
+    )
     app.state.engine_cache = cache_of(schema._schema)  # its size is a metric
     return app

@@ -4,8 +4,11 @@ import asyncio
 import logging
 import logging.config
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -143,6 +146,8 @@ def serve(
         os.environ.setdefault("GQL_SERVER_MAIL_TO_CONSOLE", "true")
     if demo:  # a few demo viewers keep watching what is live
         os.environ.setdefault("GQL_SERVER_DEMO_AUDIENCE", "true")
+    if workers > 1:
+        _share_metrics(port)
     settings = _settings()
     console.print(f"Dashboard: http://{host}:{port}/")
     if settings.graphiql:
@@ -155,6 +160,18 @@ def serve(
         workers=workers,
         **uvicorn_options(settings),
     )
+
+
+def _share_metrics(port: int) -> None:
+    """Several processes: /metrics adds up all of theirs (prometheus-client's
+    multiprocess mode), in a folder of this server's, emptied at each start (the
+    values of a run that ended must not count)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return  # the operator's own
+    folder = Path(tempfile.gettempdir()) / f"gql-server-metrics-{os.getuid()}-{port}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 @app.command("migrate")

@@ -166,6 +166,11 @@ class Settings(BaseSettings):
     # Operation names that get a series of their own (JSON list), besides those of
     # the clients this package ships; any other name is counted as "other".
     metrics_operations: list[str] = Field(default_factory=list, max_length=200)
+    # Where prometheus-client's multiprocess mode keeps every process's values; `serve
+    # --workers N` (N > 1) makes one and sets it. Read by prometheus-client itself too.
+    prometheus_multiproc_dir: str | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
     # OpenTelemetry traces (telemetry/tracing.py): off unless an OTLP endpoint is
     # given or OTEL_TRACES_EXPORTER names an exporter (otlp or console). The SDK
     # reads its other OTEL_* variables itself (docs/operations.md lists them).
@@ -210,6 +215,11 @@ class Settings(BaseSettings):
         ):
             return "otlp"
         return None
+
+    @field_validator("prometheus_multiproc_dir")
+    @classmethod
+    def _unset_when_empty(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("otel_traces_exporter")
     @classmethod

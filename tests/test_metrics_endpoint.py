@@ -1,7 +1,9 @@
 """/metrics: each family counts what real requests did, labels stay bounded, and only
 loopback callers or holders of the metrics token may read it."""
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -308,3 +310,54 @@ def test_the_dashboard_and_alerts_read_families_that_exist(ops_api: Api) -> None
     named = set(re.findall(r"\bgql_[a-z_]+", "\n".join(exprs) + alerts))
     assert len(exprs) >= 15 and named
     assert named <= served_names, named - served_names
+
+
+def test_several_processes_add_up_whichever_answers_the_scrape(
+    tmp_path: Path, database_dsn: str
+) -> None:
+    """serve --workers 2: every scrape counts every process's requests (multiprocess
+    mode); the folder holds both processes' values."""
+    import subprocess
+    import time
+
+    from test_cli import GQL_SERVER, environment
+
+    from gql_server.web.serving import free_port
+
+    assert GQL_SERVER
+    port = free_port()
+    env = environment(tmp_path, database_dsn)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # serve makes its own
+    server = subprocess.Popen(
+        [GQL_SERVER, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    folder = Path(tempfile.gettempdir()) / f"gql-server-metrics-{os.getuid()}-{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, "no server"
+            try:
+                if httpx2.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        sent = 0
+        while len({p.stem.rsplit("_", 1)[-1] for p in folder.glob("counter_*.db")}) < 2:
+            for _ in range(20):  # a new connection each: the processes take turns
+                assert httpx2.post(f"{url}/graphql", json={"query": "{ __typename }"},
+                                   headers={"Connection": "close"}).status_code == 200  # fmt: skip
+                sent += 1
+            assert sent < 2000, "one process took every connection"
+        for _ in range(10):
+            samples = parse(httpx2.get(f"{url}/metrics", headers={"Connection": "close"}).text)
+            assert value(samples, "gql_requests_total", operation="anonymous", type="query",
+                         outcome="ok") == sent  # fmt: skip
+            assert value(samples, "gql_db_pool_max_connections") == 20  # 10 each
+            assert value(samples, "gql_database_up") == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

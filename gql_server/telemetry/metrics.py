@@ -17,17 +17,23 @@ value carries a user, an event, a token or anything a client wrote.
 
 Each app has its own registry (tests make many apps in one process). Values
 that are a state rather than a count (the pool, the engine's cache, the
-webhook outbox) are read when /metrics is scraped.
+webhook outbox) are read when /metrics is scraped. With several processes
+(serve --workers N), prometheus-client's multiprocess mode adds every live
+process's figures up, whichever process answers the scrape (cli.serve makes the
+folder it needs: PROMETHEUS_MULTIPROC_DIR).
 """
 
 import asyncio
 import hmac
 import ipaddress
 import logging
+import os
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import psutil
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -80,14 +86,21 @@ WAIT_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
 COST_BUCKETS = (10, 100, 500, 1000, 5000, 10_000, 25_000, 50_000)
 # A scrape waits at most this long for the database (the outbox figures).
 SCRAPE_DATABASE_SECONDS = 1.0
+# Multiprocess mode: how often each process notes its pool and cache.
+NOTE_SECONDS = 5.0
 
 
 class Metrics:
     """The app's metrics: what requests, statements and the worker count, and what a
     scrape reads."""
 
-    def __init__(self, operations: Iterable[str] = ()) -> None:
+    def __init__(
+        self, operations: Iterable[str] = (), multiprocess_dir: str | None = None
+    ) -> None:
         self.operations = OPERATION_NAMES | frozenset(operations)
+        # Several processes serve (serve --workers N): prometheus-client keeps the values
+        # in files there (it chose so when imported, from PROMETHEUS_MULTIPROC_DIR).
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -158,13 +171,39 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        # What each process has now: set at each scrape, and every few seconds by
+        # each process when several serve (multiprocess mode: summed over the live ones).
+        live: dict[str, Any] = {"registry": r, "multiprocess_mode": "livesum"}
         self.subscriptions = Gauge(
-            "gql_subscriptions_open",
-            "GraphQL subscriptions running (over WebSocket)",
-            registry=r,
+            "gql_subscriptions_open", "GraphQL subscriptions running (over WebSocket)", **live
         )
-        self.state = StateCollector()
-        r.register(self.state)
+        self.pool_connections = Gauge(
+            "gql_db_pool_connections",
+            "Connections of the request pool, by state (in_use, idle)",
+            ["state"],
+            **live,
+        )
+        self.pool_max = Gauge(
+            "gql_db_pool_max_connections",
+            "The request pool's size limit (GQL_SERVER_POOL_MAX_SIZE, each process)",
+            **live,
+        )
+        self.pool_waiting = Gauge(
+            "gql_db_pool_waiting", "Requests waiting for a connection of the request pool", **live
+        )
+        self.cache_entries = Gauge(
+            "gql_cache_entries",
+            "Entries of the engine's cache (parsed and validated documents, plans)",
+            **live,
+        )
+        self.cache_bytes = Gauge(
+            "gql_cache_bytes", "Estimated bytes the engine's cache holds", **live
+        )
+        self.cache_max_bytes = Gauge(
+            "gql_cache_max_bytes", "The engine cache's limit (GQL_SERVER_CACHE_BYTES)", **live
+        )
+        self.database = DatabaseCollector()
+        r.register(self.database)
         # Series that exist from the start, at 0 (rate() and absent() need them).
         for result in ("accepted", "refused"):
             self.segments.labels(result)
@@ -210,72 +249,64 @@ class Metrics:
         self.http_requests.labels(route, method if method in METHODS else OTHER, str(status)).inc()
         self.http_seconds.labels(route).observe(seconds)
 
+    def note_process(self, state: Any) -> None:
+        """This process's pool and cache, now."""
+        pool = getattr(state, "pool", None)
+        if pool is not None:
+            size, idle = pool.get_size(), pool.get_idle_size()
+            self.pool_connections.labels("in_use").set(size - idle)
+            self.pool_connections.labels("idle").set(idle)
+            self.pool_max.set(pool.get_max_size())
+            self.pool_waiting.set(getattr(pool, "waiting", 0))
+        cache = getattr(state, "engine_cache", None)  # engine.cache.EngineCache
+        if cache is not None:
+            self.cache_entries.set(len(cache))
+            self.cache_bytes.set(cache.bytes)
+            self.cache_max_bytes.set(cache.max_bytes)
+
+    async def keep_noting(self, state: Any) -> None:
+        """With several processes, each notes its own figures every NOTE_SECONDS (a
+        scrape is answered by one of them for all); runs until cancelled."""
+        while True:
+            self.note_process(state)
+            await asyncio.sleep(NOTE_SECONDS)
+
+    def forget_dead_processes(self) -> None:
+        """The live gauges of processes that are gone (a worker uvicorn replaced)."""
+        if self.multiprocess_dir is None:
+            return
+        for path in Path(self.multiprocess_dir).glob("gauge_live*_*.db"):
+            pid = path.stem.rsplit("_", 1)[-1]
+            if pid.isdigit() and not psutil.pid_exists(int(pid)):
+                multiprocess.mark_process_dead(int(pid), self.multiprocess_dir)  # type: ignore[no-untyped-call]
+
+    def stopping(self) -> None:
+        if self.multiprocess_dir is not None:
+            multiprocess.mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]
+
     async def scrape(self, accept: str | None, state: Any) -> tuple[bytes, str]:
-        """The exposition (text or OpenMetrics, as Accept asks) with the state read now."""
-        await self.state.read(state)
+        """The exposition (text or OpenMetrics, as Accept asks) with the state read now:
+        this process's, or every live process's (multiprocess mode)."""
+        self.note_process(state)
+        await self.database.read(getattr(state, "pool", None))
+        registry = self.registry
+        if self.multiprocess_dir is not None:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            registry.register(self.database)
         encoder, content_type = choose_encoder(accept or "")
-        return encoder(self.registry), content_type
+        return encoder(registry), content_type
 
 
-class StateCollector(Collector):
-    """What is read at each scrape: the request pool, the engine's cache and the webhook
-    outbox (one statement, within SCRAPE_DATABASE_SECONDS)."""
+class DatabaseCollector(Collector):
+    """What the database says at each scrape: the webhook outbox (one statement, within
+    SCRAPE_DATABASE_SECONDS; the same from every process)."""
 
     def __init__(self) -> None:
         self.families: list[Metric] = []
 
-    async def read(self, state: Any) -> None:
-        families: list[Metric] = []
-        pool = getattr(state, "pool", None)
-        if pool is not None:
-            size, idle = pool.get_size(), pool.get_idle_size()
-            connections = GaugeMetricFamily(
-                "gql_db_pool_connections",
-                "Connections of the request pool, by state (in_use, idle)",
-                labels=["state"],
-            )
-            connections.add_metric(["in_use"], size - idle)
-            connections.add_metric(["idle"], idle)
-            families.append(connections)
-            families.append(
-                GaugeMetricFamily(
-                    "gql_db_pool_max_connections",
-                    "The request pool's size limit (GQL_SERVER_POOL_MAX_SIZE)",
-                    value=pool.get_max_size(),
-                )
-            )
-            families.append(
-                GaugeMetricFamily(
-                    "gql_db_pool_waiting",
-                    "Requests waiting for a connection of the request pool",
-                    value=getattr(pool, "waiting", 0),
-                )
-            )
-            families.extend(await self._outbox(pool))
-        cache = getattr(state, "engine_cache", None)  # engine.cache.EngineCache
-        if cache is not None:
-            families.append(
-                GaugeMetricFamily(
-                    "gql_cache_entries",
-                    "Entries of the engine's cache (parsed and validated documents, plans)",
-                    value=len(cache),
-                )
-            )
-            families.append(
-                GaugeMetricFamily(
-                    "gql_cache_bytes",
-                    "Estimated bytes the engine's cache holds",
-                    value=cache.bytes,
-                )
-            )
-            families.append(
-                GaugeMetricFamily(
-                    "gql_cache_max_bytes",
-                    "The engine cache's limit (GQL_SERVER_CACHE_BYTES)",
-                    value=cache.max_bytes,
-                )
-            )
-        self.families = families
+    async def read(self, pool: Any) -> None:
+        self.families = [] if pool is None else await self._outbox(pool)
 
     async def _outbox(self, pool: Any) -> list[Metric]:
         up = GaugeMetricFamily(
