@@ -40,14 +40,14 @@ def server(dsn: str, *, workers: int = 1) -> Iterator[str]:
 
 @contextlib.contextmanager
 def server_process(dsn: str, *, workers: int = 1, fast_paths: bool = True,
-                   source: Path | None = None,
+                   source: Path | None = None, extra_env: dict[str, str] | None = None,
                    ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:  # fmt: skip
     """Like server(), also yielding the process (to watch its memory).
 
     fast_paths=False: GQL_SERVER_FAST_PATHS=false, graphql-core's and Strawberry's
     general execution and coercion (the same answers, slower). source: a checkout
     of another commit whose gql_server/ runs instead (e.g. a git worktree), to
-    measure before and after in one run."""
+    measure before and after in one run. extra_env: more settings (OBSERVE's)."""
     port = free_port()
     # Simulated players sign up and in from one address: the per-client throttle
     # (30 sign-ins, 10 sign-ups a minute) would refuse them, as it should a real
@@ -58,6 +58,7 @@ def server_process(dsn: str, *, workers: int = 1, fast_paths: bool = True,
            "GQL_SERVER_SIGN_INS_PER_MINUTE": "1000000"}  # fmt: skip
     if source is not None:
         env["PYTHONPATH"] = str(source.resolve())
+    env.update(extra_env or {})
     command = [sys.executable, "-m", "gql_server", "serve", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--workers", str(workers)],
@@ -171,3 +172,41 @@ def cpu_seconds(pid: int) -> float:
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+
+
+# What watching the server costs (bench/peer.py and bench/ingest.py --observe): the
+# server as deployed by default (metrics on, no traces), with metrics off, and with
+# every request traced (100 % sampled, exported over OTLP/HTTP to otlp_sink()).
+OBSERVE = ("metrics", "no-metrics", "traced")
+
+
+def observe_env(config: str, sink: str) -> dict[str, str]:
+    if config == "no-metrics":
+        return {"GQL_SERVER_METRICS": "false"}
+    if config == "traced":
+        return {"OTEL_EXPORTER_OTLP_ENDPOINT": sink, "OTEL_TRACES_SAMPLER": "always_on"}
+    return {}
+
+
+@contextlib.contextmanager
+def otlp_sink() -> Iterator[str]:
+    """A process that takes OTLP/HTTP exports and drops them (a collector's cheapest
+    stand-in); yields its URL. It prints what it got when it stops."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "otlp_sink.py"),
+                                str(port)])  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx2.get(url, timeout=1)
+                break
+            except httpx2.TransportError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the OTLP sink did not start") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -22,6 +22,10 @@ sessions (200) with analytics, known duration or not, and both modes: per
 the expected seconds are the run clipped to the duration. Lock waits are
 sampled from pg_stat_activity every 20 ms, and deadlocks counted from
 pg_stat_database, during the run.
+
+--observe N: N rounds of the same run against the server with metrics on (as
+deployed), metrics off, and every request traced (OTLP to a local sink), in turn;
+the last lines are the medians' ratios against metrics off.
 """
 
 import asyncio
@@ -32,7 +36,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from common import RawClient, cpu_seconds, login, machine, median, percentile, server_process
+from common import (
+    OBSERVE,
+    RawClient,
+    cpu_seconds,
+    login,
+    machine,
+    median,
+    observe_env,
+    otlp_sink,
+    percentile,
+    server_process,
+)
 from generate import HOST_EMAIL, PASSWORD, event_parser, parse_event_args, quick_or_given
 
 from gql_server.db import create_pool
@@ -208,7 +223,7 @@ async def reader(url: str, token: str, event_id: int, totals: Totals, deadline: 
     await client.close()
 
 
-async def run(dsn: str, url: str, server_pid: int, event_id: int, args: Any) -> None:
+async def run(dsn: str, url: str, server_pid: int, event_id: int, args: Any) -> dict[str, float]:
     # No statement limit: the final recount of 10M raw segments takes ~30 s.
     pool = await create_pool(dsn, min_size=1, max_size=3, command_timeout=None)
     token = login(url, HOST_EMAIL, PASSWORD)
@@ -279,6 +294,12 @@ async def run(dsn: str, url: str, server_pid: int, event_id: int, args: Any) -> 
           f" server_cpu_ms_per_batch={cpu_per_batch:.2f}"
           f" lock_wait_share={waiting:.3f} deadlocks={new_deadlocks}"
           f" stale_reads={len(stale)} exact={str(exact and not mismatches).lower()}")  # fmt: skip
+    return {
+        "segments_per_s": rate,
+        "cpu_ms_per_batch": cpu_per_batch,
+        "ack_p50_ms": median(totals.ack_latency),
+        "exact": float(exact and not mismatches),
+    }
 
 
 def main() -> None:
@@ -293,15 +314,45 @@ def main() -> None:
                         help="the server with GQL_SERVER_FAST_PATHS=false")  # fmt: skip
     parser.add_argument("--read-interval", type=float, default=0.25,
                         help="seconds between the host's reads of the whole event")  # fmt: skip
+    parser.add_argument("--observe", type=int, metavar="ROUNDS", default=0,
+                        help="rounds of: metrics on, off, every request traced")  # fmt: skip
     args = parse_event_args(parser, quick_seconds=10.0, seconds=30.0)
     if args.batch is None:
         args.batch = 100 if args.shape == "heartbeats" else 1000
     with ExitStack() as stack:
         dsn, event_id = quick_or_given(stack, args)
+        if args.observe:
+            observe(stack, dsn, event_id, args)
+            return
         url, process = stack.enter_context(
             server_process(dsn, workers=args.workers, fast_paths=not args.plain)
         )
         asyncio.run(run(dsn, url, process.pid, event_id, args))
+
+
+def observe(stack: ExitStack, dsn: str, event_id: int, args: Any) -> None:
+    """What watching costs: each configuration of common.OBSERVE in turn, --observe
+    rounds, on the same data; medians against metrics off."""
+    sink = stack.enter_context(otlp_sink())
+    results: dict[str, list[dict[str, float]]] = {config: [] for config in OBSERVE}
+    for round_ in range(1, args.observe + 1):
+        for config in OBSERVE:
+            print(f"round {round_}, {config}:")
+            extra_env = observe_env(config, sink)
+            fast = not args.plain
+            with server_process(
+                dsn, workers=args.workers, fast_paths=fast, extra_env=extra_env
+            ) as (url, process):
+                results[config].append(asyncio.run(run(dsn, url, process.pid, event_id, args)))
+    off = {k: median([r[k] for r in results["no-metrics"]]) for k in results["no-metrics"][0]}
+    for config in ("metrics", "traced"):
+        on = {k: median([r[k] for r in results[config]]) for k in off}
+        cpu = on["cpu_ms_per_batch"] / off["cpu_ms_per_batch"]
+        print(f"observe_{config}: cpu_per_batch={cpu:.3f}"
+              f" segments_per_s={on['segments_per_s'] / off['segments_per_s']:.3f}"
+              f" ack_p50={on['ack_p50_ms'] / off['ack_p50_ms']:.3f} (/ metrics off;"
+              f" {on['cpu_ms_per_batch']:.2f} vs {off['cpu_ms_per_batch']:.2f} ms per batch)"
+              f" exact={all(r['exact'] for r in results[config])}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from /proc. A third server, ours with GQL_SERVER_FAST_PATHS=false (plain
 graphql-core and Strawberry execution over the same SQL), runs in the same
 rounds unless --no-plain; --baseline DIR adds ours from another checkout
 (e.g. `git worktree add /tmp/before <commit>`), for before and after in one run.
+--observe adds ours with metrics off and ours with every request traced (OTLP to a
+local sink): what watching the server costs, against metrics off.
 
 Two workloads, each measured as above (--workload to pick one):
 - identical: the first page of 100, the same body every time;
@@ -47,7 +49,18 @@ from typing import Any
 
 import asyncpg
 import orjson
-from common import RawClient, cpu_seconds, login, machine, median, percentile, server_process
+from common import (
+    OBSERVE,
+    RawClient,
+    cpu_seconds,
+    login,
+    machine,
+    median,
+    observe_env,
+    otlp_sink,
+    percentile,
+    server_process,
+)
 from generate import HOST_EMAIL, PASSWORD, event_parser, parse_event_args, quick_or_given
 
 from gql_server.analytics import rules
@@ -347,6 +360,24 @@ async def measure(ours: Server, theirs: Server, others: list[Server],
     for workload in workloads:
         report(workload, {s.name: results[(workload, s.name)] for s in servers}, ours.name,
                theirs.name, args.concurrency)  # fmt: skip
+        if args.observe:
+            observe_report(workload, results, ours.name, args.concurrency)
+
+
+def observe_report(workload: str, results: dict[tuple[str, str], list[dict[str, float]]],
+                   ours: str, concurrency: int) -> None:  # fmt: skip
+    """Metrics on (ours as deployed) and every request traced, against metrics off:
+    server CPU per page and requests/s, medians over the rounds."""
+    c = f"c{concurrency}"
+    keys = ["c1_cpu_ms", f"{c}_cpu_ms", f"{c}_rps", "c1_p50_ms"]
+    off = {k: statistics.median(r[k] for r in results[(workload, "no-metrics")]) for k in keys}
+    for name in (ours, "traced"):
+        on = {k: statistics.median(r[k] for r in results[(workload, name)]) for k in keys}
+        print(f"observe_{workload}_{name}:"
+              f" cpu_c1={on['c1_cpu_ms'] / off['c1_cpu_ms']:.3f}"
+              f" cpu_c{concurrency}={on[f'{c}_cpu_ms'] / off[f'{c}_cpu_ms']:.3f}"
+              f" rps_c{concurrency}={on[f'{c}_rps'] / off[f'{c}_rps']:.3f}"
+              f" p50_c1={on['c1_p50_ms'] / off['c1_p50_ms']:.3f} (/ metrics off)")  # fmt: skip
 
 
 def report(workload: str, results: dict[str, list[dict[str, float]]], ours: str, theirs: str,
@@ -383,6 +414,11 @@ def main() -> None:
                         help="leave out our server with the fast paths off")  # fmt: skip
     parser.add_argument("--baseline", type=Path, metavar="DIR",
                         help="also ours from this checkout of another commit")  # fmt: skip
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="also ours with metrics off, and with every request traced",
+    )
     args = parse_event_args(parser, quick_seconds=3.0, seconds=15.0)
     install_peer()
     with ExitStack() as stack:
@@ -397,6 +433,11 @@ def main() -> None:
             others.append(our_server(stack, "baseline", dsn, event_id, source=args.baseline))
         if not args.no_plain:
             others.append(our_server(stack, "plain", dsn, event_id, fast_paths=False))
+        if args.observe:
+            sink = stack.enter_context(otlp_sink())
+            for config in OBSERVE[1:]:
+                others.append(our_server(stack, config, dsn, event_id,
+                                         extra_env=observe_env(config, sink)))  # fmt: skip
         asyncio.run(measure(ours, theirs, others, args))
 
 
