@@ -35,7 +35,7 @@ def graphql(base: str, query: str, token: str | None = None) -> Any:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 (loopback, http)
         f"{base}/graphql", data=json.dumps({"query": query}).encode(), headers=headers
     )
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)

@@ -105,11 +105,14 @@ def test_each_family_counts_what_real_requests_did(
     assert refused["extensions"]["code"] == 404800
     assert api.client.get("/healthz").status_code == 200
     assert api.client.get("/no/such/page").status_code == 404
+    assert api.client.get(f"/events/{world.event_id}/sessions.csv").status_code == 401
     add_endpoint(api, host, world.event_id, receiver.url, "EVENT_REPORT")
     assert api.data(REPORT, {"e": world.event_id}, host) == {"requestEventReport": 1}
     after = scrape(api)
 
     requests = "gql_requests_total"
+    total = sum(v for (name, _), v in after.items() if name == requests)
+    assert total - sum(v for (name, _), v in before.items() if name == requests) == 12
     assert delta(before, after, requests, operation="EventSessions", type="query",
                  outcome="ok") == 3  # fmt: skip
     assert delta(before, after, requests, operation="EventSessions", type="query",
@@ -142,6 +145,8 @@ def test_each_family_counts_what_real_requests_did(
                  status="404") == 1  # fmt: skip
     assert delta(before, after, "gql_http_requests_total", route="/graphql", method="POST",
                  status="200") == 12  # fmt: skip
+    assert delta(before, after, "gql_http_requests_total", route="/events/{event_id}/sessions.csv",
+                 method="GET", status="401") == 1  # fmt: skip
     # Statements: every request above ran at least one, none failed.
     assert delta(before, after, "gql_db_statement_duration_seconds_count", outcome="ok") >= 10
     assert value(after, "gql_db_statement_duration_seconds_count", outcome="error") == 0

@@ -86,6 +86,8 @@ WAIT_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
 COST_BUCKETS = (10, 100, 500, 1000, 5000, 10_000, 25_000, 50_000)
 # A scrape waits at most this long for the database (the outbox figures).
 SCRAPE_DATABASE_SECONDS = 1.0
+# The children kept per label combination (methods a client invents are keyed as sent).
+MAX_KEYS = 1000
 # Multiprocess mode: how often each process notes its pool and cache.
 NOTE_SECONDS = 5.0
 
@@ -202,6 +204,10 @@ class Metrics:
         self.cache_max_bytes = Gauge(
             "gql_cache_max_bytes", "The engine cache's limit (GQL_SERVER_CACHE_BYTES)", **live
         )
+        # Each label combination's children, looked up once (labels() takes a lock
+        # and builds its key every call).
+        self._series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+        self._http_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.database = DatabaseCollector()
         r.register(self.database)
         # Series that exist from the start, at 0 (rate() and absent() need them).
@@ -234,20 +240,40 @@ class Metrics:
             outcome = "failed"
         else:
             outcome = "error"
-        self.requests.labels(label, kind, outcome).inc()
-        self.request_seconds.labels(label, kind).observe(seconds)
+        key = (label, kind, outcome)
+        series = self._series.get(key)
+        if series is None:  # a few dozen keys at most: the labels are bounded
+            series = self._series[key] = (
+                self.requests.labels(label, kind, outcome),
+                self.request_seconds.labels(label, kind),
+                self.cost.labels(label),
+            )
+        count, duration, costs = series
+        count.inc()
+        duration.observe(seconds)
         for code, _ in errors:
             self.count_error(code)
         if cost is not None:
-            self.cost.labels(label).observe(cost)
+            costs.observe(cost)
 
     def count_error(self, code: int) -> None:
         text = str(code)
         self.errors.labels(text if text in CODES else OTHER).inc()
 
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(route, method if method in METHODS else OTHER, str(status)).inc()
-        self.http_seconds.labels(route).observe(seconds)
+        key = (route, method, status)
+        series = self._http_series.get(key)
+        if series is None:  # routes, methods and statuses are bounded, so are the keys
+            method = method if method in METHODS else OTHER
+            series = (
+                self.http_requests.labels(route, method, str(status)),
+                self.http_seconds.labels(route),
+            )
+            if len(self._http_series) < MAX_KEYS:  # unknown methods all map to "other"
+                self._http_series[key] = series
+        count, duration = series
+        count.inc()
+        duration.observe(seconds)
 
     def note_process(self, state: Any) -> None:
         """This process's pool and cache, now."""

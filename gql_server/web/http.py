@@ -81,13 +81,18 @@ def _json_response(payload: dict[str, Any], status: int, media: str, **headers: 
 
 def error_response(error: ApiError, media: str) -> Response:
     kind = error.kind
-    note_graphql(errors=[(kind.code, kind.status)])
     payload = {
         "errors": [
             {"message": error.message, "extensions": {"code": kind.code, "status": kind.status}}
         ]
     }
     return _json_response(payload, kind.status, media, **error.headers)
+
+
+def graphql_error_response(error: ApiError, media: str) -> Response:
+    """error_response for a GraphQL request, noted for its metrics."""
+    note_graphql(errors=[(error.kind.code, error.kind.status)])
+    return error_response(error, media)
 
 
 @dataclass(frozen=True)
@@ -215,14 +220,16 @@ class GraphQLEndpoint:
             async with asyncio.timeout(request.app.state.settings.request_timeout):
                 return await self._handle(request, media, database)
         except ApiError as error:
-            return error_response(error, media)
+            return graphql_error_response(error, media)
         except TimeoutError:
             log.warning("%s %s: no answer within the request timeout", request.method,
                         request.url.path)  # fmt: skip
-            return error_response(ApiError(UNAVAILABLE, "The request took too long"), media)
+            return graphql_error_response(
+                ApiError(UNAVAILABLE, "The request took too long"), media
+            )
         except UNAVAILABLE_ERRORS as error:
             log.warning("the database is unavailable: %s", type(error).__name__)
-            return error_response(ApiError(UNAVAILABLE, DATABASE_UNAVAILABLE), media)
+            return graphql_error_response(ApiError(UNAVAILABLE, DATABASE_UNAVAILABLE), media)
 
     async def _handle(self, request: Request, media: str, database: RequestDatabase) -> Response:
         state = request.app.state
