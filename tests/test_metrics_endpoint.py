@@ -4,6 +4,7 @@ loopback callers or holders of the metrics token may read it."""
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -209,13 +210,15 @@ def test_open_subscriptions_are_counted(ops_api: Api) -> None:
             assert ws.receive_json()["type"] == "next"
         assert value(scrape(ops_api), "gql_subscriptions_open") == 2
         ws.send_json({"id": "1", "type": "complete"})
-        for _ in range(50):
+        for _ in range(100):  # the server ends it in its own time
             if value(scrape(ops_api), "gql_subscriptions_open") == 1:
                 break
+            time.sleep(0.05)
         assert value(scrape(ops_api), "gql_subscriptions_open") == 1
-    for _ in range(50):  # the socket's end stops the other one
+    for _ in range(100):  # the socket's end stops the other one
         if value(scrape(ops_api), "gql_subscriptions_open") == 0:
             break
+        time.sleep(0.05)
     assert value(scrape(ops_api), "gql_subscriptions_open") == 0
 
 
@@ -274,8 +277,6 @@ def test_only_loopback_or_the_token_may_scrape(database_dsn: str) -> None:
 def test_a_scrape_answers_while_the_database_is_away(database_dsn: str) -> None:
     """The outbox figures need the database: without it they are left out and
     gql_database_up says why, within the scrape's bound."""
-    import time
-
     with TestClient(create_app(app_settings(database_dsn, metrics_token=TOKEN))) as client:
         api = Api(client, QueryLog())
         assert value(scrape(api), "gql_database_up") == 1
@@ -343,7 +344,6 @@ def test_several_processes_add_up_whichever_answers_the_scrape(
     """serve --workers 2: every scrape counts every process's requests (multiprocess
     mode); the folder holds both processes' values."""
     import subprocess
-    import time
 
     from test_cli import GQL_SERVER, environment
 
