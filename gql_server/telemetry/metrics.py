@@ -86,8 +86,6 @@ WAIT_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
 COST_BUCKETS = (10, 100, 500, 1000, 5000, 10_000, 25_000, 50_000)
 # A scrape waits at most this long for the database (the outbox figures).
 SCRAPE_DATABASE_SECONDS = 1.0
-# The children kept per label combination (methods a client invents are keyed as sent).
-MAX_KEYS = 1000
 # Multiprocess mode: how often each process notes its pool and cache.
 NOTE_SECONDS = 5.0
 
@@ -122,7 +120,7 @@ class Metrics:
         )
         self.errors = Counter(
             "gql_errors",
-            "GraphQL errors answered (HTTP and WebSocket), by extensions.code",
+            "GraphQL errors answered over HTTP, by extensions.code",
             ["code"],
             registry=r,
         )
@@ -261,16 +259,13 @@ class Metrics:
         self.errors.labels(text if text in CODES else OTHER).inc()
 
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
+        key = (route, method if method in METHODS else OTHER, status)
         series = self._http_series.get(key)
-        if series is None:  # routes, methods and statuses are bounded, so are the keys
-            method = method if method in METHODS else OTHER
-            series = (
-                self.http_requests.labels(route, method, str(status)),
+        if series is None:  # routes, methods and the statuses sent are bounded: so are keys
+            series = self._http_series[key] = (
+                self.http_requests.labels(route, key[1], str(status)),
                 self.http_seconds.labels(route),
             )
-            if len(self._http_series) < MAX_KEYS:  # unknown methods all map to "other"
-                self._http_series[key] = series
         count, duration = series
         count.inc()
         duration.observe(seconds)
