@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from mail_sink import shared_sink
 from starlette.testclient import TestClient
+from webhook_receiver import Receiver
 
 from gql_server.app import create_app
 from gql_server.db import EmbeddedPostgres, Pool, migrate
@@ -201,6 +202,14 @@ def api(database_dsn: str) -> Iterator[Api]:
     app = create_app(app_settings(database_dsn), on_query=queries)
     with TestClient(app) as client:
         yield Api(client, queries)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback (tests/webhook_receiver.py)."""
+    r = Receiver()
+    yield r
+    r.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from conftest import Api, QueryLog, app_settings, served
 from helpers import RECORD, World, create_session, make_world
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
-from test_webhooks import HOOK_SETTINGS, REPORT, Driver, add_endpoint
+from test_webhooks import HOOK_SETTINGS, REPORT, Driver, add_endpoint, report_interval_passes
 from webhook_receiver import Receiver
 
 from gql_server.app import create_app
@@ -25,13 +25,6 @@ TOKEN = "metrics-token-0123456789"
 STATIC = Path(__file__).parent.parent / "gql_server" / "static"
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture
@@ -175,7 +168,7 @@ def test_each_family_counts_what_real_requests_did(
         assert value(delivered, "gql_webhook_outbox_messages", state="due") == 0
         assert value(delivered, "gql_webhook_outbox_oldest_pending_seconds") == 0
         receiver.answer = lambda i, _: (500, {}, b"")
-        api.run(_report_interval_passes)
+        api.run(report_interval_passes)
         assert api.data(REPORT, {"e": world.event_id}, host) == {"requestEventReport": 1}
         driver.round()
     finally:
@@ -188,10 +181,6 @@ def test_each_family_counts_what_real_requests_did(
         + value(failing, "gql_webhook_outbox_messages", state="scheduled")
         == 1
     )
-
-
-async def _report_interval_passes(pool: Any) -> None:
-    await pool.execute("UPDATE webhook_messages SET created_at = created_at - interval '5 min'")
 
 
 def test_open_subscriptions_are_counted(ops_api: Api) -> None:

@@ -5,9 +5,7 @@ and no password in any attribute; and a real process configured by OTEL_* alone.
 
 import json
 import secrets
-import threading
 from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -140,26 +138,22 @@ def test_one_trace_per_request_with_its_statements_under_the_operation(
 
 
 def test_a_webhook_delivery_sends_its_span_as_traceparent(
-    traced: Api, spans: InMemorySpanExporter, database_dsn: str
+    traced: Api, spans: InMemorySpanExporter, database_dsn: str, receiver: Receiver
 ) -> None:
     api = traced
-    receiver = Receiver()
+    world = make_world(api)
+    host = world.event_admin_token
+    add_endpoint(api, host, world.event_id, receiver.url, "EVENT_REPORT")
+    assert api.data(REPORT, {"e": world.event_id}, host) == {"requestEventReport": 1}
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    spans.clear()
+    driver = Driver(database_dsn, tracer=provider.get_tracer("test"))
     try:
-        world = make_world(api)
-        host = world.event_admin_token
-        add_endpoint(api, host, world.event_id, receiver.url, "EVENT_REPORT")
-        assert api.data(REPORT, {"e": world.event_id}, host) == {"requestEventReport": 1}
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(spans))
-        spans.clear()
-        driver = Driver(database_dsn, tracer=provider.get_tracer("test"))
-        try:
-            driver.until_idle()
-        finally:
-            driver.close()
-        (received,) = receiver.delivered()
+        driver.until_idle()
     finally:
-        receiver.close()
+        driver.close()
+    (received,) = receiver.delivered()
     (delivery,) = [s for s in spans.get_finished_spans() if s.name == "webhook event.report"]
     assert delivery.kind is SpanKind.CLIENT and delivery.context is not None
     assert "127.0.0.1" not in attribute_text(delivery)  # a URL can carry a secret
@@ -172,58 +166,36 @@ def test_a_webhook_delivery_sends_its_span_as_traceparent(
     assert version == "00" and int(flags, 16) & 1 == 1  # sampled
 
 
-class Collector:
-    """An OTLP/HTTP receiver on loopback: what a process exports, decoded."""
+def otlp_receiver() -> Receiver:
+    """An OTLP/HTTP endpoint on loopback: each export is answered with an empty
+    ExportTraceServiceResponse, and kept (exported_spans decodes them)."""
+    answer = ExportTraceServiceResponse().SerializeToString()
+    return Receiver(answer=lambda i, _: (200, {"Content-Type": "application/x-protobuf"}, answer))
 
-    def __init__(self) -> None:
-        self.requests: list[ExportTraceServiceRequest] = []
-        collector = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                collector.requests.append(request)
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def spans(self) -> list[tuple[str, str, Any]]:
-        """(service name, trace id in hex, span) of everything received."""
-        found = []
-        for request in self.requests:
-            for resource in request.resource_spans:
-                attributes = {a.key: a.value.string_value for a in resource.resource.attributes}
-                for scope in resource.scope_spans:
-                    for span in scope.spans:
-                        found.append((attributes["service.name"], span.trace_id.hex(), span))
-        return found
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def exported_spans(receiver: Receiver) -> list[tuple[str, str, Any]]:
+    """(service name, trace id in hex, span) of everything the receiver got."""
+    found = []
+    for received in receiver.received:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(received.body)
+        for resource in request.resource_spans:
+            attributes = {a.key: a.value.string_value for a in resource.resource.attributes}
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    found.append((attributes["service.name"], span.trace_id.hex(), span))
+    return found
 
 
 def test_a_server_configured_by_otel_variables_exports_and_logs_its_trace_ids(
     tmp_path: Path, database_dsn: str
 ) -> None:
-    collector = Collector()
+    collector = otlp_receiver()
+    endpoint = f"http://127.0.0.1:{collector.server.server_address[1]}"
     env = {
         **environment(tmp_path, database_dsn),
         "GQL_SERVER_LOG_FORMAT": "json",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
     output = tmp_path / "server.log"
@@ -242,7 +214,7 @@ def test_a_server_configured_by_otel_variables_exports_and_logs_its_trace_ids(
     finally:
         server.stop()  # exports what is left
         collector.close()
-    exported = collector.spans()
+    exported = exported_spans(collector)
     assert {service for service, _, _ in exported} == {"gql-server"}
     names = {span.name for _, trace, span in exported if trace == caller_trace}
     assert "query Probe" in names and any(name.startswith("POST") for name in names)

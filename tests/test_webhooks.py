@@ -94,13 +94,6 @@ def driver(database_dsn: str) -> Iterator[Driver]:
     d.close()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def add_endpoint(api: Api, token: str, event_id: str, url: str, *types: str) -> tuple[str, str]:
     data = api.data(
         CREATE,
