@@ -74,11 +74,14 @@ async def _create_sessions(
     columns = ["event_id", "title", "start_time", "end_time", "format", "stream_provider",
                "video_duration"]  # fmt: skip
     await conn.copy_records_to_table("sessions", records=rows, columns=columns)
-    await conn.execute(
-        "INSERT INTO session_stats (event_id, session_id) SELECT event_id, id FROM sessions"
-        " WHERE event_id = $1",
-        event_id,
-    )
+    # What createSession writes beside each session (repo/sessions.py CREATE_SESSION).
+    for table, keys in (("session_stats", "event_id, session_id"),
+                        ("webhook_session_state", "event_id, session_id"),
+                        ("session_events", "event_id, session_id")):  # fmt: skip
+        await conn.execute(
+            f"INSERT INTO {table} ({keys}) SELECT event_id, id FROM sessions WHERE event_id = $1",
+            event_id,
+        )
     found = await conn.fetch(
         "SELECT id, format, stream_provider, video_duration FROM sessions WHERE event_id = $1",
         event_id,

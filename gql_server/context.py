@@ -107,7 +107,7 @@ class Loaders:
         return SharedLoader(load_fn=functools.partial(_load_timelines, self.pool))
 
     @functools.cached_property
-    def webhook_attempts(self) -> DataLoader[int, list[asyncpg.Record]]:
+    def webhook_attempts(self) -> DataLoader[tuple[int, int], list[asyncpg.Record]]:
         return SharedLoader(load_fn=functools.partial(webhooks.load_attempts, self.pool))
 
     @functools.cached_property

@@ -370,13 +370,18 @@ async def migrate(dsn: str) -> list[str]:
     """Apply pending migrations, each once and in its own transaction.
 
     An advisory lock makes concurrent starts wait for each other instead of
-    racing. Returns the names applied now.
+    racing. Returns the names applied now. Then, on Citus, the tables are
+    distributed (gql_server/citus.py; nothing to do on plain PostgreSQL).
     """
+    from gql_server import citus
+
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
         try:
-            return await _apply_pending(conn)
+            applied = await _apply_pending(conn)
+            await citus.distribute(conn)
+            return applied
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
     finally:

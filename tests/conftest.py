@@ -3,6 +3,13 @@
 With DATABASE_URL set, tests create their databases on that server (CI runs
 the suite once more against a real PostgreSQL 15 that way); without it, an
 embedded server is started in a temporary directory.
+
+When DATABASE_URL names a database of a Citus cluster (the citus extension
+is in it: `scripts/citus-cluster start`, CI's Citus pass), that database is
+migrated once, which distributes it, and every test gets it emptied of rows
+(a database per test would need the extension and the nodes in each, and
+seconds of distribution each time). Tests that make databases of their own
+(migrations, the fuzzer's server) make plain ones on the coordinator.
 """
 
 import asyncio
@@ -32,6 +39,8 @@ from gql_server.web.serving import free_port, uvicorn_options
 T = TypeVar("T")
 TEMPLATE = "gql_test_template"
 _counter = itertools.count()
+# Set by server_dsn: the distributed database every test shares, on Citus.
+_citus: dict[str, str] = {}
 
 # Cheap hashing keeps the suite fast; the production cost is a setting.
 FAST_HASHING: dict[str, Any] = {
@@ -70,15 +79,50 @@ def server_dsn() -> Iterator[str]:
         asyncio.run(_admin(dsn, f"DROP DATABASE IF EXISTS {TEMPLATE}"))
         asyncio.run(_admin(dsn, f"CREATE DATABASE {TEMPLATE}"))
         asyncio.run(migrate(with_database(dsn, TEMPLATE)))
+        if asyncio.run(_has_citus(dsn)):
+            asyncio.run(migrate(dsn))
+            _citus["dsn"] = dsn
         yield dsn
     finally:
         if embedded is not None:
             embedded.stop()
 
 
+async def _has_citus(dsn: str) -> bool:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return bool(
+            await conn.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'citus'")
+        )
+    finally:
+        await conn.close()
+
+
+async def _empty(dsn: str) -> None:
+    """Every row of every table but schema_migrations gone (the sequences go on)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        tables = await conn.fetch(
+            "SELECT quote_ident(tablename) AS name FROM pg_tables"
+            " WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        )
+        await conn.execute(f"TRUNCATE {', '.join(t['name'] for t in tables)} CASCADE")
+    finally:
+        await conn.close()
+
+
+def is_citus() -> bool:
+    """Whether the tests run on a Citus cluster (server_dsn decides)."""
+    return "dsn" in _citus
+
+
 @pytest.fixture
 def database_dsn(server_dsn: str) -> Iterator[str]:
     """A fresh, migrated database for one test."""
+    if is_citus():
+        asyncio.run(_empty(_citus["dsn"]))
+        yield _citus["dsn"]
+        return
     name = f"gql_test_{os.getpid()}_{next(_counter)}"
     asyncio.run(
         _admin(server_dsn, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")

@@ -52,7 +52,7 @@ LAYERS = [
     ["services"],
     ["repo"],
     ["engine", "analytics", "db", "auth", "mail"],
-    ["values", "settings", "telemetry"],
+    ["values", "settings", "telemetry", "citus"],
     ["errors"],
 ]
 

@@ -7,7 +7,7 @@ import asyncpg
 import pytest
 from conftest import _admin, with_database
 
-from gql_server import db
+from gql_server import citus, db
 
 
 @pytest.fixture
@@ -77,12 +77,46 @@ def test_every_event_table_has_event_id_first_in_its_primary_key(server_dsn: str
         finally:
             await conn.close()
 
+    async def other_keys() -> list[asyncpg.Record]:
+        """Unique indexes and foreign keys: (table, columns, the table referred to)."""
+        conn = await asyncpg.connect(with_database(server_dsn, "gql_test_template"))
+        try:
+            return await conn.fetch(
+                """
+                SELECT i.indrelid::regclass::text AS table,
+                       array_agg(a.attname) AS columns, NULL AS refers_to
+                FROM pg_index i
+                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = any(i.indkey)
+                JOIN pg_class r ON r.oid = i.indrelid AND r.relnamespace = 'public'::regnamespace
+                WHERE i.indisunique
+                GROUP BY i.indexrelid, i.indrelid
+                UNION ALL
+                SELECT c.conrelid::regclass::text, array_agg(a.attname),
+                       c.confrelid::regclass::text
+                FROM pg_constraint c
+                JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = any(c.conkey)
+                WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
+                GROUP BY c.oid, c.conrelid, c.confrelid
+                """
+            )
+        finally:
+            await conn.close()
+
     keys = asyncio.run(primary_keys())
-    event_tables = ["event_admins", "sessions", "session_registrations", "session_joins",
-                    "watch_segments", "viewer_watch", "session_stats"]  # fmt: skip
-    for table in event_tables:
-        assert keys[table][0] == "event_id", (table, keys[table])
+    # Every table is placed on Citus (gql_server/citus.py), so none is left out when
+    # a migration adds one: distributed by its event, a reference table, or local.
+    placed = [t for t, _ in citus.EVENT_TABLES] + [*citus.REFERENCE_TABLES, *citus.LOCAL_TABLES]
+    assert sorted(placed) == sorted(keys)
+    for table, column in citus.EVENT_TABLES:
+        # Citus: a distributed table's unique keys include its distribution column.
+        assert keys[table][0] == column, (table, keys[table])
     assert keys["events"] == ["id"]
+    # Unique keys, and foreign keys between tables of event data, include it too.
+    distributed = dict(citus.EVENT_TABLES)
+    for row in asyncio.run(other_keys()):
+        table, refers_to = row["table"], row["refers_to"]
+        if table in distributed and (refers_to is None or refers_to in distributed):
+            assert distributed[table] in row["columns"], dict(row)
 
 
 def test_a_connection_left_broken_by_asyncpg_leaves_the_pool(

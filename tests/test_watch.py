@@ -159,8 +159,13 @@ def test_a_batch_validated_against_a_session_that_changed_writes_nothing(
     from gql_server.repo.watch import CheckedSession, Segment, record_batch
 
     session = int(create_session(api, world.event_admin_token, world.event_id, videoDuration=60))
-    stale = CheckedSession(session, "MAIN_STAGE", "YOUTUBE", video_duration=90, threshold=30)
-    fresh = CheckedSession(session, "MAIN_STAGE", "YOUTUBE", video_duration=60, threshold=30)
+    event = int(world.event_id)
+    stale = CheckedSession(
+        event, session, "MAIN_STAGE", "YOUTUBE", video_duration=90, threshold=30
+    )
+    fresh = CheckedSession(
+        event, session, "MAIN_STAGE", "YOUTUBE", video_duration=60, threshold=30
+    )
     segments = [Segment(int(world.event_id), session, "LIVE", 0, 40)]
 
     async def write(pool: Any, checked: CheckedSession) -> bool:

@@ -103,17 +103,24 @@ async def revoke_token(db: Executor, *, token_hash: bytes) -> None:
 # right password then takes its failure back: reset_failed_sign_ins). A lock
 # that has run out starts a new count.
 CLAIM_ATTEMPT = """
-INSERT INTO login_failures AS f (email, failures, locked_until)
-VALUES ($1, 1, CASE WHEN $2 <= 1 THEN now() + make_interval(secs => $3) END)
+INSERT INTO login_failures AS f (email, failures, locked_until, last_failed_at)
+VALUES ($1, 1, CASE WHEN $2 <= 1 THEN now() + make_interval(secs => $3) END, now())
 ON CONFLICT (email) DO UPDATE SET
-    failures = CASE WHEN f.locked_until <= now() THEN 1 ELSE f.failures + 1 END,
+    failures = CASE WHEN f.locked_until <= excluded.last_failed_at THEN 1 ELSE f.failures + 1 END,
     locked_until = CASE
-        WHEN f.locked_until <= now()
-            THEN CASE WHEN $2 <= 1 THEN now() + make_interval(secs => $3) END
-        WHEN f.failures + 1 >= $2 THEN coalesce(f.locked_until, now() + make_interval(secs => $3))
-        ELSE f.locked_until END
+        WHEN f.locked_until <= excluded.last_failed_at
+            THEN CASE WHEN $2 <= 1 THEN {lock_ends} END
+        WHEN f.failures + 1 >= $2 THEN coalesce(f.locked_until, {lock_ends})
+        ELSE f.locked_until END,
+    last_failed_at = excluded.last_failed_at
 RETURNING failures <= $2
-"""
+""".format(
+    # "Now" is the inserted row's last_failed_at, and the arithmetic goes through UTC
+    # timestamps: Citus refuses functions that are not IMMUTABLE in DO UPDATE SET
+    # (now(), and timestamptz + interval, which depends on the time zone).
+    lock_ends="(excluded.last_failed_at AT TIME ZONE 'UTC' + make_interval(secs => $3))"
+    " AT TIME ZONE 'UTC'"
+)
 
 
 async def claim_password_attempt(
@@ -140,10 +147,12 @@ WITH u AS (
     RETURNING id, email, name, verification_sent_at
 ), pruned AS (
     DELETE FROM email_verifications WHERE user_id = $1 AND expires_at <= now()
+), made AS (
+    INSERT INTO email_verifications (token_hash, user_id, email, expires_at)
+    SELECT $2, id, email, now() + make_interval(secs => $4) FROM u
+    RETURNING email
 )
-INSERT INTO email_verifications (token_hash, user_id, email, expires_at)
-SELECT $2, id, email, now() + make_interval(secs => $4) FROM u
-RETURNING email, (SELECT name FROM u) AS name
+SELECT made.email, u.name FROM made CROSS JOIN u
 """
 
 
@@ -178,9 +187,9 @@ async def forget_verification(db: Executor, *, user_id: int, token_hash: bytes) 
 VERIFY_EMAIL = f"""
 WITH v AS (
     DELETE FROM email_verifications WHERE token_hash = $1
-    RETURNING user_id, email, expires_at
+    RETURNING user_id, email, expires_at, now() AS now  -- Citus: no now() in coalesce
 )
-UPDATE users u SET email_verified_at = coalesce(u.email_verified_at, now())
+UPDATE users u SET email_verified_at = coalesce(u.email_verified_at, v.now)
 FROM v WHERE u.id = v.user_id AND u.email = v.email AND v.expires_at > now()
 RETURNING {", ".join(f"u.{c}" for c in ("id", "email", "name", "is_super_admin"))},
           true AS email_verified

@@ -49,16 +49,21 @@ async def create_event(
     return row
 
 
-def _event_access(user_id: str) -> str:
-    """An event e's columns and the roles of the user `user_id` (SQL) on it."""
+def _event_access(user_id: str, event_id: str) -> str:
+    """An event e's columns and the roles of the user `user_id` (SQL) on it.
+
+    `event_id` is the parameter e is read by. Every table of event data in a
+    statement names the event's parameter itself, subqueries included: that is how
+    Citus sees that the statement needs one shard (it does not carry e.id = $n into
+    a correlated subquery; docs/scaling.md)."""
     return f"""e.id, e.organizer_id, e.name, e.attendance,
        EXISTS (SELECT 1 FROM organizer_admins a
                WHERE a.organizer_id = e.organizer_id AND a.user_id = {user_id}) AS organizer_admin,
-       EXISTS (SELECT 1 FROM event_admins a
-               WHERE a.event_id = e.id AND a.user_id = {user_id}) AS event_admin"""
+       EXISTS (SELECT 1 FROM event_admins a WHERE a.event_id = {event_id}
+               AND a.event_id = e.id AND a.user_id = {user_id}) AS event_admin"""
 
 
-GET_EVENT_ACCESS = f"SELECT {_event_access('$2')} FROM events e WHERE e.id = $1"
+GET_EVENT_ACCESS = f"SELECT {_event_access('$2', '$1')} FROM events e WHERE e.id = $1"
 
 
 async def get_event_access(db: Executor, *, event_id: int, user_id: int) -> asyncpg.Record | None:
@@ -70,7 +75,7 @@ async def get_event_access(db: Executor, *, event_id: int, user_id: int) -> asyn
 # user's roles on it: no row for a token that is not live, null event columns
 # when there is no such event.
 GET_EVENT_ACCESS_FOR_TOKEN = f"""
-SELECT {_event_access("u.id")}, {accounts.SIGNED_IN_USER_COLUMNS}
+SELECT {_event_access("u.id", "$2")}, {accounts.SIGNED_IN_USER_COLUMNS}
 FROM {accounts.SIGNED_IN_FROM} LEFT JOIN events e ON e.id = $2
 WHERE {accounts.SIGNED_IN_WHERE}
 """
@@ -78,11 +83,20 @@ WHERE {accounts.SIGNED_IN_WHERE}
 
 # Whether the token's user u hosts the event e (auth.is_host, in SQL): what a
 # page read along with the event is guarded by (the caller still checks
-# auth.is_host on the row, as for any event).
-SIGNED_IN_USER_HOSTS = """(u.is_super_admin
+# auth.is_host on the row, as for any event). `event_id`: the placeholder of the
+# event in the statement it goes into, named in the subquery for Citus (see
+# _event_access).
+def signed_in_user_hosts(event_id: str) -> str:
+    return f"""(u.is_super_admin
     OR EXISTS (SELECT 1 FROM organizer_admins a
                WHERE a.organizer_id = e.organizer_id AND a.user_id = u.id)
-    OR EXISTS (SELECT 1 FROM event_admins a WHERE a.event_id = e.id AND a.user_id = u.id))"""
+    OR EXISTS (SELECT 1 FROM event_admins a
+               WHERE a.event_id = {event_id} AND a.event_id = e.id AND a.user_id = u.id))"""
+
+
+# In a page's own statement, before it is renumbered (repo.sessions.json_page_statement),
+# $1 is the page's event.
+SIGNED_IN_USER_HOSTS = signed_in_user_hosts("$1")
 
 
 async def get_event_access_for_token(
@@ -95,7 +109,7 @@ async def get_event_access_for_token(
     """get_event_access and accounts.get_token_user in one statement (see above).
 
     page: a statement of one row over the event (its placeholders from $3 on,
-    guarded by SIGNED_IN_USER_HOSTS) and its parameters; its columns come in the
+    guarded by signed_in_user_hosts) and its parameters; its columns come in the
     same row, with page_read: whether the guard held."""
     if page is None:
         return await db.fetchrow(GET_EVENT_ACCESS_FOR_TOKEN, token_hash, event_id)
@@ -115,8 +129,8 @@ def event_access_with_page(
 @functools.lru_cache(maxsize=256)
 def _with_page(statement: str) -> str:
     return f"""
-SELECT {_event_access("u.id")}, {accounts.SIGNED_IN_USER_COLUMNS},
-       {SIGNED_IN_USER_HOSTS} AS page_read, page.*
+SELECT {_event_access("u.id", "$2")}, {accounts.SIGNED_IN_USER_COLUMNS},
+       {signed_in_user_hosts("$2")} AS page_read, page.*
 FROM {accounts.SIGNED_IN_FROM} LEFT JOIN events e ON e.id = $2
      LEFT JOIN LATERAL ({statement}) page ON true
 WHERE {accounts.SIGNED_IN_WHERE}

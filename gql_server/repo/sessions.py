@@ -41,6 +41,10 @@ WITH s AS (
     RETURNING *
 ), stats AS (
     INSERT INTO session_stats (event_id, session_id) SELECT event_id, id FROM s
+), webhook_state AS (
+    INSERT INTO webhook_session_state (event_id, session_id) SELECT event_id, id FROM s
+), lookup AS (
+    INSERT INTO session_events (session_id, event_id) SELECT id, event_id FROM s
 )
 SELECT {SESSION_COLUMNS} FROM s
 """
@@ -64,41 +68,75 @@ async def create_session(db: Executor, *, event_id: int, session: NewSession) ->
 GET_SESSION_ACCESS = f"""
 SELECT {SESSION_COLUMNS},
        EXISTS (SELECT 1 FROM organizer_admins a JOIN events e ON e.organizer_id = a.organizer_id
-               WHERE e.id = s.event_id AND a.user_id = $2) AS organizer_admin,
+               WHERE e.id = $3 AND a.user_id = $2) AS organizer_admin,
        EXISTS (SELECT 1 FROM event_admins a
-               WHERE a.event_id = s.event_id AND a.user_id = $2) AS event_admin
-FROM sessions s WHERE s.id = $1
+               WHERE a.event_id = $3 AND a.user_id = $2) AS event_admin
+FROM sessions s WHERE s.event_id = $3 AND s.id = $1
 """
+
+
+async def session_event(db: Executor, session_id: int) -> int | None:
+    """The event of a session named by its id alone; None if there is no such session.
+
+    Read from session_events (a reference table on Citus: a copy on every node) so
+    that the statement after it names the event and asks only that event's shard.
+    """
+    event_id: int | None = await db.fetchval(
+        "SELECT event_id FROM session_events WHERE session_id = $1", session_id
+    )
+    return event_id
+
+
+async def sessions_events(db: Executor, session_ids: list[int]) -> list[int]:
+    """The events of these sessions (unknown ids have none), in order."""
+    rows = await db.fetch(
+        "SELECT DISTINCT event_id FROM session_events WHERE session_id = any($1::bigint[])"
+        " ORDER BY event_id",
+        session_ids,
+    )
+    return [row["event_id"] for row in rows]
 
 
 async def get_session_access(
     db: Executor, *, session_id: int, user_id: int, for_update: bool = False
 ) -> asyncpg.Record | None:
     """The session and the user's roles on its event; None if there is no such session."""
+    event_id = await session_event(db, session_id)
+    if event_id is None:
+        return None
     sql = GET_SESSION_ACCESS + (" FOR UPDATE OF s" if for_update else "")
-    return await db.fetchrow(sql, session_id, user_id)
+    return await db.fetchrow(sql, session_id, user_id, event_id)
 
 
 # Whether the person with this email may attend: the event is OPEN, or lists them
 # ($2: their verified address, auth.Actor.attendee_email; NULL matches no list).
-MAY_ATTEND = """(e.attendance = 'OPEN' OR EXISTS (
-    SELECT 1 FROM event_attendees a WHERE a.event_id = s.event_id AND a.email = $2))"""
+# {events}: the event's parameter (or array of them), named in the subquery itself
+# so that Citus asks only the event's shard (docs/scaling.md).
+def may_attend(events: str) -> str:
+    return f"""(e.attendance = 'OPEN' OR EXISTS (
+    SELECT 1 FROM event_attendees a WHERE a.event_id {events}
+        AND a.event_id = s.event_id AND a.email = $2))"""
 
 
 async def get_watch_session(
     db: Executor, *, session_id: int, user_id: int, email: str | None
 ) -> asyncpg.Record | None:
     """A session as an attendee sees it: may they attend, have they registered, joined."""
+    event_id = await session_event(db, session_id)
+    if event_id is None:
+        return None
     return await db.fetchrow(
-        f"SELECT {SESSION_COLUMNS}, {MAY_ATTEND} AS may_attend,"
-        " EXISTS (SELECT 1 FROM session_registrations r WHERE r.event_id = s.event_id"
+        f"SELECT {SESSION_COLUMNS}, {may_attend('= $4')} AS may_attend,"
+        " EXISTS (SELECT 1 FROM session_registrations r WHERE r.event_id = $4"
         "   AND r.session_id = s.id AND r.user_id = $3) AS registered,"
-        " EXISTS (SELECT 1 FROM session_joins j WHERE j.event_id = s.event_id"
+        " EXISTS (SELECT 1 FROM session_joins j WHERE j.event_id = $4"
         "   AND j.session_id = s.id AND j.user_id = $3) AS joined"
-        " FROM sessions s JOIN events e ON e.id = s.event_id WHERE s.id = $1",
+        " FROM sessions s JOIN events e ON e.id = s.event_id"
+        " WHERE s.event_id = $4 AND e.id = $4 AND s.id = $1",
         session_id,
         email,
         user_id,
+        event_id,
     )
 
 
@@ -106,11 +144,16 @@ async def get_session_attendance(
     db: Executor, *, session_id: int, email: str | None
 ) -> asyncpg.Record | None:
     """The session's event and whether this person may attend it; None: no such session."""
+    event_id = await session_event(db, session_id)
+    if event_id is None:
+        return None
     return await db.fetchrow(
-        f"SELECT s.event_id, s.id, {MAY_ATTEND} AS may_attend"
-        " FROM sessions s JOIN events e ON e.id = s.event_id WHERE s.id = $1",
+        f"SELECT s.event_id, s.id, {may_attend('= $3')} AS may_attend"
+        " FROM sessions s JOIN events e ON e.id = s.event_id"
+        " WHERE s.event_id = $3 AND e.id = $3 AND s.id = $1",
         session_id,
         email,
+        event_id,
     )
 
 

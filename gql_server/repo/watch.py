@@ -7,7 +7,7 @@ import asyncpg
 
 from gql_server.analytics import rules
 from gql_server.db import Connection, Executor
-from gql_server.repo.sessions import MAY_ATTEND
+from gql_server.repo.sessions import may_attend, sessions_events
 
 
 class Segment(NamedTuple):
@@ -21,14 +21,23 @@ class Segment(NamedTuple):
 async def get_sessions(
     db: Executor, session_ids: list[int], *, email: str | None
 ) -> list[asyncpg.Record]:
-    """The sessions, and whether the person with this email may attend each."""
+    """The sessions, and whether the person with this email may attend each.
+
+    Their events are looked up first (repo.sessions.sessions_events): a batch of one
+    event's sessions, as players send, is read from that event's shard alone."""
+    event_ids = await sessions_events(db, session_ids)
+    if not event_ids:
+        return []
     return await db.fetch(
         "SELECT s.event_id, s.id, s.format, s.stream_provider, s.video_duration,"
         " s.start_time, s.end_time,"
-        f" {MAY_ATTEND} AS may_attend"
-        " FROM sessions s JOIN events e ON e.id = s.event_id WHERE s.id = any($1::bigint[])",
+        f" {may_attend('= any($3::bigint[])')} AS may_attend"
+        " FROM sessions s JOIN events e ON e.id = s.event_id"
+        " WHERE s.event_id = any($3::bigint[]) AND e.id = any($3::bigint[])"
+        "   AND s.id = any($1::bigint[])",
         session_ids,
         email,
+        event_ids,
     )
 
 
@@ -45,6 +54,7 @@ async def lock_event_sessions(conn: Connection, *, event_id: int) -> dict[int, i
 class CheckedSession:
     """A session as the batch was validated against, and its view threshold."""
 
+    event_id: int
     id: int
     format: str
     stream_provider: str | None
@@ -71,7 +81,8 @@ WITH expected AS (
         AS e(session_id, format, stream_provider, duration, threshold)
 ), locked AS MATERIALIZED (
     SELECT s.id, s.format, s.stream_provider, s.video_duration, s.start_time FROM sessions s
-    WHERE s.id = any($7::bigint[]) ORDER BY s.event_id, s.id FOR SHARE
+    WHERE s.event_id = any($13::bigint[]) AND s.id = any($7::bigint[])
+    ORDER BY s.event_id, s.id FOR SHARE
 ), unchanged AS MATERIALIZED (
     SELECT NOT EXISTS (
         SELECT 1 FROM expected e LEFT JOIN locked l ON l.id = e.session_id
@@ -90,20 +101,24 @@ WITH expected AS (
     SELECT event_id, session_id, mode, range_agg(int4range(start_second, end_second)) AS watched
     FROM batch GROUP BY event_id, session_id, mode
 ), merged AS (
-    INSERT INTO viewer_watch AS v (event_id, session_id, user_id, mode, watched, watched_seconds)
-    SELECT b.event_id, b.session_id, $3, b.mode, b.watched, watched_seconds(b.watched, e.duration)
+    INSERT INTO viewer_watch AS v (event_id, session_id, user_id, mode, watched, watched_seconds,
+                                   clipped_to)
+    SELECT b.event_id, b.session_id, $3, b.mode, b.watched, watched_seconds(b.watched, e.duration),
+           e.duration
     FROM unions b
     JOIN expected e ON e.session_id = b.session_id
     ORDER BY b.event_id, b.session_id, b.mode
     ON CONFLICT (event_id, session_id, user_id, mode) DO UPDATE SET
         watched = v.watched + excluded.watched,
-        watched_seconds = watched_seconds(
-            v.watched + excluded.watched,
-            (SELECT duration FROM expected WHERE session_id = v.session_id)),
+        -- DO UPDATE SET reads only the row and excluded (Citus: no subquery here)
+        watched_seconds = watched_seconds(v.watched + excluded.watched, excluded.clipped_to),
+        clipped_to = excluded.clipped_to,
         previous_watched_seconds = v.watched_seconds,
-        plays = v.plays + (now() - v.last_watched_at > make_interval(secs => $12))::int,
-        updated_at = now(),
-        last_watched_at = now()
+        -- "now" from the inserted row's defaults: Citus refuses now() in DO UPDATE SET
+        plays = v.plays
+                + (excluded.last_watched_at - v.last_watched_at > make_interval(secs => $12))::int,
+        updated_at = excluded.updated_at,
+        last_watched_at = excluded.last_watched_at
     RETURNING event_id, session_id, mode, previous_watched_seconds AS old,
               watched_seconds AS new, watched
 {live_slots}{recording_slots}), deltas AS (
@@ -230,6 +245,7 @@ async def record_batch(
         [s.video_duration for s in sessions],
         [s.threshold for s in sessions],
         rules.PLAY_GAP_SECONDS,
+        sorted({s.event_id for s in sessions}),
     )
     return written
 
@@ -274,7 +290,7 @@ async def reclip_session(
 ) -> None:
     """Every viewer's watched seconds under a new duration."""
     await conn.execute(
-        "UPDATE viewer_watch SET watched_seconds = watched_seconds(watched, $3),"
+        "UPDATE viewer_watch SET watched_seconds = watched_seconds(watched, $3), clipped_to = $3,"
         " previous_watched_seconds = watched_seconds, updated_at = now()"
         " WHERE event_id = $1 AND session_id = $2",
         event_id,

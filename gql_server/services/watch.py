@@ -102,6 +102,7 @@ async def record_watch(pool: Pool, actor: Actor | None, segments: list[ReportedS
         batch = _validated(actor, segments, ids, sessions)
         checked = [
             CheckedSession(
+                event_id=row["event_id"],
                 id=row["id"],
                 format=row["format"],
                 stream_provider=row["stream_provider"],

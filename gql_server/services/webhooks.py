@@ -131,6 +131,7 @@ async def update_endpoint(
     types = _valid_event_types(changes.get("event_types", row["event_types"]))
     return await repo.update_endpoint(
         pool,
+        event_id=row["event_id"],
         endpoint_id=row["id"],
         url=url,
         event_types=types,
@@ -144,7 +145,11 @@ async def rotate_secret(
     row = await get_hosted_endpoint(pool, actor, endpoint_id=endpoint_id)
     secret = new_secret()
     updated = await repo.rotate_secret(
-        pool, endpoint_id=row["id"], secret=secret, overlap_seconds=ROTATION_OVERLAP_SECONDS
+        pool,
+        event_id=row["event_id"],
+        endpoint_id=row["id"],
+        secret=secret,
+        overlap_seconds=ROTATION_OVERLAP_SECONDS,
     )
     return updated, secret
 
@@ -152,7 +157,7 @@ async def rotate_secret(
 async def delete_endpoint(pool: Pool, actor: Actor | None, *, endpoint_id: str) -> None:
     """The endpoint and its messages (pending ones are not sent)."""
     row = await get_hosted_endpoint(pool, actor, endpoint_id=endpoint_id)
-    await repo.delete_endpoint(pool, endpoint_id=row["id"])
+    await repo.delete_endpoint(pool, event_id=row["event_id"], endpoint_id=row["id"])
 
 
 # --- message bodies ---------------------------------------------------------
@@ -203,8 +208,10 @@ def message_body(event_type: str, data: dict[str, Any], at: datetime | None = No
     return orjson.dumps({"type": event_type, "timestamp": _time(at), "data": data}).decode()
 
 
-def _messages(endpoint_ids: Sequence[int], event_type: str, body: str) -> list[NewMessage]:
-    return [NewMessage(e, new_message_id(), event_type, body) for e in endpoint_ids]
+def _messages(
+    event_id: int, endpoint_ids: Sequence[int], event_type: str, body: str
+) -> list[NewMessage]:
+    return [NewMessage(event_id, e, new_message_id(), event_type, body) for e in endpoint_ids]
 
 
 REPORT_INTERVAL = timedelta(minutes=5)
@@ -239,7 +246,8 @@ async def request_event_report(pool: Pool, actor: Actor | None, *, event_id: str
             "sessions": [session_data(row) for row in rows],
         }
         await repo.enqueue(
-            conn, _messages(endpoint_ids, EVENT_REPORT, message_body(EVENT_REPORT, data))
+            conn,
+            _messages(event["id"], endpoint_ids, EVENT_REPORT, message_body(EVENT_REPORT, data)),
         )
     return len(endpoint_ids)
 
@@ -258,27 +266,28 @@ class DeliveryPage:
 
 
 async def list_deliveries(
-    db: Executor, *, endpoint_id: int, first: int, after: str | None, status: str | None
-) -> DeliveryPage:
+    db: Executor, *, event_id: int, endpoint_id: int, first: int, after: str | None,
+    status: str | None,
+) -> DeliveryPage:  # fmt: skip
     """An endpoint's messages, newest first."""
     if not 1 <= first <= MAX_DELIVERY_PAGE:
         raise bad_input(f"first must be between 1 and {MAX_DELIVERY_PAGE}")
     before = decode_cursor(after, "ID_DESC", status)[1] if after is not None else None
-    rows = await repo.list_messages(
-        db, endpoint_id=endpoint_id, status=status, before_id=before, limit=first + 1
-    )
-    total = await repo.count_messages(db, endpoint_id=endpoint_id, status=status)
+    key = {"event_id": event_id, "endpoint_id": endpoint_id}
+    rows = await repo.list_messages(db, **key, status=status, before_id=before, limit=first + 1)
+    total = await repo.count_messages(db, **key, status=status)
     page = rows[:first]
     end = encode_cursor("ID_DESC", status, (0, page[-1]["id"])) if page else None
     return DeliveryPage(page, len(rows) > first, total, end)
 
 
-async def load_attempts(db: Executor, message_ids: list[int]) -> list[list[asyncpg.Record]]:
-    rows = await repo.load_attempts(db, message_ids)
-    by_message: dict[int, list[asyncpg.Record]] = {i: [] for i in message_ids}
+async def load_attempts(db: Executor, keys: list[tuple[int, int]]) -> list[list[asyncpg.Record]]:
+    """Each message's attempts; keys are (event id, message id)."""
+    rows = await repo.load_attempts(db, [k[0] for k in keys], [k[1] for k in keys])
+    by_message: dict[tuple[int, int], list[asyncpg.Record]] = {k: [] for k in keys}
     for row in rows:
-        by_message[row["message_id"]].append(row)
-    return [by_message[i] for i in message_ids]
+        by_message[row["event_id"], row["message_id"]].append(row)
+    return [by_message[k] for k in keys]
 
 
 async def resend_delivery(pool: Pool, actor: Actor | None, *, delivery_id: str) -> asyncpg.Record:
@@ -292,7 +301,7 @@ async def resend_delivery(pool: Pool, actor: Actor | None, *, delivery_id: str) 
     auth.require_host(actor, row)
     if row["status"] == "PENDING":
         raise bad_input("the delivery is still pending: it is being sent")
-    return await repo.resend(pool, message_id=row["id"])
+    return await repo.resend(pool, event_id=row["event_id"], message_id=row["id"])
 
 
 # --- the worker's side ------------------------------------------------------
@@ -319,7 +328,12 @@ async def record_attempt(
     else:
         outcome, retry_in = "FAILED", 0.0
     await repo.record_attempt(
-        pool, message_id=message["id"], attempt=attempt, outcome=outcome, retry_in=retry_in
+        pool,
+        event_id=message["event_id"],
+        message_id=message["id"],
+        attempt=attempt,
+        outcome=outcome,
+        retry_in=retry_in,
     )
     return outcome
 
@@ -358,14 +372,14 @@ async def schedule(pool: Pool, *, grace_seconds: int) -> int:
             data = session_data(row) if row["watched"] else None
             if data is not None and row["endpoint_ids"]:
                 body = message_body(SESSION_ENDED, data)
-                messages += _messages(row["endpoint_ids"], SESSION_ENDED, body)
+                messages += _messages(row["event_id"], row["endpoint_ids"], SESSION_ENDED, body)
             sent.append(_sent(row, data))
         for row in await repo.changed_sessions(conn, limit=SCHEDULER_BATCH):
             data = session_data(row) if row["watched"] else None
             before = orjson.loads(row["sent_data"])
             if data is not None and _comparable(data) != _comparable(before):
                 body = message_body(SESSION_UPDATED, data)
-                messages += _messages(row["endpoint_ids"], SESSION_UPDATED, body)
+                messages += _messages(row["event_id"], row["endpoint_ids"], SESSION_UPDATED, body)
                 sent.append(_sent(row, data))
             else:
                 sent.append(_sent(row, before if data is not None else None))

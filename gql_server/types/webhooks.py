@@ -44,6 +44,7 @@ class WebhookAttempt:
 @strawberry.type(description="A message for an endpoint, and how its delivery went.")
 class WebhookDelivery:
     id: strawberry.ID
+    event_id: strawberry.Private[int]
     message_id: str = strawberry.field(
         description="The webhook-id header: the same for every attempt (receivers dedupe on it)."
     )
@@ -73,7 +74,7 @@ class WebhookDelivery:
 
     @strawberry.field(description="Every attempt, oldest first.")
     async def attempts(self, info: Info) -> list[WebhookAttempt]:
-        rows = await info.context.loaders.webhook_attempts.load(int(self.id))
+        rows = await info.context.loaders.webhook_attempts.load((self.event_id, int(self.id)))
         return [WebhookAttempt.from_row(row) for row in rows]
 
     @classmethod
@@ -81,6 +82,7 @@ class WebhookDelivery:
         pending = row["status"] == "PENDING"
         return cls(
             id=strawberry.ID(str(row["id"])),
+            event_id=row["event_id"],
             message_id=row["message_id"],
             event_type=WebhookEventType(row["event_type"]),
             status=WebhookDeliveryStatus(row["status"]),
@@ -119,6 +121,7 @@ class WebhookEndpoint:
     ) -> WebhookDeliveryConnection:
         page = await service.list_deliveries(
             info.context.pool,
+            event_id=int(self.event_id),
             endpoint_id=int(self.id),
             first=first,
             after=after,
