@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from conftest import Api, QueryLog, app_settings, is_citus, with_database
+from conftest import Api, QueryLog, _admin, app_settings, is_citus, with_database
 from helpers import create_session, make_world, record, sessions_by_id, sign_up
 from starlette.testclient import TestClient
 
@@ -87,15 +87,7 @@ def _nodes(dsn: str) -> list[str]:
 
 
 def _execute(dsn: str, *statements: str) -> None:
-    async def go() -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            for statement in statements:
-                await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(go())
+    asyncio.run(_admin(dsn, *statements))
 
 
 def test_a_single_node_database_moves_onto_the_cluster_with_its_rows(server_dsn: str) -> None:
